@@ -1,0 +1,17 @@
+//! The Kubernetes-compatible HTTP API: routing, discovery, OpenAPI, tables,
+//! watch streams and `Status` errors over the verbs in [`crate::registry`].
+//! Nothing here touches the store except through those verbs (and the watch
+//! hub for streaming).
+
+mod body;
+mod discovery;
+mod handler;
+mod openapi;
+mod query;
+mod response;
+mod route;
+mod server;
+mod table;
+mod watch;
+
+pub use server::serve;

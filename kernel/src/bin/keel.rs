@@ -1,0 +1,136 @@
+//! The `keel` command: run a server, a whole single-node cluster, or write a
+//! kubeconfig.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use keel::cluster::{self, ServerConfig};
+
+#[derive(Parser)]
+#[command(name = "keel", version, about = "Keel: a container orchestrator whose policy is WebAssembly plugins")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server and its replicated store.
+    Server(ServerArgs),
+    /// Run a whole single-node cluster in one process and write a kubeconfig for it.
+    Up {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Where to write the kubeconfig (default: $KUBECONFIG or ~/.kube/config).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// Replace a kubeconfig that keel did not write.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write a kubeconfig that points kubectl at a Keel server.
+    Kubeconfig {
+        /// The server's URL.
+        #[arg(long, default_value = "http://127.0.0.1:6443")]
+        server: String,
+        /// Where to write it (default: $KUBECONFIG or ~/.kube/config; `-` for stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace a kubeconfig that keel did not write.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Args, Clone)]
+struct ServerArgs {
+    /// Where the store keeps its data.
+    #[arg(long, default_value = "keel-data")]
+    data_dir: PathBuf,
+    /// Address the API listens on.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// Events kept so watches can resume from an older resourceVersion.
+    #[arg(long, default_value_t = 100_000)]
+    watch_history: usize,
+    /// Log entries between state machine snapshots.
+    #[arg(long, default_value_t = 20_000)]
+    snapshot_every: u64,
+}
+
+impl ServerArgs {
+    fn config(&self) -> ServerConfig {
+        ServerConfig {
+            data_dir: self.data_dir.clone(),
+            listen: self.listen,
+            watch_history: self.watch_history,
+            snapshot_every: self.snapshot_every,
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}
+
+fn write_kubeconfig(out: Option<PathBuf>, url: &str, force: bool) -> anyhow::Result<()> {
+    if out.as_deref() == Some(std::path::Path::new("-")) {
+        print!("{}", keel::kubeconfig::render(url));
+        return Ok(());
+    }
+    let path = out.or_else(keel::kubeconfig::default_path).context("no HOME or KUBECONFIG: pass --out")?;
+    keel::kubeconfig::write(&path, url, force).map_err(anyhow::Error::msg)?;
+    eprintln!("wrote {} (context keel, server {url})", path.display());
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Server(args) => cluster::run(args.config(), |_| {}, shutdown_signal()).await,
+        Command::Up { server, kubeconfig, force } => {
+            let mut wrote = Ok(());
+            let result = cluster::run(
+                server.config(),
+                |running| {
+                    let url = format!("http://{}", running.addr);
+                    wrote = write_kubeconfig(kubeconfig, &url, force);
+                    match &wrote {
+                        Ok(()) => eprintln!("keel is up at {url}: try `kubectl get namespaces`"),
+                        Err(e) => eprintln!("keel is up at {url}, but the kubeconfig was not written: {e:#}"),
+                    }
+                },
+                shutdown_signal(),
+            )
+            .await;
+            result
+        }
+        Command::Kubeconfig { server, out, force } => write_kubeconfig(out, &server, force),
+    }
+}

@@ -1,0 +1,79 @@
+//! Starting a Keel server: open the store, create what every cluster starts
+//! with (the `default`, `kube-system`, `kube-public` and `kube-node-lease`
+//! namespaces), and serve the API until shutdown. `keel server` and
+//! `keel up` both run this; later hosts (scheduler, controllers, agent) are
+//! started beside it as clients of the same API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::registry::{ApiError, Objects, WriteOptions};
+use crate::store::{Store, StoreConfig};
+
+/// Namespaces every cluster has.
+pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// How a server runs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where the store keeps its data.
+    pub data_dir: PathBuf,
+    /// The API's listen address.
+    pub listen: SocketAddr,
+    /// Events kept for watch resumption.
+    pub watch_history: usize,
+    /// Entries between snapshots.
+    pub snapshot_every: u64,
+}
+
+/// A running server's handles.
+pub struct Running {
+    /// The address the API listens on (the real port when asked for 0).
+    pub addr: SocketAddr,
+    /// The verbs, for in-process clients.
+    pub objects: Objects,
+}
+
+/// Creates the system namespaces that are missing.
+pub async fn bootstrap(objects: &Objects) -> Result<(), ApiError> {
+    let Some(ns) = objects.kinds().by_path("", "v1", "namespaces") else {
+        return Err(ApiError::Internal("namespaces are not served".into()));
+    };
+    for name in SYSTEM_NAMESPACES {
+        let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},
+                          "spec": {"finalizers": ["kubernetes"]}});
+        match objects.create(ns, None, body, WriteOptions::default()).await {
+            Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Opens the store, bootstraps, binds the listener and serves until
+/// `shutdown`; `ready` gets the running handles once requests are served.
+pub async fn run(
+    config: ServerConfig,
+    ready: impl FnOnce(&Running),
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let mut store_config = StoreConfig::new(&config.data_dir);
+    store_config.advertise = config.listen.to_string();
+    store_config.watch_history = config.watch_history;
+    store_config.snapshot_every = config.snapshot_every;
+    let store = Store::open(&store_config).await?;
+    let objects = Objects::new(store.clone());
+    bootstrap(&objects).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let running = Running { addr: listener.local_addr()?, objects: objects.clone() };
+    tracing::info!(addr = %running.addr, data_dir = %config.data_dir.display(), revision = store.revision(), "serving the API");
+    ready(&running);
+    crate::api::serve(listener, objects, shutdown).await;
+    store.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! Keel's kernel: the small trusted core of a container orchestrator whose
+//! policy runs as sandboxed WebAssembly plugins.
+//!
+//! The layers, each depending only on those before it:
+//! [`object`] (kinds, metadata rules, selectors, patches) <- [`store`]
+//! (Raft log and state machine on RocksDB) <- [`watch`] (history and fan-out)
+//! <- [`registry`] (the verbs on objects) <- [`api`] (the Kubernetes HTTP API).
+
+pub mod api;
+pub mod object;
+pub mod registry;
+pub mod store;
+pub mod watch;
+pub mod cluster;
+pub mod kubeconfig;

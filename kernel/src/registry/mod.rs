@@ -1,0 +1,83 @@
+//! The verbs on objects (get, list, create, update, patch, delete,
+//! deletecollection, and the status, scale and binding subresources),
+//! independent of HTTP. The API server and in-process clients both call
+//! [`Objects`]; it turns each request into store commands under Kubernetes'
+//! metadata rules and optimistic concurrency.
+
+mod error;
+pub mod prepare;
+mod read;
+mod subresource;
+pub use subresource::ScaleChange;
+mod write;
+
+pub use error::{ApiError, Result};
+pub use prepare::Part;
+pub use read::{ListOptions, ObjectList};
+pub use write::{DeleteOptions, WriteOptions, parse_resource_version as prepare_rv};
+
+use serde_json::Value;
+
+use crate::object::{Registry, ResourceType, object_key};
+use crate::store::{Outcome, Store};
+
+/// How many times a write whose precondition the server chose is retried
+/// after losing a race (as Kubernetes' GuaranteedUpdate does).
+const MAX_RETRIES: usize = 16;
+
+/// The object verbs over one store.
+#[derive(Clone)]
+pub struct Objects {
+    store: Store,
+    kinds: Registry,
+}
+
+impl Objects {
+    /// The verbs over `store`, serving the built-in kinds.
+    pub fn new(store: Store) -> Self {
+        Self { store, kinds: Registry::default() }
+    }
+
+    /// The kinds served.
+    pub fn kinds(&self) -> &Registry {
+        &self.kinds
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// The namespace part of a key: empty for cluster-scoped kinds.
+fn key_namespace<'a>(rt: &ResourceType, ns: Option<&'a str>) -> &'a str {
+    if rt.namespaced { ns.unwrap_or("") } else { "" }
+}
+
+/// The store key of a named object.
+fn key(rt: &ResourceType, ns: Option<&str>, name: &str) -> String {
+    object_key(rt, key_namespace(rt, ns), name)
+}
+
+/// Parses stored JSON.
+fn parse(json: &[u8]) -> Result<Value> {
+    serde_json::from_slice(json).map_err(|e| ApiError::Internal(format!("stored object is not JSON: {e}")))
+}
+
+/// The message Kubernetes gives when a resourceVersion precondition fails.
+pub const MODIFIED: &str = "the object has been modified; please apply your changes to the latest version and try again";
+
+/// Turns a store outcome into the stored object or the matching error.
+fn outcome(rt: &ResourceType, name: &str, out: Outcome) -> Result<Value> {
+    match out {
+        Outcome::Applied { object, .. } => parse(object.as_bytes()),
+        Outcome::AlreadyExists => Err(ApiError::AlreadyExists { resource: rt.qualified_plural(), name: name.into() }),
+        Outcome::NotFound => Err(ApiError::not_found(rt, name)),
+        Outcome::Conflict { reason, .. } if reason.starts_with("UID") => {
+            Err(ApiError::conflict(rt, name, format!("Precondition failed: {reason}")))
+        }
+        Outcome::Conflict { .. } => Err(ApiError::conflict(rt, name, MODIFIED)),
+        Outcome::Invalid(m) => Err(ApiError::BadRequest(m)),
+        Outcome::Nothing => Err(ApiError::Internal("the store applied no command".into())),
+    }
+}

@@ -1,0 +1,192 @@
+//! The Raft log on RocksDB, with group commit: entries are written to the
+//! database as they arrive (visible to readers at once), and one syncer thread
+//! fsyncs the write-ahead log for every append waiting, then tells openraft
+//! they are durable. Concurrent writers share one fsync; none is acknowledged
+//! before its entry is on disk.
+
+use std::fmt::Debug;
+use std::ops::RangeBounds;
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
+use openraft::{RaftLogReader, StorageIOError, Vote};
+use rocksdb::{DB, Direction, IteratorMode, WriteBatch, WriteOptions};
+
+use super::db::{CF_LOGS, CF_RAFT_META, cf, index_key, key_index};
+use super::types::{Entry, LogId, NodeId, StorageError, TypeConfig};
+
+const KEY_VOTE: &[u8] = b"vote";
+const KEY_COMMITTED: &[u8] = b"committed";
+const KEY_LAST_PURGED: &[u8] = b"last_purged";
+
+/// The log store; cheap to clone (readers share the database).
+#[derive(Clone)]
+pub struct LogStore {
+    db: Arc<DB>,
+    syncer: mpsc::Sender<LogFlushed<TypeConfig>>,
+}
+
+impl LogStore {
+    /// A log store on `db`, starting its syncer thread.
+    pub fn new(db: Arc<DB>) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel::<LogFlushed<TypeConfig>>();
+        let sync_db = db.clone();
+        std::thread::Builder::new()
+            .name("keel-log-sync".into())
+            .spawn(move || sync_loop(&sync_db, &rx))?;
+        Ok(Self { db, syncer: tx })
+    }
+
+    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
+        let raw = self
+            .db
+            .get_cf(cf(&self.db, CF_RAFT_META), key)
+            .map_err(|e| StorageIOError::read(&e))?;
+        match raw {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StorageIOError::read(&e).into()),
+        }
+    }
+
+    fn put_meta<T: serde::Serialize>(&self, key: &[u8], value: &T) -> Result<(), StorageError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| StorageIOError::write(&e))?;
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db
+            .put_cf_opt(cf(&self.db, CF_RAFT_META), key, bytes, &opts)
+            .map_err(|e| StorageIOError::write(&e).into())
+    }
+
+    fn last_entry_id(&self) -> Result<Option<LogId>, StorageError> {
+        let mut it = self.db.iterator_cf(cf(&self.db, CF_LOGS), IteratorMode::End);
+        match it.next() {
+            None => Ok(None),
+            Some(item) => {
+                let (_, value) = item.map_err(|e| StorageIOError::read_logs(&e))?;
+                let entry: Entry =
+                    serde_json::from_slice(&value).map_err(|e| StorageIOError::read_logs(&e))?;
+                Ok(Some(entry.log_id))
+            }
+        }
+    }
+}
+
+/// Drains every pending append, fsyncs the WAL once, and completes them.
+fn sync_loop(db: &DB, rx: &mpsc::Receiver<LogFlushed<TypeConfig>>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        let result = db.flush_wal(true).map_err(std::io::Error::other);
+        for cb in batch {
+            let r = match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
+            cb.log_io_completed(r);
+        }
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, StorageError> {
+        use std::ops::Bound;
+        let start = match range.start_bound() {
+            Bound::Included(&i) => i,
+            Bound::Excluded(&i) => i + 1,
+            Bound::Unbounded => 0,
+        };
+        let mode = IteratorMode::From(&index_key(start), Direction::Forward);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(cf(&self.db, CF_LOGS), mode) {
+            let (key, value) = item.map_err(|e| StorageIOError::read_logs(&e))?;
+            let Some(index) = key_index(&key) else { continue };
+            if !range.contains(&index) {
+                break;
+            }
+            let entry: Entry =
+                serde_json::from_slice(&value).map_err(|e| StorageIOError::read_logs(&e))?;
+            out.push(entry);
+        }
+        Ok(out)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
+        let last_purged: Option<LogId> = self.get_meta(KEY_LAST_PURGED)?;
+        let last = self.last_entry_id()?.or(last_purged);
+        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError> {
+        self.put_meta(KEY_VOTE, vote)
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError> {
+        self.get_meta(KEY_VOTE)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        // Not synced on its own: it rides the next WAL sync. Losing it only
+        // means re-deriving the commit point from the log after a crash.
+        let bytes = serde_json::to_vec(&committed).map_err(|e| StorageIOError::write(&e))?;
+        self.db
+            .put_cf(cf(&self.db, CF_RAFT_META), KEY_COMMITTED, bytes)
+            .map_err(|e| StorageIOError::write(&e).into())
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        Ok(self.get_meta::<Option<LogId>>(KEY_COMMITTED)?.flatten())
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = Entry> + Send,
+        I::IntoIter: Send,
+    {
+        let logs = cf(&self.db, CF_LOGS);
+        let mut batch = WriteBatch::default();
+        for entry in entries {
+            let bytes = serde_json::to_vec(&entry).map_err(|e| StorageIOError::write_logs(&e))?;
+            batch.put_cf(logs, index_key(entry.log_id.index), bytes);
+        }
+        self.db.write(batch).map_err(|e| StorageIOError::write_logs(&e))?;
+        self.syncer
+            .send(callback)
+            .map_err(|_| StorageIOError::write_logs(&std::io::Error::other("log syncer thread has stopped")))?;
+        Ok(())
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(cf(&self.db, CF_LOGS), index_key(log_id.index), index_key(u64::MAX));
+        self.db
+            .write_opt(batch, &opts)
+            .map_err(|e| StorageIOError::write_logs(&e).into())
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        // Record the purge point first, so a crash between the two steps
+        // leaves a log state that is still consistent.
+        self.put_meta(KEY_LAST_PURGED, &log_id)?;
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(cf(&self.db, CF_LOGS), index_key(0), index_key(log_id.index + 1));
+        self.db.write(batch).map_err(|e| StorageIOError::write_logs(&e).into())
+    }
+}

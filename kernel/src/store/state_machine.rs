@@ -1,0 +1,312 @@
+//! The state machine on RocksDB: applies commands to the objects column
+//! family (checking their preconditions at apply time), stamps each object's
+//! `resourceVersion` with the entry's log index, publishes the events to the
+//! watch hub, and builds and installs snapshots.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::sync::Arc;
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{EntryPayload, RaftSnapshotBuilder, SnapshotMeta, StorageIOError};
+use rocksdb::{DB, IteratorMode, WriteBatch};
+use serde_json::Value;
+
+use super::codec::{decode_object, encode_object, read_snapshot, write_snapshot};
+use super::db::{CF_OBJECTS, CF_SM_META, cf};
+use super::types::{Command, Entry, LogId, NodeId, Outcome, StorageError, StoredMembership, TypeConfig};
+use crate::object::meta;
+use crate::watch::{Event, EventType, WatchHub};
+
+const KEY_APPLIED: &[u8] = b"last_applied";
+const KEY_MEMBERSHIP: &[u8] = b"membership";
+const KEY_SNAPSHOT_META: &[u8] = b"snapshot_meta";
+const KEY_SNAPSHOT_DATA: &[u8] = b"snapshot_data";
+
+/// The state machine; cheap to clone (clones share the database and hub).
+#[derive(Clone)]
+pub struct StateMachine {
+    db: Arc<DB>,
+    hub: Arc<WatchHub>,
+}
+
+/// Reads a JSON value from the state machine's metadata.
+fn get_meta<T: serde::de::DeserializeOwned>(db: &DB, key: &[u8]) -> Result<Option<T>, StorageError> {
+    match db.get_cf(cf(db, CF_SM_META), key).map_err(|e| StorageIOError::read_state_machine(&e))? {
+        None => Ok(None),
+        Some(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| StorageIOError::read_state_machine(&e).into()),
+    }
+}
+
+/// The last applied log index recorded in the database (0 when empty).
+pub fn applied_index(db: &DB) -> Result<u64, StorageError> {
+    Ok(get_meta::<LogId>(db, KEY_APPLIED)?.map_or(0, |l| l.index))
+}
+
+fn put_json<T: serde::Serialize>(batch: &mut WriteBatch, db: &DB, key: &[u8], v: &T) -> Result<(), StorageError> {
+    let bytes = serde_json::to_vec(v).map_err(|e| StorageIOError::write_state_machine(&e))?;
+    batch.put_cf(cf(db, CF_SM_META), key, bytes);
+    Ok(())
+}
+
+/// Writes in one `apply` call, seen by later commands of the same call.
+struct Pending<'a> {
+    db: &'a DB,
+    batch: WriteBatch,
+    overlay: HashMap<String, Option<Vec<u8>>>,
+    events: Vec<Event>,
+}
+
+impl Pending<'_> {
+    fn current(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        if let Some(v) = self.overlay.get(key) {
+            return Ok(v.clone());
+        }
+        self.db
+            .get_cf(cf(self.db, CF_OBJECTS), key)
+            .map_err(|e| StorageIOError::read_state_machine(&e).into())
+    }
+
+    fn put(&mut self, key: &str, revision: u64, obj: &Value) -> Result<String, StorageError> {
+        let json = serde_json::to_string(obj).map_err(|e| StorageIOError::write_state_machine(&e))?;
+        let stored = encode_object(revision, json.as_bytes());
+        self.batch.put_cf(cf(self.db, CF_OBJECTS), key, &stored);
+        self.overlay.insert(key.to_string(), Some(stored));
+        Ok(json)
+    }
+
+    fn delete(&mut self, key: &str) {
+        self.batch.delete_cf(cf(self.db, CF_OBJECTS), key);
+        self.overlay.insert(key.to_string(), None);
+    }
+}
+
+fn parse_object(json: &str) -> Result<Value, String> {
+    match serde_json::from_str::<Value>(json) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err("the object is not a JSON object".into()),
+        Err(e) => Err(format!("the object is not valid JSON: {e}")),
+    }
+}
+
+fn stamp(obj: &mut Value, revision: u64) {
+    meta::meta_mut(obj).insert("resourceVersion".into(), Value::String(revision.to_string()));
+}
+
+fn stored_value(bytes: &[u8]) -> Result<(u64, Value), StorageError> {
+    let (rev, json) = decode_object(bytes).ok_or_else(|| {
+        StorageIOError::read_state_machine(&std::io::Error::other("object record shorter than its header"))
+    })?;
+    let v = serde_json::from_slice(json).map_err(|e| StorageIOError::read_state_machine(&e))?;
+    Ok((rev, v))
+}
+
+/// Applies one command at `revision`.
+fn execute(p: &mut Pending<'_>, cmd: Command, revision: u64) -> Result<Outcome, StorageError> {
+    let key = cmd.key().to_string();
+    let current = p.current(&key)?;
+    match cmd {
+        Command::Create { object, .. } => {
+            if current.is_some() {
+                return Ok(Outcome::AlreadyExists);
+            }
+            let mut obj = match parse_object(&object) {
+                Ok(v) => v,
+                Err(e) => return Ok(Outcome::Invalid(e)),
+            };
+            stamp(&mut obj, revision);
+            let json = p.put(&key, revision, &obj)?;
+            p.events.push(Event { revision, kind: EventType::Added, key, object: Arc::new(obj), prev: None });
+            Ok(Outcome::Applied { revision, object: json })
+        }
+        Command::Update { object, expected_revision, .. } => {
+            let Some(cur) = current else { return Ok(Outcome::NotFound) };
+            let (cur_rev, prev) = stored_value(&cur)?;
+            if let Some(want) = expected_revision.filter(|w| *w != cur_rev) {
+                return Ok(Outcome::Conflict {
+                    current_revision: cur_rev,
+                    reason: format!("resourceVersion {want} is not the current {cur_rev}"),
+                });
+            }
+            let mut obj = match parse_object(&object) {
+                Ok(v) => v,
+                Err(e) => return Ok(Outcome::Invalid(e)),
+            };
+            stamp(&mut obj, revision);
+            let json = p.put(&key, revision, &obj)?;
+            p.events.push(Event {
+                revision,
+                kind: EventType::Modified,
+                key,
+                object: Arc::new(obj),
+                prev: Some(Arc::new(prev)),
+            });
+            Ok(Outcome::Applied { revision, object: json })
+        }
+        Command::Delete { expected_revision, expected_uid, .. } => {
+            let Some(cur) = current else { return Ok(Outcome::NotFound) };
+            let (cur_rev, prev) = stored_value(&cur)?;
+            if let Some(want) = expected_revision.filter(|w| *w != cur_rev) {
+                return Ok(Outcome::Conflict {
+                    current_revision: cur_rev,
+                    reason: format!("resourceVersion {want} is not the current {cur_rev}"),
+                });
+            }
+            let uid = meta::meta_str(&prev, "uid").unwrap_or("");
+            if let Some(want) = expected_uid.filter(|w| w != uid) {
+                return Ok(Outcome::Conflict {
+                    current_revision: cur_rev,
+                    reason: format!("UID in precondition: {want}, UID in object meta: {uid}"),
+                });
+            }
+            p.delete(&key);
+            let mut last = prev.clone();
+            stamp(&mut last, revision);
+            let json = serde_json::to_string(&last).map_err(|e| StorageIOError::write_state_machine(&e))?;
+            p.events.push(Event {
+                revision,
+                kind: EventType::Deleted,
+                key,
+                object: Arc::new(last),
+                prev: Some(Arc::new(prev)),
+            });
+            Ok(Outcome::Applied { revision, object: json })
+        }
+    }
+}
+
+impl StateMachine {
+    /// The state machine over `db`, publishing to `hub`.
+    pub fn new(db: Arc<DB>, hub: Arc<WatchHub>) -> Self {
+        Self { db, hub }
+    }
+
+    fn snapshot_bytes(&self) -> Result<(Option<LogId>, StoredMembership, Vec<u8>), StorageError> {
+        // One RocksDB snapshot, so the objects and the applied id agree.
+        let snap = self.db.snapshot();
+        let read = |key: &[u8]| -> Result<Option<Vec<u8>>, StorageError> {
+            snap.get_cf(cf(&self.db, CF_SM_META), key)
+                .map_err(|e| StorageIOError::read_state_machine(&e).into())
+        };
+        let applied: Option<LogId> = match read(KEY_APPLIED)? {
+            Some(b) => serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?,
+            None => None,
+        };
+        let membership: StoredMembership = match read(KEY_MEMBERSHIP)? {
+            Some(b) => serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?,
+            None => StoredMembership::default(),
+        };
+        let mut records = Vec::new();
+        for item in snap.iterator_cf(cf(&self.db, CF_OBJECTS), IteratorMode::Start) {
+            let (k, v) = item.map_err(|e| StorageIOError::read_state_machine(&e))?;
+            records.push((k, v));
+        }
+        let data = write_snapshot(records.iter().map(|(k, v)| (&k[..], &v[..])));
+        Ok((applied, membership, data))
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let (applied, membership, data) = self.snapshot_bytes()?;
+        let snapshot_id = match applied {
+            Some(l) => format!("{}-{}-{}", l.leader_id, l.index, chrono::Utc::now().timestamp_millis()),
+            None => format!("empty-{}", chrono::Utc::now().timestamp_millis()),
+        };
+        let meta = SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id };
+        let mut batch = WriteBatch::default();
+        put_json(&mut batch, &self.db, KEY_SNAPSHOT_META, &meta)?;
+        batch.put_cf(cf(&self.db, CF_SM_META), KEY_SNAPSHOT_DATA, &data);
+        self.db.write(batch).map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "built snapshot");
+        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        let applied = get_meta(&self.db, KEY_APPLIED)?;
+        let membership = get_meta(&self.db, KEY_MEMBERSHIP)?.unwrap_or_default();
+        Ok((applied, membership))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Outcome>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + Send,
+        I::IntoIter: Send,
+    {
+        let mut p = Pending { db: &self.db, batch: WriteBatch::default(), overlay: HashMap::new(), events: Vec::new() };
+        let mut outcomes = Vec::new();
+        let mut last: Option<LogId> = None;
+        let mut membership: Option<StoredMembership> = None;
+        for entry in entries {
+            last = Some(entry.log_id);
+            let out = match entry.payload {
+                EntryPayload::Blank => Outcome::Nothing,
+                EntryPayload::Normal(cmd) => execute(&mut p, cmd, entry.log_id.index)?,
+                EntryPayload::Membership(m) => {
+                    membership = Some(StoredMembership::new(Some(entry.log_id), m));
+                    Outcome::Nothing
+                }
+            };
+            outcomes.push(out);
+        }
+        let Some(last) = last else { return Ok(outcomes) };
+        let Pending { mut batch, events, .. } = p;
+        put_json(&mut batch, &self.db, KEY_APPLIED, &last)?;
+        if let Some(m) = &membership {
+            put_json(&mut batch, &self.db, KEY_MEMBERSHIP, m)?;
+        }
+        self.db.write(batch).map_err(|e| StorageIOError::apply(last, &e))?;
+        self.hub.publish(events, last.index);
+        Ok(outcomes)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, openraft::BasicNode>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let data = snapshot.into_inner();
+        let records = read_snapshot(&data)
+            .ok_or_else(|| StorageIOError::read_snapshot(Some(meta.signature()), &std::io::Error::other("corrupt snapshot")))?;
+        let objects = cf(&self.db, CF_OBJECTS);
+        let mut batch = WriteBatch::default();
+        // Clear every object key: `\u{10FFFF}` sorts after every key we write.
+        batch.delete_range_cf(objects, b"".as_slice(), "\u{10FFFF}".as_bytes());
+        for (k, v) in records {
+            batch.put_cf(objects, k, v);
+        }
+        put_json(&mut batch, &self.db, KEY_APPLIED, &meta.last_log_id)?;
+        put_json(&mut batch, &self.db, KEY_MEMBERSHIP, &meta.last_membership)?;
+        put_json(&mut batch, &self.db, KEY_SNAPSHOT_META, meta)?;
+        batch.put_cf(cf(&self.db, CF_SM_META), KEY_SNAPSHOT_DATA, &data);
+        self.db.write(batch).map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        self.hub.reset(meta.last_log_id.map_or(0, |l| l.index));
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        let Some(meta) = get_meta::<SnapshotMeta<NodeId, openraft::BasicNode>>(&self.db, KEY_SNAPSHOT_META)? else {
+            return Ok(None);
+        };
+        let data = self
+            .db
+            .get_cf(cf(&self.db, CF_SM_META), KEY_SNAPSHOT_DATA)
+            .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?
+            .unwrap_or_default();
+        Ok(Some(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
+    }
+}

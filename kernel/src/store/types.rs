@@ -1,0 +1,102 @@
+//! The Raft type configuration and the commands the log carries. One client
+//! write is one command is one log entry; the entry's index becomes the
+//! object's `resourceVersion`.
+
+use std::io::Cursor;
+
+use serde::{Deserialize, Serialize};
+
+/// A Raft node's id.
+pub type NodeId = u64;
+
+openraft::declare_raft_types!(
+    /// Keel's Raft types: commands in, outcomes out, snapshots in memory.
+    pub TypeConfig:
+        D = Command,
+        R = Outcome,
+);
+
+/// The Raft handle for Keel's store.
+pub type Raft = openraft::Raft<TypeConfig>;
+/// A log entry.
+pub type Entry = openraft::Entry<TypeConfig>;
+/// A log id.
+pub type LogId = openraft::LogId<NodeId>;
+/// A storage error as openraft reports it.
+pub type StorageError = openraft::StorageError<NodeId>;
+/// A stored membership.
+pub type StoredMembership = openraft::StoredMembership<NodeId, openraft::BasicNode>;
+
+/// A write to the object store. Preconditions are checked when the entry is
+/// applied, so they hold at the revision the write gets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Command {
+    /// Store a new object; fails if the key exists.
+    Create {
+        /// Store key.
+        key: String,
+        /// The object, as JSON.
+        object: String,
+    },
+    /// Replace an existing object.
+    Update {
+        /// Store key.
+        key: String,
+        /// The new object, as JSON.
+        object: String,
+        /// The revision the object must have now, if any.
+        expected_revision: Option<u64>,
+    },
+    /// Remove an object.
+    Delete {
+        /// Store key.
+        key: String,
+        /// The revision the object must have now, if any.
+        expected_revision: Option<u64>,
+        /// The uid the object must have, if any.
+        expected_uid: Option<String>,
+    },
+}
+
+impl Command {
+    /// The key the command writes.
+    pub fn key(&self) -> &str {
+        match self {
+            Command::Create { key, .. } | Command::Update { key, .. } | Command::Delete { key, .. } => key,
+        }
+    }
+}
+
+/// What applying a command did.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Outcome {
+    /// The write took effect at `revision`; `object` is the stored object
+    /// (for a delete, its last state stamped with the deletion revision).
+    Applied {
+        /// The revision of the write.
+        revision: u64,
+        /// The object as stored, JSON.
+        object: String,
+    },
+    /// A create found the key taken.
+    AlreadyExists,
+    /// An update or delete found no object.
+    NotFound,
+    /// A precondition did not hold.
+    Conflict {
+        /// The object's current revision.
+        current_revision: u64,
+        /// What did not match.
+        reason: String,
+    },
+    /// The command's object is not a JSON object.
+    Invalid(String),
+    /// An entry that is not a command (blank or membership).
+    Nothing,
+}
+
+impl Default for Outcome {
+    fn default() -> Self {
+        Outcome::Nothing
+    }
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what building and testing Keel needs on a fresh Debian machine:
+# clang/libclang for the rocksdb crate, etcd for the side-by-side benchmark,
+# kubectl for the end-to-end tests, and the wasm32-wasip2 target for plugins.
+# Idempotent: a second run only checks.
+set -euo pipefail
+
+need_apt=()
+command -v clang >/dev/null 2>&1 || need_apt+=(clang)
+[ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/llvm-*/lib/libclang*.so >/dev/null 2>&1 || need_apt+=(libclang-dev)
+command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
+command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  echo "setup: adding the wasm32-wasip2 target" >&2
+  rustup target add wasm32-wasip2
+fi
+echo "setup: ok" >&2

@@ -1,0 +1,206 @@
+//! The end-to-end harness: starts real `keel` processes on loopback ports,
+//! kills them with SIGKILL, and hands out clients (kube-rs, kubectl, raw HTTP)
+//! pointed at them. The `keel` binary must be built first (the test command
+//! does: `cargo build --release --bins`); the harness finds it beside the
+//! test executable's target directory.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// The `keel` binary of this build.
+pub fn keel_binary() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("KEEL_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    // target/<profile>/deps/<test> -> target/<profile>/keel
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test executable has no target directory")?;
+    let bin = profile_dir.join("keel");
+    if !bin.exists() {
+        bail!("{} is missing: build it first with `cargo build --release --bins`", bin.display());
+    }
+    Ok(bin)
+}
+
+/// A free loopback port (bound and released).
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A `keel server` child process.
+pub struct Server {
+    child: Option<Child>,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    /// Its port.
+    pub port: u16,
+    /// Extra flags it was started with.
+    extra: Vec<String>,
+}
+
+impl Server {
+    /// Starts a server on a free port over `data_dir` and waits until it serves.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Result<Self> {
+        Self::start_on(data_dir, free_port()?, extra)
+    }
+
+    /// Starts a server on `port`.
+    pub fn start_on(data_dir: &Path, port: u16, extra: &[&str]) -> Result<Self> {
+        let mut server = Self {
+            child: None,
+            data_dir: data_dir.to_path_buf(),
+            port,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        server.spawn()?;
+        Ok(server)
+    }
+
+    fn spawn(&mut self) -> Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.with_extension("log"))?;
+        let child = Command::new(keel_binary()?)
+            .arg("server")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .args(&self.extra)
+            .env("RUST_LOG", "info,openraft=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting keel server")?;
+        self.child = Some(child);
+        self.wait_ready(Duration::from_secs(60))
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    bail!("keel server exited early ({status}); see {}", self.data_dir.with_extension("log").display());
+                }
+            }
+            if http_get(self.port, "/readyz").is_ok_and(|(code, _)| code == 200) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("keel server did not become ready within {timeout:?}")
+    }
+
+    /// The API's URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill9(&mut self) -> Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Starts the server again over the same data and port.
+    pub fn restart(&mut self) -> Result<()> {
+        self.kill9()?;
+        self.spawn()
+    }
+
+    /// A kube-rs client for this server.
+    pub fn client(&self) -> Result<kube::Client> {
+        let config = kube::Config::new(self.url().parse()?);
+        Ok(kube::Client::try_from(config)?)
+    }
+
+    /// A kubeconfig file for this server.
+    pub fn kubeconfig(&self) -> Result<PathBuf> {
+        let path = self.data_dir.with_extension("kubeconfig");
+        let status = Command::new(keel_binary()?)
+            .args(["kubeconfig", "--force", "--server"])
+            .arg(self.url())
+            .arg("--out")
+            .arg(&path)
+            .stderr(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("keel kubeconfig failed: {status}");
+        }
+        Ok(path)
+    }
+
+    /// Runs kubectl against this server.
+    pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Result<Output> {
+        let mut cmd = Command::new("kubectl");
+        cmd.env("KUBECONFIG", self.kubeconfig()?)
+            .env("HOME", self.data_dir.parent().unwrap_or(Path::new("/tmp")))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match stdin {
+            None => Ok(cmd.stdin(Stdio::null()).output()?),
+            Some(input) => {
+                use std::io::Write;
+                let mut child = cmd.stdin(Stdio::piped()).spawn()?;
+                child.stdin.take().context("kubectl stdin")?.write_all(input.as_bytes())?;
+                Ok(child.wait_with_output()?)
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.kill9();
+    }
+}
+
+/// A raw HTTP/1.1 request on loopback; answers (status, body).
+pub fn http(port: u16, method: &str, path: &str, content_type: &str, body: &[u8]) -> Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).context("no status line")?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((code, body))
+}
+
+/// A GET on loopback.
+pub fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
+    http(port, "GET", path, "application/json", b"")
+}
+
+/// Output as text, failing with both streams when the command failed.
+pub fn stdout_ok(out: &Output) -> Result<String> {
+    if !out.status.success() {
+        bail!(
+            "command failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).to_string())
+}
