@@ -14,7 +14,8 @@ use crate::registry::{ApiError, Objects, WriteOptions};
 use crate::store::{Store, StoreConfig};
 
 /// Namespaces every cluster has.
-pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// How a server runs.
 #[derive(Debug, Clone)]
@@ -45,7 +46,10 @@ pub async fn bootstrap(objects: &Objects) -> Result<(), ApiError> {
     for name in SYSTEM_NAMESPACES {
         let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},
                           "spec": {"finalizers": ["kubernetes"]}});
-        match objects.create(ns, None, body, WriteOptions::default()).await {
+        match objects
+            .create(ns, None, body, WriteOptions::default())
+            .await
+        {
             Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
             Err(e) => return Err(e),
         }
@@ -70,7 +74,10 @@ pub async fn run(
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-    let running = Running { addr: listener.local_addr()?, objects: objects.clone() };
+    let running = Running {
+        addr: listener.local_addr()?,
+        objects: objects.clone(),
+    };
     tracing::info!(addr = %running.addr, data_dir = %config.data_dir.display(), revision = store.revision(), "serving the API");
     ready(&running);
     crate::api::serve(listener, objects, shutdown).await;

@@ -13,7 +13,9 @@ pub fn render(url: &str) -> String {
 
 /// Where kubectl looks: the first path in `$KUBECONFIG`, else `~/.kube/config`.
 pub fn default_path() -> Option<PathBuf> {
-    if let Some(first) = std::env::var_os("KUBECONFIG").and_then(|v| std::env::split_paths(&v).next()) {
+    if let Some(first) =
+        std::env::var_os("KUBECONFIG").and_then(|v| std::env::split_paths(&v).next())
+    {
         return Some(first);
     }
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube").join("config"))
@@ -23,7 +25,8 @@ pub fn default_path() -> Option<PathBuf> {
 /// kept unless `force`; the error says how to proceed.
 pub fn write(path: &Path, url: &str, force: bool) -> Result<(), String> {
     if let Ok(existing) = std::fs::read_to_string(path) {
-        let ours = existing.contains("\n- name: keel\n") && existing.contains("current-context: keel");
+        let ours =
+            existing.contains("\n- name: keel\n") && existing.contains("current-context: keel");
         if !ours && !force {
             return Err(format!(
                 "{} exists and was not written by keel; pass --force to replace it or --out to write elsewhere",
@@ -46,7 +49,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let path = dir.path().join("config");
         assert_eq!(write(&path, "http://127.0.0.1:1", false), Ok(()));
-        assert_eq!(write(&path, "http://127.0.0.1:2", false), Ok(()), "our own file is replaced");
+        assert_eq!(
+            write(&path, "http://127.0.0.1:2", false),
+            Ok(()),
+            "our own file is replaced"
+        );
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(text.contains("server: http://127.0.0.1:2"));
         std::fs::write(&path, "someone else's").unwrap_or_else(|e| panic!("write: {e}"));

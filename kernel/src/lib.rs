@@ -7,9 +7,9 @@
 //! <- [`registry`] (the verbs on objects) <- [`api`] (the Kubernetes HTTP API).
 
 pub mod api;
+pub mod cluster;
+pub mod kubeconfig;
 pub mod object;
 pub mod registry;
 pub mod store;
 pub mod watch;
-pub mod cluster;
-pub mod kubeconfig;

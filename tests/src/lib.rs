@@ -24,7 +24,10 @@ pub fn keel_binary() -> Result<PathBuf> {
         .context("test executable has no target directory")?;
     let bin = profile_dir.join("keel");
     if !bin.exists() {
-        bail!("{} is missing: build it first with `cargo build --release --bins`", bin.display());
+        bail!(
+            "{} is missing: build it first with `cargo build --release --bins`",
+            bin.display()
+        );
     }
     Ok(bin)
 }
@@ -87,10 +90,17 @@ impl Server {
     fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
         let start = Instant::now();
         while start.elapsed() < timeout {
-            if let Some(child) = self.child.as_mut() {
-                if let Some(status) = child.try_wait()? {
-                    bail!("keel server exited early ({status}); see {}", self.data_dir.with_extension("log").display());
-                }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .map(Child::try_wait)
+                .transpose()?
+                .flatten()
+            {
+                bail!(
+                    "keel server exited early ({status}); see {}",
+                    self.data_dir.with_extension("log").display()
+                );
             }
             if http_get(self.port, "/readyz").is_ok_and(|(code, _)| code == 200) {
                 return Ok(());
@@ -155,7 +165,11 @@ impl Server {
             Some(input) => {
                 use std::io::Write;
                 let mut child = cmd.stdin(Stdio::piped()).spawn()?;
-                child.stdin.take().context("kubectl stdin")?.write_all(input.as_bytes())?;
+                child
+                    .stdin
+                    .take()
+                    .context("kubectl stdin")?
+                    .write_all(input.as_bytes())?;
                 Ok(child.wait_with_output()?)
             }
         }
@@ -169,7 +183,13 @@ impl Drop for Server {
 }
 
 /// A raw HTTP/1.1 request on loopback; answers (status, body).
-pub fn http(port: u16, method: &str, path: &str, content_type: &str, body: &[u8]) -> Result<(u16, String)> {
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Result<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -182,8 +202,15 @@ pub fn http(port: u16, method: &str, path: &str, content_type: &str, body: &[u8]
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).to_string();
-    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).context("no status line")?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .context("no status line")?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((code, body))
 }
 

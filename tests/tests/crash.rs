@@ -24,7 +24,10 @@ struct Acked {
 
 fn named(name: &str) -> ConfigMap {
     ConfigMap {
-        metadata: kube::api::ObjectMeta { name: Some(name.into()), ..Default::default() },
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
         data: Some([("n".to_string(), "0".to_string())].into()),
         ..Default::default()
     }
@@ -46,23 +49,47 @@ async fn kill9_under_load_loses_no_acknowledged_write() -> Result<()> {
                 if w < CREATORS {
                     for n in 0.. {
                         let name = format!("r{round}-c{w}-{n}");
-                        if cms.create(&PostParams::default(), &named(&name)).await.is_err() {
+                        if cms
+                            .create(&PostParams::default(), &named(&name))
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
-                        acked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).created.push(name);
+                        acked
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .created
+                            .push(name);
                     }
                 } else {
                     let name = format!("r{round}-u{w}");
-                    if cms.create(&PostParams::default(), &named(&name)).await.is_err() {
+                    if cms
+                        .create(&PostParams::default(), &named(&name))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
-                    acked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).created.push(name.clone());
+                    acked
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .created
+                        .push(name.clone());
                     for n in 1u64.. {
                         let patch = Patch::Merge(json!({"data": {"n": n.to_string()}}));
-                        if cms.patch(&name, &PatchParams::default(), &patch).await.is_err() {
+                        if cms
+                            .patch(&name, &PatchParams::default(), &patch)
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
-                        acked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).updated.insert(name.clone(), n);
+                        acked
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .updated
+                            .insert(name.clone(), n);
                     }
                 }
             }));
@@ -85,9 +112,16 @@ async fn kill9_under_load_loses_no_acknowledged_write() -> Result<()> {
                 Some((c.metadata.name?, n))
             })
             .collect();
-        let acked = std::mem::take(&mut *acked.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let acked = std::mem::take(
+            &mut *acked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         if acked.created.len() < 20 {
-            bail!("round {round}: only {} creates were acknowledged before the kill; the load did not run", acked.created.len());
+            bail!(
+                "round {round}: only {} creates were acknowledged before the kill; the load did not run",
+                acked.created.len()
+            );
         }
         for name in &acked.created {
             if !stored.contains_key(name) {
@@ -102,9 +136,17 @@ async fn kill9_under_load_loses_no_acknowledged_write() -> Result<()> {
                 bail!("round {round}: {name} has n={have} but n={n} was acknowledged");
             }
         }
-        total_acked += acked.created.len() + acked.updated.values().sum::<u64>() as usize;
+        let updates: u64 = acked.updated.values().sum();
+        println!(
+            "round {round}: {} creates and {updates} updates acknowledged, all present after kill -9",
+            acked.created.len()
+        );
+        total_acked += acked.created.len() + updates as usize;
     }
-    assert!(total_acked > 100, "enough writes were checked: {total_acked}");
+    assert!(
+        total_acked > 100,
+        "enough writes were checked: {total_acked}"
+    );
     Ok(())
 }
 
@@ -115,17 +157,34 @@ async fn restart_keeps_every_object_across_snapshots() -> Result<()> {
     let mut server = Server::start(&dir.path().join("data"), &["--snapshot-every", "50"])?;
     let cms: Api<ConfigMap> = Api::namespaced(server.client()?, "default");
     for i in 0..300 {
-        cms.create(&PostParams::default(), &named(&format!("s{i}"))).await?;
+        cms.create(&PostParams::default(), &named(&format!("s{i}")))
+            .await?;
     }
     let before = cms.list(&ListParams::default()).await?;
     server.restart()?;
     let cms: Api<ConfigMap> = Api::namespaced(server.client()?, "default");
     let after = cms.list(&ListParams::default()).await?;
     assert_eq!(after.items.len(), 300);
-    let rv = |l: &kube::core::ObjectList<ConfigMap>| l.metadata.resource_version.clone().unwrap_or_default().parse::<u64>().unwrap_or(0);
+    let rv = |l: &kube::core::ObjectList<ConfigMap>| {
+        l.metadata
+            .resource_version
+            .clone()
+            .unwrap_or_default()
+            .parse::<u64>()
+            .unwrap_or(0)
+    };
     assert!(rv(&after) >= rv(&before), "revisions never go back");
-    let names = |l: &kube::core::ObjectList<ConfigMap>| l.items.iter().map(|c| (c.metadata.name.clone(), c.metadata.resource_version.clone())).collect::<Vec<_>>();
-    assert_eq!(names(&before), names(&after), "same objects at the same revisions");
+    let names = |l: &kube::core::ObjectList<ConfigMap>| {
+        l.items
+            .iter()
+            .map(|c| (c.metadata.name.clone(), c.metadata.resource_version.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(&before),
+        names(&after),
+        "same objects at the same revisions"
+    );
     // Writes continue after the restart.
     cms.create(&PostParams::default(), &named("after")).await?;
     Ok(())

@@ -74,10 +74,18 @@ fn start(target: Target, args: &Args, dir: &Path, port: u16) -> Result<Proc> {
         Target::Keel => {
             let bin = match &args.keel {
                 Some(b) => b.clone(),
-                None => std::env::current_exe()?.parent().context("no exe dir")?.join("keel"),
+                None => std::env::current_exe()?
+                    .parent()
+                    .context("no exe dir")?
+                    .join("keel"),
             };
             Command::new(bin)
-                .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+                .args([
+                    "server",
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--data-dir",
+                ])
                 .arg(dir)
                 .env("RUST_LOG", "warn")
                 .stdout(Stdio::null())
@@ -128,7 +136,10 @@ fn request(target: Target, port: u16, key: &str, value: &str) -> Result<Request<
             "/api/v1/namespaces/default/configmaps".to_string(),
             serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": key}, "data": {"v": value}}),
         ),
-        Target::Etcd => ("/v3/kv/put".to_string(), serde_json::json!({"key": b64(key), "value": b64(value)})),
+        Target::Etcd => (
+            "/v3/kv/put".to_string(),
+            serde_json::json!({"key": b64(key), "value": b64(value)}),
+        ),
     };
     Ok(Request::post(path)
         .header("host", format!("127.0.0.1:{port}"))
@@ -139,14 +150,12 @@ fn request(target: Target, port: u16, key: &str, value: &str) -> Result<Request<
 async fn wait_ready(target: Target, port: u16) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if let Ok(mut s) = connect(port).await {
-            if let Ok(req) = request(target, port, "ready-probe", "x") {
-                if let Ok(resp) = s.send_request(req).await {
-                    if resp.status().is_success() {
-                        return Ok(());
-                    }
-                }
-            }
+        if let Ok(mut s) = connect(port).await
+            && let Ok(req) = request(target, port, "ready-probe", "x")
+            && let Ok(resp) = s.send_request(req).await
+            && resp.status().is_success()
+        {
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -160,7 +169,13 @@ struct Figures {
     p99_ms: f64,
 }
 
-async fn load(target: Target, port: u16, clients: usize, seconds: u64, value: &str) -> Result<Figures> {
+async fn load(
+    target: Target,
+    port: u16,
+    clients: usize,
+    seconds: u64,
+    value: &str,
+) -> Result<Figures> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -173,7 +188,9 @@ async fn load(target: Target, port: u16, clients: usize, seconds: u64, value: &s
             while Instant::now() < deadline {
                 let key = format!("b{clients}-{c}-{i}");
                 let t = Instant::now();
-                let resp = sender.send_request(request(target, port, &key, &value)?).await?;
+                let resp = sender
+                    .send_request(request(target, port, &key, &value)?)
+                    .await?;
                 let status = resp.status();
                 let _ = resp.into_body().collect().await?;
                 if !status.is_success() {
@@ -207,8 +224,14 @@ async fn main() -> Result<()> {
     if !args.no_etcd {
         targets.push(Target::Etcd);
     }
-    println!("write benchmark: {} B values, {} s per run, fsync before every answer on both", args.value_size, args.seconds);
-    println!("{:<6} {:>8} {:>10} {:>12} {:>9} {:>9}", "target", "clients", "writes", "writes/s", "p50 ms", "p99 ms");
+    println!(
+        "write benchmark: {} B values, {} s per run, fsync before every answer on both",
+        args.value_size, args.seconds
+    );
+    println!(
+        "{:<6} {:>8} {:>10} {:>12} {:>9} {:>9}",
+        "target", "clients", "writes", "writes/s", "p50 ms", "p99 ms"
+    );
     let mut results: Vec<(Target, usize, Figures)> = Vec::new();
     for &target in &targets {
         let port = free_port()?;
@@ -231,7 +254,12 @@ async fn main() -> Result<()> {
     if targets.contains(&Target::Etcd) {
         println!("\nkeel / etcd throughput (goal at 64 clients: >= 1.0x)");
         for &clients in &args.clients {
-            let get = |t| results.iter().find(|(x, c, _)| *x == t && *c == clients).map(|(_, _, f)| f.per_sec);
+            let get = |t| {
+                results
+                    .iter()
+                    .find(|(x, c, _)| *x == t && *c == clients)
+                    .map(|(_, _, f)| f.per_sec)
+            };
             if let (Some(k), Some(e)) = (get(Target::Keel), get(Target::Etcd)) {
                 println!("{clients:>4} clients: {:.2}x", k / e);
             }

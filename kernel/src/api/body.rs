@@ -13,10 +13,17 @@ pub const MAX_BODY: usize = 3 * 1024 * 1024;
 pub async fn read(body: Incoming) -> Result<bytes::Bytes, ApiError> {
     match Limited::new(body, MAX_BODY).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(ApiError::TooLarge(format!(
-            "the request body is larger than the {MAX_BODY}-byte limit"
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(ApiError::TooLarge(format!(
+                "the request body is larger than the {MAX_BODY}-byte limit"
+            )))
+        }
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "reading the request body: {e}"
         ))),
-        Err(e) => Err(ApiError::BadRequest(format!("reading the request body: {e}"))),
     }
 }
 
@@ -27,12 +34,16 @@ pub fn decode(content_type: &str, bytes: &[u8]) -> Result<Value, ApiError> {
     }
     let ct = content_type.split(';').next().unwrap_or("").trim();
     if ct == "application/yaml" || ct == "application/apply-patch+yaml" {
-        return serde_yaml_ng::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("the body is not valid YAML: {e}")));
+        return serde_yaml_ng::from_slice(bytes)
+            .map_err(|e| ApiError::BadRequest(format!("the body is not valid YAML: {e}")));
     }
     if ct == "application/vnd.kubernetes.protobuf" {
-        return Err(ApiError::UnsupportedMediaType("protobuf bodies are not supported; send JSON or YAML".into()));
+        return Err(ApiError::UnsupportedMediaType(
+            "protobuf bodies are not supported; send JSON or YAML".into(),
+        ));
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))
 }
 
 #[cfg(test)]
@@ -41,9 +52,21 @@ mod tests {
 
     #[test]
     fn decodes_json_and_yaml() {
-        assert_eq!(decode("application/json", br#"{"a":1}"#).ok(), Some(serde_json::json!({"a": 1})));
-        assert_eq!(decode("application/yaml", b"a: 1\n").ok(), Some(serde_json::json!({"a": 1})));
-        assert_eq!(decode("application/json", b"{nope").err().map(|e| e.code()), Some(400));
-        assert_eq!(decode("application/json", b"  ").err().map(|e| e.code()), Some(400));
+        assert_eq!(
+            decode("application/json", br#"{"a":1}"#).ok(),
+            Some(serde_json::json!({"a": 1}))
+        );
+        assert_eq!(
+            decode("application/yaml", b"a: 1\n").ok(),
+            Some(serde_json::json!({"a": 1}))
+        );
+        assert_eq!(
+            decode("application/json", b"{nope").err().map(|e| e.code()),
+            Some(400)
+        );
+        assert_eq!(
+            decode("application/json", b"  ").err().map(|e| e.code()),
+            Some(400)
+        );
     }
 }

@@ -64,7 +64,16 @@ pub fn group(kinds: &Registry, group: &str) -> Option<Value> {
     (!group.is_empty() && kinds.groups().contains(&group)).then(|| group_object(kinds, group))
 }
 
-const MAIN_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const MAIN_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 fn resource_entries(rt: &ResourceType) -> Vec<Value> {
     let mut out = vec![json!({
@@ -76,9 +85,7 @@ fn resource_entries(rt: &ResourceType) -> Vec<Value> {
         "shortNames": rt.short_names,
         "categories": rt.categories,
     })];
-    let sub = |name: &str, kind: &str, verbs: &[&str]| {
-        json!({"name": format!("{}/{name}", rt.plural), "singularName": "", "namespaced": rt.namespaced, "kind": kind, "verbs": verbs})
-    };
+    let sub = |name: &str, kind: &str, verbs: &[&str]| json!({"name": format!("{}/{name}", rt.plural), "singularName": "", "namespaced": rt.namespaced, "kind": kind, "verbs": verbs});
     if rt.status_subresource {
         out.push(sub("status", rt.kind, &["get", "patch", "update"]));
     }
@@ -97,8 +104,15 @@ fn resource_entries(rt: &ResourceType) -> Vec<Value> {
 
 /// `/api/v1` or `/apis/{group}/{version}`.
 pub fn resource_list(kinds: &Registry, group: &str, version: &str) -> Value {
-    let resources: Vec<Value> = kinds.in_group_version(group, version).flat_map(resource_entries).collect();
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let resources: Vec<Value> = kinds
+        .in_group_version(group, version)
+        .flat_map(resource_entries)
+        .collect();
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
 }
 
@@ -110,12 +124,25 @@ mod tests {
     fn lists_kinds_and_subresources() {
         let kinds = Registry::default();
         let apps = resource_list(&kinds, "apps", "v1");
-        let names: Vec<&str> = apps["resources"].as_array().into_iter().flatten().filter_map(|r| r["name"].as_str()).collect();
-        assert!(names.contains(&"deployments") && names.contains(&"deployments/scale") && names.contains(&"deployments/status"));
+        let names: Vec<&str> = apps["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
+        assert!(
+            names.contains(&"deployments")
+                && names.contains(&"deployments/scale")
+                && names.contains(&"deployments/status")
+        );
         let core = resource_list(&kinds, "", "v1");
         assert_eq!(core["groupVersion"], "v1");
         let groups = groups(&kinds);
-        assert!(groups["groups"].as_array().is_some_and(|g| g.iter().any(|g| g["name"] == "apps")));
+        assert!(
+            groups["groups"]
+                .as_array()
+                .is_some_and(|g| g.iter().any(|g| g["name"] == "apps"))
+        );
         assert!(group(&kinds, "nope").is_none());
     }
 }

@@ -50,7 +50,9 @@ fn content_type(req: &Request<Incoming>) -> String {
 }
 
 fn not_allowed(method: &Method, what: &str) -> ApiError {
-    ApiError::MethodNotAllowed(format!("the server does not allow this method on the requested resource ({method} {what})"))
+    ApiError::MethodNotAllowed(format!(
+        "the server does not allow this method on the requested resource ({method} {what})"
+    ))
 }
 
 async fn dispatch(objects: &Objects, req: Request<Incoming>) -> Result<Response<Body>> {
@@ -59,19 +61,53 @@ async fn dispatch(objects: &Objects, req: Request<Incoming>) -> Result<Response<
     let ok = |v: Value| Ok(json_response(StatusCode::OK, &v));
     match route {
         Route::Version => ok(discovery::version()),
-        Route::Health => Ok(super::response::bytes_response(StatusCode::OK, "text/plain", bytes::Bytes::from_static(b"ok"))),
+        Route::Health => Ok(super::response::bytes_response(
+            StatusCode::OK,
+            "text/plain",
+            bytes::Bytes::from_static(b"ok"),
+        )),
         Route::CoreVersions => ok(discovery::core_versions()),
         Route::Groups => ok(discovery::groups(kinds)),
-        Route::Group(g) => discovery::group(kinds, &g)
-            .map_or_else(|| Err(ApiError::NoSuchResource(format!("the server could not find the requested resource (group {g})"))), ok),
-        Route::ResourceList { group, version } => ok(discovery::resource_list(kinds, &group, &version)),
+        Route::Group(g) => discovery::group(kinds, &g).map_or_else(
+            || {
+                Err(ApiError::NoSuchResource(format!(
+                    "the server could not find the requested resource (group {g})"
+                )))
+            },
+            ok,
+        ),
+        Route::ResourceList { group, version } => {
+            ok(discovery::resource_list(kinds, &group, &version))
+        }
         Route::OpenApiV3Index => ok(openapi::index(kinds)),
         Route::OpenApiV3 { group, version } => openapi::group_version(kinds, &group, &version)
-            .map_or_else(|| Err(ApiError::NoSuchResource(format!("no OpenAPI document for {group}/{version}"))), ok),
-        Route::OpenApiV2 => Err(ApiError::NoSuchResource("OpenAPI v2 is not served; read /openapi/v3".into())),
+            .map_or_else(
+                || {
+                    Err(ApiError::NoSuchResource(format!(
+                        "no OpenAPI document for {group}/{version}"
+                    )))
+                },
+                ok,
+            ),
+        Route::OpenApiV2 => Err(ApiError::NoSuchResource(
+            "OpenAPI v2 is not served; read /openapi/v3".into(),
+        )),
         Route::Collection { rt, namespace } => collection(objects, rt, namespace, req).await,
-        Route::Object { rt, namespace, name, subresource } => {
-            object(objects, rt, namespace.as_deref(), &name, subresource.as_deref(), req).await
+        Route::Object {
+            rt,
+            namespace,
+            name,
+            subresource,
+        } => {
+            object(
+                objects,
+                rt,
+                namespace.as_deref(),
+                &name,
+                subresource.as_deref(),
+                req,
+            )
+            .await
         }
     }
 }
@@ -96,14 +132,24 @@ async fn wait_for(objects: &Objects, revision: u64) -> Result<()> {
     Ok(())
 }
 
-async fn collection(objects: &Objects, rt: &'static ResourceType, ns: Option<String>, req: Request<Incoming>) -> Result<Response<Body>> {
+async fn collection(
+    objects: &Objects,
+    rt: &'static ResourceType,
+    ns: Option<String>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>> {
     let q = Query::parse(req.uri().query());
     let ns = ns.as_deref();
     match *req.method() {
         Method::GET if q.flag("watch") => {
-            let rv = q.get("resourceVersion").filter(|v| !v.is_empty() && *v != "0");
+            let rv = q
+                .get("resourceVersion")
+                .filter(|v| !v.is_empty() && *v != "0");
             let resource_version = rv
-                .map(|v| v.parse::<u64>().map_err(|_| ApiError::BadRequest(format!("invalid resourceVersion {v:?}"))))
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map_err(|_| ApiError::BadRequest(format!("invalid resourceVersion {v:?}")))
+                })
                 .transpose()?;
             let send_initial_events = q.flag("sendInitialEvents");
             let request = watch::WatchRequest {
@@ -111,7 +157,11 @@ async fn collection(objects: &Objects, rt: &'static ResourceType, ns: Option<Str
                 namespace: ns.map(str::to_string),
                 filter: q.list_options()?,
                 // sendInitialEvents starts from the current state whatever the version.
-                resource_version: if send_initial_events { None } else { resource_version },
+                resource_version: if send_initial_events {
+                    None
+                } else {
+                    resource_version
+                },
                 send_initial_events,
                 bookmarks: q.flag("allowWatchBookmarks"),
                 timeout: q.number("timeoutSeconds")?.map(Duration::from_secs),
@@ -128,7 +178,16 @@ async fn collection(objects: &Objects, rt: &'static ResourceType, ns: Option<Str
             let rv = page.revision.to_string();
             if wants_table(&req) {
                 let include = IncludeObject::parse(q.get("includeObject"));
-                return Ok(json_response(StatusCode::OK, &table::table(rt, &page.items, &rv, page.continue_token.as_deref(), include)));
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &table::table(
+                        rt,
+                        &page.items,
+                        &rv,
+                        page.continue_token.as_deref(),
+                        include,
+                    ),
+                ));
             }
             let mut meta = json!({"resourceVersion": rv});
             if let Some(c) = page.continue_token {
@@ -141,7 +200,9 @@ async fn collection(objects: &Objects, rt: &'static ResourceType, ns: Option<Str
             let dry_run = q.dry_run()?;
             let ct = content_type(&req);
             let value = body::decode(&ct, &body::read(req.into_body()).await?)?;
-            let created = objects.create(rt, ns, value, WriteOptions { dry_run }).await?;
+            let created = objects
+                .create(rt, ns, value, WriteOptions { dry_run })
+                .await?;
             Ok(json_response(StatusCode::CREATED, &created))
         }
         Method::DELETE => {
@@ -159,9 +220,20 @@ async fn collection(objects: &Objects, rt: &'static ResourceType, ns: Option<Str
 
 /// DeleteOptions from the query and the (optional) body.
 fn delete_options(q: &Query, content_type: &str, raw: &[u8]) -> Result<DeleteOptions> {
-    let body = if raw.iter().all(u8::is_ascii_whitespace) { json!({}) } else { body::decode(content_type, raw)? };
-    let dry_run_body = body.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"));
-    let precondition = |field: &str| body.pointer(&format!("/preconditions/{field}")).and_then(Value::as_str).map(str::to_string);
+    let body = if raw.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        body::decode(content_type, raw)?
+    };
+    let dry_run_body = body
+        .get("dryRun")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|v| v == "All"));
+    let precondition = |field: &str| {
+        body.pointer(&format!("/preconditions/{field}"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     Ok(DeleteOptions {
         uid: precondition("uid"),
         resource_version: crate::registry::prepare_rv(precondition("resourceVersion").as_deref())?,
@@ -192,14 +264,29 @@ async fn object(
     req: Request<Incoming>,
 ) -> Result<Response<Body>> {
     let q = Query::parse(req.uri().query());
-    let opts = WriteOptions { dry_run: q.dry_run()? };
+    let opts = WriteOptions {
+        dry_run: q.dry_run()?,
+    };
     let table = wants_table(&req);
     let method = req.method().clone();
     let ct = content_type(&req);
     let answer = |v: Value| {
         if table && v.get("kind").and_then(Value::as_str) == Some(rt.kind) {
-            let rv = v.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
-            return Ok(json_response(StatusCode::OK, &table::table(rt, &[v], &rv, None, IncludeObject::parse(q.get("includeObject")))));
+            let rv = v
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            return Ok(json_response(
+                StatusCode::OK,
+                &table::table(
+                    rt,
+                    &[v],
+                    &rv,
+                    None,
+                    IncludeObject::parse(q.get("includeObject")),
+                ),
+            ));
         }
         Ok(json_response(StatusCode::OK, &v))
     };
@@ -217,7 +304,10 @@ async fn object(
         }
         Some("log") if rt.kind == "Pod" => return pod_log(objects, rt, ns, name),
         Some(other) => {
-            return Err(ApiError::NoSuchResource(format!("{} has no subresource {other:?}", rt.plural)));
+            return Err(ApiError::NoSuchResource(format!(
+                "{} has no subresource {other:?}",
+                rt.plural
+            )));
         }
     };
     match method {
@@ -229,17 +319,26 @@ async fn object(
         Method::PATCH => {
             let kind = patch_type(&req)?;
             let value = body::decode("application/json", &body::read(req.into_body()).await?)?;
-            answer(objects.patch(rt, ns, name, kind, &value, part, opts).await?)
+            answer(
+                objects
+                    .patch(rt, ns, name, kind, &value, part, opts)
+                    .await?,
+            )
         }
         Method::DELETE if part == Part::Main => {
             let raw = body::read(req.into_body()).await?;
             let dopts = delete_options(&q, &ct, &raw)?;
             let last = objects.delete(rt, ns, name, &dopts).await?;
-            if last.pointer("/metadata/deletionTimestamp").is_some() && !crate::object::meta::finalizers(&last).is_empty() {
+            if last.pointer("/metadata/deletionTimestamp").is_some()
+                && !crate::object::meta::finalizers(&last).is_empty()
+            {
                 // Still there, waiting for finalizers: answer the object.
                 return answer(last);
             }
-            let uid = last.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
+            let uid = last
+                .pointer("/metadata/uid")
+                .cloned()
+                .unwrap_or(Value::Null);
             Ok(json_response(
                 StatusCode::OK,
                 &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
@@ -264,22 +363,39 @@ async fn scale(
         Method::PUT => {
             let ct = content_type(&req);
             let value = body::decode(&ct, &body::read(req.into_body()).await?)?;
-            ok(objects.write_scale(rt, ns, name, ScaleChange::Replace(&value), opts).await?)
+            ok(objects
+                .write_scale(rt, ns, name, ScaleChange::Replace(&value), opts)
+                .await?)
         }
         Method::PATCH => {
             let kind = patch_type(&req)?;
             let value = body::decode("application/json", &body::read(req.into_body()).await?)?;
-            ok(objects.write_scale(rt, ns, name, ScaleChange::Patch(kind, &value), opts).await?)
+            ok(objects
+                .write_scale(rt, ns, name, ScaleChange::Patch(kind, &value), opts)
+                .await?)
         }
         m => Err(not_allowed(&m, "scale")),
     }
 }
 
 /// `pods/{name}/log`: served by the node agent that runs the pod.
-fn pod_log(objects: &Objects, rt: &ResourceType, ns: Option<&str>, name: &str) -> Result<Response<Body>> {
+fn pod_log(
+    objects: &Objects,
+    rt: &ResourceType,
+    ns: Option<&str>,
+    name: &str,
+) -> Result<Response<Body>> {
     let pod = objects.get(rt, ns, name)?;
-    match pod.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
-        None => Err(ApiError::BadRequest(format!("pod {name} does not have a host assigned"))),
-        Some(node) => Err(ApiError::Unavailable(format!("no agent on node {node:?} serves logs for pod {name}"))),
+    match pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+    {
+        None => Err(ApiError::BadRequest(format!(
+            "pod {name} does not have a host assigned"
+        ))),
+        Some(node) => Err(ApiError::Unavailable(format!(
+            "no agent on node {node:?} serves logs for pod {name}"
+        ))),
     }
 }

@@ -13,7 +13,11 @@ fn gvk(rt: &ResourceType) -> Value {
 }
 
 fn schema_name(rt: &ResourceType) -> String {
-    let group = if rt.group.is_empty() { "core" } else { rt.group };
+    let group = if rt.group.is_empty() {
+        "core"
+    } else {
+        rt.group
+    };
     format!("{group}.{}.{}", rt.version, rt.kind)
 }
 
@@ -31,7 +35,10 @@ fn operation(rt: &ResourceType, verb: &str, body_types: &[&str]) -> Value {
         "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}}},
     });
     if !body_types.is_empty() {
-        let content: Map<String, Value> = body_types.iter().map(|t| ((*t).to_string(), json!({"schema": {"type": "object"}}))).collect();
+        let content: Map<String, Value> = body_types
+            .iter()
+            .map(|t| ((*t).to_string(), json!({"schema": {"type": "object"}})))
+            .collect();
         op["requestBody"] = json!({"content": content, "required": true});
     }
     op
@@ -42,7 +49,11 @@ pub fn index(kinds: &Registry) -> Value {
     let mut paths = Map::new();
     for group in kinds.groups() {
         for version in kinds.versions(group) {
-            let path = if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") };
+            let path = if group.is_empty() {
+                format!("api/{version}")
+            } else {
+                format!("apis/{group}/{version}")
+            };
             let url = format!("/openapi/v3/{path}?hash={}", env!("CARGO_PKG_VERSION"));
             paths.insert(path, json!({"serverRelativeURL": url}));
         }
@@ -55,11 +66,22 @@ pub fn group_version(kinds: &Registry, group: &str, version: &str) -> Option<Val
     let mut paths = Map::new();
     let mut schemas = Map::new();
     for rt in kinds.in_group_version(group, version) {
-        let base = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
-        let scope = if rt.namespaced { "/namespaces/{namespace}" } else { "" };
+        let base = if group.is_empty() {
+            format!("/api/{version}")
+        } else {
+            format!("/apis/{group}/{version}")
+        };
+        let scope = if rt.namespaced {
+            "/namespaces/{namespace}"
+        } else {
+            ""
+        };
         let collection = format!("{base}{scope}/{}", rt.plural);
         // Strategic merge patch is computed by kubectl from its built-in types.
-        let patch_types = ["application/merge-patch+json", "application/json-patch+json"];
+        let patch_types = [
+            "application/merge-patch+json",
+            "application/json-patch+json",
+        ];
         paths.insert(
             collection.clone(),
             json!({"get": operation(rt, "list", &[]), "post": operation(rt, "post", &["application/json"]),

@@ -12,7 +12,11 @@ pub struct Query(HashMap<String, String>);
 impl Query {
     /// Parses a raw query string.
     pub fn parse(raw: Option<&str>) -> Self {
-        Self(form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect())
+        Self(
+            form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 
     /// A parameter's value.
@@ -29,7 +33,11 @@ impl Query {
     pub fn number(&self, key: &str) -> Result<Option<u64>, ApiError> {
         self.get(key)
             .filter(|v| !v.is_empty())
-            .map(|v| v.parse().map_err(|_| ApiError::BadRequest(format!("invalid {key} {v:?}: expected a whole number"))))
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ApiError::BadRequest(format!("invalid {key} {v:?}: expected a whole number"))
+                })
+            })
             .transpose()
     }
 
@@ -38,7 +46,9 @@ impl Query {
         match self.get("dryRun") {
             None | Some("") => Ok(false),
             Some("All") => Ok(true),
-            Some(other) => Err(ApiError::BadRequest(format!("invalid dryRun {other:?}: the only value is All"))),
+            Some(other) => Err(ApiError::BadRequest(format!(
+                "invalid dryRun {other:?}: the only value is All"
+            ))),
         }
     }
 
@@ -52,7 +62,10 @@ impl Query {
             labels,
             fields,
             limit: self.number("limit")?.map(|l| l as usize),
-            continue_token: self.get("continue").filter(|c| !c.is_empty()).map(str::to_string),
+            continue_token: self
+                .get("continue")
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
         })
     }
 }

@@ -24,7 +24,8 @@ pub fn json_response(code: StatusCode, value: &Value) -> Response<Body> {
 pub fn bytes_response(code: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
     let mut resp = Response::new(Full::new(body).boxed());
     *resp.status_mut() = code;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }
 
@@ -32,7 +33,9 @@ pub fn bytes_response(code: StatusCode, content_type: &'static str, body: Bytes)
 pub fn status_object(err: &ApiError) -> Value {
     let mut details = serde_json::Map::new();
     match err {
-        ApiError::NotFound { resource, name } | ApiError::AlreadyExists { resource, name } | ApiError::Conflict { resource, name, .. } => {
+        ApiError::NotFound { resource, name }
+        | ApiError::AlreadyExists { resource, name }
+        | ApiError::Conflict { resource, name, .. } => {
             let (kind, group) = resource.split_once('.').unwrap_or((resource.as_str(), ""));
             details.insert("name".into(), json!(name));
             details.insert("kind".into(), json!(kind));
@@ -40,7 +43,12 @@ pub fn status_object(err: &ApiError) -> Value {
                 details.insert("group".into(), json!(group));
             }
         }
-        ApiError::Invalid { kind, name, field, message } => {
+        ApiError::Invalid {
+            kind,
+            name,
+            field,
+            message,
+        } => {
             details.insert("name".into(), json!(name));
             details.insert("kind".into(), json!(kind));
             details.insert(
@@ -77,12 +85,23 @@ mod tests {
 
     #[test]
     fn statuses_carry_code_reason_and_details() {
-        let s = status_object(&ApiError::NotFound { resource: "deployments.apps".into(), name: "web".into() });
+        let s = status_object(&ApiError::NotFound {
+            resource: "deployments.apps".into(),
+            name: "web".into(),
+        });
         assert_eq!(s["code"], 404);
         assert_eq!(s["reason"], "NotFound");
         assert_eq!(s["message"], "deployments.apps \"web\" not found");
-        assert_eq!(s["details"], json!({"name": "web", "kind": "deployments", "group": "apps"}));
-        let s = status_object(&ApiError::Invalid { kind: "Pod".into(), name: "p".into(), field: "metadata.name".into(), message: "bad".into() });
+        assert_eq!(
+            s["details"],
+            json!({"name": "web", "kind": "deployments", "group": "apps"})
+        );
+        let s = status_object(&ApiError::Invalid {
+            kind: "Pod".into(),
+            name: "p".into(),
+            field: "metadata.name".into(),
+            message: "bad".into(),
+        });
         assert_eq!(s["code"], 422);
         assert_eq!(s["details"]["causes"][0]["field"], "metadata.name");
     }

@@ -11,7 +11,11 @@ use tokio::net::TcpListener;
 use crate::registry::Objects;
 
 /// Serves the API on `listener` until `shutdown` completes.
-pub async fn serve(listener: TcpListener, objects: Objects, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    objects: Objects,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     loop {
         let (stream, peer): (_, SocketAddr) = tokio::select! {
@@ -30,9 +34,14 @@ pub async fn serve(listener: TcpListener, objects: Objects, shutdown: impl std::
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let objects = objects.clone();
-                async move { Ok::<_, std::convert::Infallible>(super::handler::handle(objects, req).await) }
+                async move {
+                    Ok::<_, std::convert::Infallible>(super::handler::handle(objects, req).await)
+                }
             });
-            if let Err(e) = Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await {
+            if let Err(e) = Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
         });

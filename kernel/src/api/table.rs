@@ -14,11 +14,21 @@ struct Column {
 }
 
 const fn col(name: &'static str, cell: fn(&Value) -> Value) -> Column {
-    Column { name, kind: "string", priority: 0, cell }
+    Column {
+        name,
+        kind: "string",
+        priority: 0,
+        cell,
+    }
 }
 
 const fn wide(name: &'static str, cell: fn(&Value) -> Value) -> Column {
-    Column { name, kind: "string", priority: 1, cell }
+    Column {
+        name,
+        kind: "string",
+        priority: 1,
+        cell,
+    }
 }
 
 fn s(v: &Value, ptr: &str) -> String {
@@ -52,7 +62,13 @@ pub fn human_duration(secs: i64) -> String {
     let (m, h) = (secs / 60, secs / 3600);
     let d = h / 24;
     let y = d / 365;
-    let pair = |a: i64, ua: &str, b: i64, ub: &str| if b == 0 { format!("{a}{ua}") } else { format!("{a}{ua}{b}{ub}") };
+    let pair = |a: i64, ua: &str, b: i64, ub: &str| {
+        if b == 0 {
+            format!("{a}{ua}")
+        } else {
+            format!("{a}{ua}{b}{ub}")
+        }
+    };
     if secs < 120 {
         format!("{secs}s")
     } else if m < 10 {
@@ -76,7 +92,9 @@ pub fn human_duration(secs: i64) -> String {
 
 fn age_of(ts: &str) -> Value {
     match chrono::DateTime::parse_from_rfc3339(ts) {
-        Ok(t) => json!(human_duration((chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())),
+        Ok(t) => json!(human_duration(
+            (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds()
+        )),
         Err(_) => json!("<unknown>"),
     }
 }
@@ -93,7 +111,9 @@ fn pod_status(v: &Value) -> Value {
     if v.pointer("/metadata/deletionTimestamp").is_some() {
         return json!("Terminating");
     }
-    let statuses = v.pointer("/status/containerStatuses").and_then(Value::as_array);
+    let statuses = v
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array);
     for cs in statuses.into_iter().flatten() {
         for state in ["waiting", "terminated"] {
             let reason = s(cs, &format!("/state/{state}/reason"));
@@ -107,15 +127,26 @@ fn pod_status(v: &Value) -> Value {
         return json!(reason);
     }
     let phase = s(v, "/status/phase");
-    json!(if phase.is_empty() { "Pending".to_string() } else { phase })
+    json!(if phase.is_empty() {
+        "Pending".to_string()
+    } else {
+        phase
+    })
 }
 
 fn pod_ready(v: &Value) -> Value {
-    let total = v.pointer("/spec/containers").and_then(Value::as_array).map_or(0, Vec::len);
+    let total = v
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
     let ready = v
         .pointer("/status/containerStatuses")
         .and_then(Value::as_array)
-        .map_or(0, |a| a.iter().filter(|c| c.get("ready") == Some(&json!(true))).count());
+        .map_or(0, |a| {
+            a.iter()
+                .filter(|c| c.get("ready") == Some(&json!(true)))
+                .count()
+        });
     json!(format!("{ready}/{total}"))
 }
 
@@ -148,7 +179,11 @@ fn node_roles(v: &Value) -> Value {
     let roles: Vec<&str> = v
         .pointer("/metadata/labels")
         .and_then(Value::as_object)
-        .map(|l| l.keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/")).collect())
+        .map(|l| {
+            l.keys()
+                .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
+                .collect()
+        })
         .unwrap_or_default();
     or_none(roles.join(","))
 }
@@ -163,8 +198,16 @@ fn service_ports(v: &Value) -> Value {
                     let proto = s(p, "/protocol");
                     let node = n(p, "/nodePort");
                     let port = n(p, "/port");
-                    let proto = if proto.is_empty() { "TCP".to_string() } else { proto };
-                    if node > 0 { format!("{port}:{node}/{proto}") } else { format!("{port}/{proto}") }
+                    let proto = if proto.is_empty() {
+                        "TCP".to_string()
+                    } else {
+                        proto
+                    };
+                    if node > 0 {
+                        format!("{port}:{node}/{proto}")
+                    } else {
+                        format!("{port}/{proto}")
+                    }
                 })
                 .collect()
         })
@@ -186,7 +229,11 @@ fn selector(v: &Value) -> Value {
         .pointer("/spec/selector/matchLabels")
         .or_else(|| v.pointer("/spec/selector"))
         .and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, x)| x.as_str().map(|x| format!("{k}={x}"))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, x)| x.as_str().map(|x| format!("{k}={x}")))
+                .collect()
+        })
         .unwrap_or_default();
     or_none(sel.join(","))
 }
@@ -197,19 +244,39 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
             col("Name", name),
             col("Ready", pod_ready),
             col("Status", pod_status),
-            Column { name: "Restarts", kind: "integer", priority: 0, cell: pod_restarts },
+            Column {
+                name: "Restarts",
+                kind: "integer",
+                priority: 0,
+                cell: pod_restarts,
+            },
             col("Age", age),
             wide("IP", |v| or_none(s(v, "/status/podIP"))),
             wide("Node", |v| or_none(s(v, "/spec/nodeName"))),
-            wide("Nominated Node", |v| or_none(s(v, "/status/nominatedNodeName"))),
+            wide("Nominated Node", |v| {
+                or_none(s(v, "/status/nominatedNodeName"))
+            }),
             wide("Readiness Gates", |v| {
-                let gates = v.pointer("/spec/readinessGates").and_then(Value::as_array).map_or(0, Vec::len);
-                or_none(if gates == 0 { String::new() } else { format!("0/{gates}") })
+                let gates = v
+                    .pointer("/spec/readinessGates")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
+                or_none(if gates == 0 {
+                    String::new()
+                } else {
+                    format!("0/{gates}")
+                })
             }),
         ],
         ("", "Namespace") => vec![
             col("Name", name),
-            col("Status", |v| json!(if s(v, "/status/phase").is_empty() { "Active".into() } else { s(v, "/status/phase") })),
+            col("Status", |v| {
+                json!(if s(v, "/status/phase").is_empty() {
+                    "Active".into()
+                } else {
+                    s(v, "/status/phase")
+                })
+            }),
             col("Age", age),
         ],
         ("", "Node") => vec![
@@ -217,53 +284,125 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
             col("Status", node_status),
             col("Roles", node_roles),
             col("Age", age),
-            col("Version", |v| json!(s(v, "/status/nodeInfo/kubeletVersion"))),
+            col("Version", |v| {
+                json!(s(v, "/status/nodeInfo/kubeletVersion"))
+            }),
             wide("Internal-IP", |v| {
-                let ip = v.pointer("/status/addresses").and_then(Value::as_array).and_then(|a| {
-                    a.iter().find(|x| x.get("type") == Some(&json!("InternalIP"))).map(|x| s(x, "/address"))
-                });
+                let ip = v
+                    .pointer("/status/addresses")
+                    .and_then(Value::as_array)
+                    .and_then(|a| {
+                        a.iter()
+                            .find(|x| x.get("type") == Some(&json!("InternalIP")))
+                            .map(|x| s(x, "/address"))
+                    });
                 or_none(ip.unwrap_or_default())
             }),
             wide("OS-Image", |v| json!(s(v, "/status/nodeInfo/osImage"))),
-            wide("Container-Runtime", |v| json!(s(v, "/status/nodeInfo/containerRuntimeVersion"))),
+            wide("Container-Runtime", |v| {
+                json!(s(v, "/status/nodeInfo/containerRuntimeVersion"))
+            }),
         ],
         ("", "Service") => vec![
             col("Name", name),
-            col("Type", |v| json!(if s(v, "/spec/type").is_empty() { "ClusterIP".into() } else { s(v, "/spec/type") })),
+            col("Type", |v| {
+                json!(if s(v, "/spec/type").is_empty() {
+                    "ClusterIP".into()
+                } else {
+                    s(v, "/spec/type")
+                })
+            }),
             col("Cluster-IP", |v| or_none(s(v, "/spec/clusterIP"))),
             col("External-IP", |v| {
-                let ips: Vec<String> = v.pointer("/spec/externalIPs").and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
+                let ips: Vec<String> = v
+                    .pointer("/spec/externalIPs")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 or_none(ips.join(","))
             }),
             col("Port(s)", service_ports),
             col("Age", age),
             wide("Selector", selector),
         ],
-        ("", "ConfigMap") => vec![col("Name", name), col("Data", |v| len(v, "/data")), col("Age", age)],
-        ("", "Secret") => vec![
+        ("", "ConfigMap") => vec![
             col("Name", name),
-            col("Type", |v| json!(if s(v, "/type").is_empty() { "Opaque".into() } else { s(v, "/type") })),
             col("Data", |v| len(v, "/data")),
             col("Age", age),
         ],
-        ("", "Endpoints") => vec![col("Name", name), col("Endpoints", |v| or_none(if v.pointer("/subsets").is_some() { "set".into() } else { String::new() })), col("Age", age)],
+        ("", "Secret") => vec![
+            col("Name", name),
+            col("Type", |v| {
+                json!(if s(v, "/type").is_empty() {
+                    "Opaque".into()
+                } else {
+                    s(v, "/type")
+                })
+            }),
+            col("Data", |v| len(v, "/data")),
+            col("Age", age),
+        ],
+        ("", "Endpoints") => vec![
+            col("Name", name),
+            col("Endpoints", |v| {
+                or_none(if v.pointer("/subsets").is_some() {
+                    "set".into()
+                } else {
+                    String::new()
+                })
+            }),
+            col("Age", age),
+        ],
         ("", "ServiceAccount") => vec![col("Name", name), col("Age", age)],
         ("", "Event") => vec![
             col("Last Seen", |v| {
-                let ts = [s(v, "/lastTimestamp"), s(v, "/eventTime"), s(v, "/metadata/creationTimestamp")];
-                ts.into_iter().find(|t| !t.is_empty()).map_or(json!("<unknown>"), |t| age_of(&t))
+                let ts = [
+                    s(v, "/lastTimestamp"),
+                    s(v, "/eventTime"),
+                    s(v, "/metadata/creationTimestamp"),
+                ];
+                ts.into_iter()
+                    .find(|t| !t.is_empty())
+                    .map_or(json!("<unknown>"), |t| age_of(&t))
             }),
             col("Type", |v| json!(s(v, "/type"))),
             col("Reason", |v| json!(s(v, "/reason"))),
-            col("Object", |v| json!(format!("{}/{}", s(v, "/involvedObject/kind").to_lowercase(), s(v, "/involvedObject/name")))),
+            col("Object", |v| {
+                json!(format!(
+                    "{}/{}",
+                    s(v, "/involvedObject/kind").to_lowercase(),
+                    s(v, "/involvedObject/name")
+                ))
+            }),
             col("Message", |v| json!(s(v, "/message"))),
         ],
         ("apps", "Deployment") => vec![
             col("Name", name),
-            col("Ready", |v| json!(format!("{}/{}", n(v, "/status/readyReplicas"), v.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)))),
-            Column { name: "Up-to-date", kind: "integer", priority: 0, cell: |v| json!(n(v, "/status/updatedReplicas")) },
-            Column { name: "Available", kind: "integer", priority: 0, cell: |v| json!(n(v, "/status/availableReplicas")) },
+            col("Ready", |v| {
+                json!(format!(
+                    "{}/{}",
+                    n(v, "/status/readyReplicas"),
+                    v.pointer("/spec/replicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1)
+                ))
+            }),
+            Column {
+                name: "Up-to-date",
+                kind: "integer",
+                priority: 0,
+                cell: |v| json!(n(v, "/status/updatedReplicas")),
+            },
+            Column {
+                name: "Available",
+                kind: "integer",
+                priority: 0,
+                cell: |v| json!(n(v, "/status/availableReplicas")),
+            },
             col("Age", age),
             wide("Containers", |v| containers(v, "/name")),
             wide("Images", |v| containers(v, "/image")),
@@ -271,42 +410,115 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
         ],
         ("apps", "ReplicaSet") => vec![
             col("Name", name),
-            Column { name: "Desired", kind: "integer", priority: 0, cell: |v| json!(v.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)) },
-            Column { name: "Current", kind: "integer", priority: 0, cell: |v| json!(n(v, "/status/replicas")) },
-            Column { name: "Ready", kind: "integer", priority: 0, cell: |v| json!(n(v, "/status/readyReplicas")) },
+            Column {
+                name: "Desired",
+                kind: "integer",
+                priority: 0,
+                cell: |v| {
+                    json!(
+                        v.pointer("/spec/replicas")
+                            .and_then(Value::as_i64)
+                            .unwrap_or(1)
+                    )
+                },
+            },
+            Column {
+                name: "Current",
+                kind: "integer",
+                priority: 0,
+                cell: |v| json!(n(v, "/status/replicas")),
+            },
+            Column {
+                name: "Ready",
+                kind: "integer",
+                priority: 0,
+                cell: |v| json!(n(v, "/status/readyReplicas")),
+            },
             col("Age", age),
         ],
         ("apps", "StatefulSet") => vec![
             col("Name", name),
-            col("Ready", |v| json!(format!("{}/{}", n(v, "/status/readyReplicas"), v.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)))),
+            col("Ready", |v| {
+                json!(format!(
+                    "{}/{}",
+                    n(v, "/status/readyReplicas"),
+                    v.pointer("/spec/replicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1)
+                ))
+            }),
             col("Age", age),
         ],
         ("apps", "DaemonSet") => vec![
             col("Name", name),
-            Column { name: "Desired", kind: "integer", priority: 0, cell: |v| json!(n(v, "/status/desiredNumberScheduled")) },
-            Column { name: "Current", kind: "integer", priority: 0, cell: |v| json!(n(v, "/status/currentNumberScheduled")) },
-            Column { name: "Ready", kind: "integer", priority: 0, cell: |v| json!(n(v, "/status/numberReady")) },
+            Column {
+                name: "Desired",
+                kind: "integer",
+                priority: 0,
+                cell: |v| json!(n(v, "/status/desiredNumberScheduled")),
+            },
+            Column {
+                name: "Current",
+                kind: "integer",
+                priority: 0,
+                cell: |v| json!(n(v, "/status/currentNumberScheduled")),
+            },
+            Column {
+                name: "Ready",
+                kind: "integer",
+                priority: 0,
+                cell: |v| json!(n(v, "/status/numberReady")),
+            },
             col("Age", age),
         ],
         ("batch", "Job") => vec![
             col("Name", name),
-            col("Completions", |v| json!(format!("{}/{}", n(v, "/status/succeeded"), v.pointer("/spec/completions").and_then(Value::as_i64).unwrap_or(1)))),
+            col("Completions", |v| {
+                json!(format!(
+                    "{}/{}",
+                    n(v, "/status/succeeded"),
+                    v.pointer("/spec/completions")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1)
+                ))
+            }),
             col("Age", age),
         ],
         ("batch", "CronJob") => vec![
             col("Name", name),
             col("Schedule", |v| json!(s(v, "/spec/schedule"))),
-            col("Suspend", |v| json!(v.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false).to_string().replace("false", "False").replace("true", "True"))),
-            Column { name: "Active", kind: "integer", priority: 0, cell: |v| len(v, "/status/active") },
+            col("Suspend", |v| {
+                json!(
+                    v.pointer("/spec/suspend")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                        .to_string()
+                        .replace("false", "False")
+                        .replace("true", "True")
+                )
+            }),
+            Column {
+                name: "Active",
+                kind: "integer",
+                priority: 0,
+                cell: |v| len(v, "/status/active"),
+            },
             col("Age", age),
         ],
-        ("coordination.k8s.io", "Lease") => vec![col("Name", name), col("Holder", |v| json!(s(v, "/spec/holderIdentity"))), col("Age", age)],
+        ("coordination.k8s.io", "Lease") => vec![
+            col("Name", name),
+            col("Holder", |v| json!(s(v, "/spec/holderIdentity"))),
+            col("Age", age),
+        ],
         (crate::object::resource::KEEL_GROUP, "Plugin") => vec![
             col("Name", name),
             col("Type", |v| json!(s(v, "/spec/type"))),
             col("Ready", |v| {
-                let ready = v.pointer("/status/conditions").and_then(Value::as_array)
-                    .and_then(|c| c.iter().find(|c| c.get("type") == Some(&json!("Ready")))).map(|c| s(c, "/status"));
+                let ready = v
+                    .pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .and_then(|c| c.iter().find(|c| c.get("type") == Some(&json!("Ready"))))
+                    .map(|c| s(c, "/status"));
                 json!(ready.unwrap_or_else(|| "Unknown".into()))
             }),
             col("Age", age),
@@ -353,7 +565,13 @@ fn row(rt: &ResourceType, cols: &[Column], obj: &Value, include: IncludeObject) 
 }
 
 /// A Table of `objects` read at `resource_version`.
-pub fn table(rt: &ResourceType, objects: &[Value], resource_version: &str, cont: Option<&str>, include: IncludeObject) -> Value {
+pub fn table(
+    rt: &ResourceType,
+    objects: &[Value],
+    resource_version: &str,
+    cont: Option<&str>,
+    include: IncludeObject,
+) -> Value {
     let cols = columns(rt);
     let defs: Vec<Value> = cols
         .iter()
@@ -377,7 +595,17 @@ mod tests {
 
     #[test]
     fn ages_print_as_kubectl_does() {
-        for (secs, want) in [(5, "5s"), (119, "119s"), (150, "2m30s"), (600, "10m"), (3 * 3600 + 60, "3h1m"), (30 * 3600, "30h"), (50 * 3600, "2d2h"), (400 * 86400, "400d"), (800 * 86400, "2y70d")] {
+        for (secs, want) in [
+            (5, "5s"),
+            (119, "119s"),
+            (150, "2m30s"),
+            (600, "10m"),
+            (3 * 3600 + 60, "3h1m"),
+            (30 * 3600, "30h"),
+            (50 * 3600, "2d2h"),
+            (400 * 86400, "400d"),
+            (800 * 86400, "2y70d"),
+        ] {
             assert_eq!(human_duration(secs), want, "{secs}");
         }
     }
@@ -385,7 +613,9 @@ mod tests {
     #[test]
     fn pod_rows() {
         let reg = Registry::default();
-        let pods = reg.by_path("", "v1", "pods").unwrap_or_else(|| panic!("pods served"));
+        let pods = reg
+            .by_path("", "v1", "pods")
+            .unwrap_or_else(|| panic!("pods served"));
         let pod = json!({"metadata": {"name": "web", "creationTimestamp": "2020-01-01T00:00:00Z"},
             "spec": {"containers": [{"name": "a"}, {"name": "b"}], "nodeName": "n1"},
             "status": {"phase": "Running", "containerStatuses": [{"ready": true, "restartCount": 2}, {"ready": false, "restartCount": 1,

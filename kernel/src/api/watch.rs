@@ -60,8 +60,10 @@ pub fn respond(objects: Objects, req: WatchRequest) -> Response<Body> {
     let stream = ReceiverStream::new(rx).map(|b| Ok::<_, std::convert::Infallible>(Frame::data(b)));
     let mut resp = Response::new(BodyExt::boxed(StreamBody::new(stream)));
     *resp.status_mut() = StatusCode::OK;
-    resp.headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -97,7 +99,10 @@ impl Sender<'_> {
     async fn event(&self, kind: EventType, object: &Value) -> bool {
         let object = match self.req.table {
             Some(include) => {
-                let rv = object.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("");
+                let rv = object
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 table::table(self.req.rt, std::slice::from_ref(object), rv, None, include)
             }
             None => object.clone(),
@@ -115,7 +120,11 @@ impl Sender<'_> {
     }
 }
 
-async fn run(objects: &Objects, req: &WatchRequest, tx: &mpsc::Sender<Bytes>) -> Result<(), ApiError> {
+async fn run(
+    objects: &Objects,
+    req: &WatchRequest,
+    tx: &mpsc::Sender<Bytes>,
+) -> Result<(), ApiError> {
     let out = Sender { req, tx };
     let hub = objects.store().hub().clone();
     let mut notify = hub.subscribe();
@@ -124,13 +133,22 @@ async fn run(objects: &Objects, req: &WatchRequest, tx: &mpsc::Sender<Bytes>) ->
     let mut last = match req.resource_version {
         Some(rv) => rv,
         None => {
-            let state = objects.list(req.rt, ns, &ListOptions { limit: None, continue_token: None, ..req.filter.clone() })?;
+            let state = objects.list(
+                req.rt,
+                ns,
+                &ListOptions {
+                    limit: None,
+                    continue_token: None,
+                    ..req.filter.clone()
+                },
+            )?;
             for item in &state.items {
                 if !out.event(EventType::Added, item).await {
                     return Ok(());
                 }
             }
-            if req.send_initial_events && req.bookmarks && !out.bookmark(state.revision, true).await {
+            if req.send_initial_events && req.bookmarks && !out.bookmark(state.revision, true).await
+            {
                 return Ok(());
             }
             state.revision
@@ -152,10 +170,10 @@ async fn run(objects: &Objects, req: &WatchRequest, tx: &mpsc::Sender<Bytes>) ->
             if !e.key.starts_with(&prefix) {
                 continue;
             }
-            if let Some(kind) = visible(&req.filter, &e) {
-                if !out.event(kind, &e.object).await {
-                    return Ok(());
-                }
+            if let Some(kind) = visible(&req.filter, &e)
+                && !out.event(kind, &e.object).await
+            {
+                return Ok(());
             }
         }
         if full_batch {
@@ -184,7 +202,10 @@ mod tests {
 
     #[test]
     fn selector_transitions() {
-        let filter = ListOptions { labels: LabelSelector::parse("app=web").unwrap_or_default(), ..Default::default() };
+        let filter = ListOptions {
+            labels: LabelSelector::parse("app=web").unwrap_or_default(),
+            ..Default::default()
+        };
         let web = Arc::new(json!({"metadata": {"labels": {"app": "web"}}}));
         let db = Arc::new(json!({"metadata": {"labels": {"app": "db"}}}));
         let ev = |kind, object: &Arc<Value>, prev: Option<&Arc<Value>>| Event {
@@ -194,12 +215,30 @@ mod tests {
             object: object.clone(),
             prev: prev.cloned(),
         };
-        assert_eq!(visible(&filter, &ev(EventType::Added, &web, None)), Some(EventType::Added));
+        assert_eq!(
+            visible(&filter, &ev(EventType::Added, &web, None)),
+            Some(EventType::Added)
+        );
         assert_eq!(visible(&filter, &ev(EventType::Added, &db, None)), None);
-        assert_eq!(visible(&filter, &ev(EventType::Modified, &db, Some(&web))), Some(EventType::Deleted));
-        assert_eq!(visible(&filter, &ev(EventType::Modified, &web, Some(&db))), Some(EventType::Added));
-        assert_eq!(visible(&filter, &ev(EventType::Modified, &web, Some(&web))), Some(EventType::Modified));
-        assert_eq!(visible(&filter, &ev(EventType::Deleted, &web, Some(&web))), Some(EventType::Deleted));
-        assert_eq!(visible(&filter, &ev(EventType::Deleted, &db, Some(&db))), None);
+        assert_eq!(
+            visible(&filter, &ev(EventType::Modified, &db, Some(&web))),
+            Some(EventType::Deleted)
+        );
+        assert_eq!(
+            visible(&filter, &ev(EventType::Modified, &web, Some(&db))),
+            Some(EventType::Added)
+        );
+        assert_eq!(
+            visible(&filter, &ev(EventType::Modified, &web, Some(&web))),
+            Some(EventType::Modified)
+        );
+        assert_eq!(
+            visible(&filter, &ev(EventType::Deleted, &web, Some(&web))),
+            Some(EventType::Deleted)
+        );
+        assert_eq!(
+            visible(&filter, &ev(EventType::Deleted, &db, Some(&db))),
+            None
+        );
     }
 }

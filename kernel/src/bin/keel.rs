@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use keel::cluster::{self, ServerConfig};
 
 #[derive(Parser)]
-#[command(name = "keel", version, about = "Keel: a container orchestrator whose policy is WebAssembly plugins")]
+#[command(
+    name = "keel",
+    version,
+    about = "Keel: a container orchestrator whose policy is WebAssembly plugins"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -75,13 +79,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -97,7 +102,9 @@ fn write_kubeconfig(out: Option<PathBuf>, url: &str, force: bool) -> anyhow::Res
         print!("{}", keel::kubeconfig::render(url));
         return Ok(());
     }
-    let path = out.or_else(keel::kubeconfig::default_path).context("no HOME or KUBECONFIG: pass --out")?;
+    let path = out
+        .or_else(keel::kubeconfig::default_path)
+        .context("no HOME or KUBECONFIG: pass --out")?;
     keel::kubeconfig::write(&path, url, force).map_err(anyhow::Error::msg)?;
     eprintln!("wrote {} (context keel, server {url})", path.display());
     Ok(())
@@ -114,22 +121,21 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Server(args) => cluster::run(args.config(), |_| {}, shutdown_signal()).await,
-        Command::Up { server, kubeconfig, force } => {
-            let mut wrote = Ok(());
-            let result = cluster::run(
-                server.config(),
-                |running| {
-                    let url = format!("http://{}", running.addr);
-                    wrote = write_kubeconfig(kubeconfig, &url, force);
-                    match &wrote {
-                        Ok(()) => eprintln!("keel is up at {url}: try `kubectl get namespaces`"),
-                        Err(e) => eprintln!("keel is up at {url}, but the kubeconfig was not written: {e:#}"),
+        Command::Up {
+            server,
+            kubeconfig,
+            force,
+        } => {
+            let announce = |running: &cluster::Running| {
+                let url = format!("http://{}", running.addr);
+                match write_kubeconfig(kubeconfig, &url, force) {
+                    Ok(()) => eprintln!("keel is up at {url}: try `kubectl get namespaces`"),
+                    Err(e) => {
+                        eprintln!("keel is up at {url}, but the kubeconfig was not written: {e:#}")
                     }
-                },
-                shutdown_signal(),
-            )
-            .await;
-            result
+                }
+            };
+            cluster::run(server.config(), announce, shutdown_signal()).await
         }
         Command::Kubeconfig { server, out, force } => write_kubeconfig(out, &server, force),
     }

@@ -18,13 +18,17 @@ pub fn validate_name(name: &str, rule: NameRule) -> Result<(), String> {
         } else {
             "lower case alphanumeric characters or '-'"
         };
-        format!("invalid value {name:?}: {what} must consist of {chars}, and must start and end with an alphanumeric character")
+        format!(
+            "invalid value {name:?}: {what} must consist of {chars}, and must start and end with an alphanumeric character"
+        )
     };
     if name.is_empty() {
         return Err("name must not be empty".to_string());
     }
     if name.len() > max {
-        return Err(format!("invalid value {name:?}: must be no more than {max} characters"));
+        return Err(format!(
+            "invalid value {name:?}: must be no more than {max} characters"
+        ));
     }
     let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     let bytes = name.as_bytes();
@@ -54,7 +58,11 @@ pub fn generate_name(prefix: &str) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::rng();
     let max_prefix = 63 - 5;
-    let prefix = if prefix.len() > max_prefix { &prefix[..max_prefix] } else { prefix };
+    let prefix = if prefix.len() > max_prefix {
+        &prefix[..max_prefix]
+    } else {
+        prefix
+    };
     let suffix: String = (0..5)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect();
@@ -102,7 +110,11 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
     obj.get("metadata")
         .and_then(|m| m.get("finalizers"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -67,10 +67,15 @@ enum ListMerge {
 /// `patchStrategy`/`patchMergeKey` tags), by field name.
 fn list_merge(field: &str, patch_items: &[Value]) -> ListMerge {
     match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
-        | "imagePullSecrets" | "secrets" | "resourceClaims" | "schedulingGates" => {
-            ListMerge::ByKey("name")
-        }
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "secrets"
+        | "resourceClaims"
+        | "schedulingGates" => ListMerge::ByKey("name"),
         "volumeMounts" => ListMerge::ByKey("mountPath"),
         "volumeDevices" => ListMerge::ByKey("devicePath"),
         "hostAliases" => ListMerge::ByKey("ip"),
@@ -80,16 +85,17 @@ fn list_merge(field: &str, patch_items: &[Value]) -> ListMerge {
         "finalizers" => ListMerge::Union,
         // Container ports merge by containerPort, Service ports by port.
         "ports" => {
-            let container = patch_items
-                .iter()
-                .any(|i| i.get("containerPort").is_some());
+            let container = patch_items.iter().any(|i| i.get("containerPort").is_some());
             ListMerge::ByKey(if container { "containerPort" } else { "port" })
         }
         _ => ListMerge::Replace,
     }
 }
 
-fn merge_map(mut orig: Map<String, Value>, patch: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+fn merge_map(
+    mut orig: Map<String, Value>,
+    patch: &Map<String, Value>,
+) -> Result<Map<String, Value>, String> {
     match patch.get("$patch").and_then(Value::as_str) {
         Some("replace") => {
             let mut out = patch.clone();
@@ -114,7 +120,9 @@ fn merge_map(mut orig: Map<String, Value>, patch: &Map<String, Value>) -> Result
             continue;
         }
         if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/") {
-            let drop = pv.as_array().ok_or("$deleteFromPrimitiveList needs a list")?;
+            let drop = pv
+                .as_array()
+                .ok_or("$deleteFromPrimitiveList needs a list")?;
             if let Some(Value::Array(items)) = orig.get_mut(field) {
                 items.retain(|i| !drop.contains(i));
             }
@@ -174,7 +182,9 @@ fn merge_list(field: &str, mut base: Vec<Value>, items: &[Value]) -> Result<Vec<
         ListMerge::ByKey(mk) => {
             for item in items {
                 let Some(pm) = item.as_object() else {
-                    return Err(format!("list {field:?} merges by {mk:?}; its items must be objects"));
+                    return Err(format!(
+                        "list {field:?} merges by {mk:?}; its items must be objects"
+                    ));
                 };
                 let key = pm
                     .get(mk)
@@ -228,10 +238,16 @@ mod tests {
         let orig = json!({"spec": {"containers": [
             {"name": "a", "image": "a:1", "env": [{"name": "X", "value": "1"}]},
             {"name": "b", "image": "b:1"}]}});
-        let out = smp(orig, json!({"spec": {"containers": [
-            {"name": "a", "image": "a:2", "env": [{"name": "Y", "value": "2"}]}]}}));
+        let out = smp(
+            orig,
+            json!({"spec": {"containers": [
+            {"name": "a", "image": "a:2", "env": [{"name": "Y", "value": "2"}]}]}}),
+        );
         assert_eq!(out["spec"]["containers"][0]["image"], "a:2");
-        assert_eq!(out["spec"]["containers"][0]["env"].as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            out["spec"]["containers"][0]["env"].as_array().map(Vec::len),
+            Some(2)
+        );
         assert_eq!(out["spec"]["containers"][1]["image"], "b:1");
     }
 
@@ -239,24 +255,32 @@ mod tests {
     fn strategic_directives() {
         let orig = json!({"metadata": {"finalizers": ["a"], "labels": {"x": "1", "y": "2"}},
             "spec": {"containers": [{"name": "a"}, {"name": "b"}], "args": ["1", "2"]}});
-        let out = smp(orig, json!({
+        let out = smp(
+            orig,
+            json!({
             "metadata": {"finalizers": ["b"], "labels": {"x": null}},
             "spec": {"containers": [{"name": "b", "$patch": "delete"}], "args": ["3"],
-                     "$setElementOrder/containers": [{"name": "a"}]}}));
+                     "$setElementOrder/containers": [{"name": "a"}]}}),
+        );
         assert_eq!(out["metadata"]["finalizers"], json!(["a", "b"]));
         assert_eq!(out["metadata"]["labels"], json!({"y": "2"}));
         assert_eq!(out["spec"]["containers"], json!([{"name": "a"}]));
         assert_eq!(out["spec"]["args"], json!(["3"]));
-        let out = smp(out, json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]},
-            "spec": {"$patch": "replace", "containers": [{"name": "c"}]}}));
+        let out = smp(
+            out,
+            json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]},
+            "spec": {"$patch": "replace", "containers": [{"name": "c"}]}}),
+        );
         assert_eq!(out["metadata"]["finalizers"], json!(["b"]));
         assert_eq!(out["spec"], json!({"containers": [{"name": "c"}]}));
     }
 
     #[test]
     fn ports_merge_by_the_right_key() {
-        let svc = smp(json!({"spec": {"ports": [{"port": 80, "name": "http"}]}}),
-            json!({"spec": {"ports": [{"port": 443, "name": "https"}]}}));
+        let svc = smp(
+            json!({"spec": {"ports": [{"port": 80, "name": "http"}]}}),
+            json!({"spec": {"ports": [{"port": 443, "name": "https"}]}}),
+        );
         assert_eq!(svc["spec"]["ports"].as_array().map(Vec::len), Some(2));
         assert!(apply(PatchType::Strategic, &json!({}), &json!([1])).is_err());
     }
@@ -266,8 +290,20 @@ mod tests {
         let orig = json!({"a": {"b": 1, "c": 2}});
         let out = apply(PatchType::Merge, &orig, &json!({"a": {"b": null, "d": 3}})).ok();
         assert_eq!(out, Some(json!({"a": {"c": 2, "d": 3}})));
-        let out = apply(PatchType::Json, &orig, &json!([{"op": "replace", "path": "/a/b", "value": 9}])).ok();
+        let out = apply(
+            PatchType::Json,
+            &orig,
+            &json!([{"op": "replace", "path": "/a/b", "value": 9}]),
+        )
+        .ok();
         assert_eq!(out, Some(json!({"a": {"b": 9, "c": 2}})));
-        assert!(apply(PatchType::Json, &orig, &json!([{"op": "test", "path": "/a/b", "value": 0}])).is_err());
+        assert!(
+            apply(
+                PatchType::Json,
+                &orig,
+                &json!([{"op": "test", "path": "/a/b", "value": 0}])
+            )
+            .is_err()
+        );
     }
 }

@@ -129,33 +129,147 @@ const fn in_all(mut r: ResourceType) -> ResourceType {
 
 /// Every kind the API serves.
 pub static BUILTIN: &[ResourceType] = &[
-    label_names(short(with_status(rt("", "v1", "Namespace", "namespaces", "namespace", false)), &["ns"])),
+    label_names(short(
+        with_status(rt("", "v1", "Namespace", "namespaces", "namespace", false)),
+        &["ns"],
+    )),
     {
         // Nodes register with their status (as the kubelet does).
-        let mut r = short(with_status(rt("", "v1", "Node", "nodes", "node", false)), &["no"]);
+        let mut r = short(
+            with_status(rt("", "v1", "Node", "nodes", "node", false)),
+            &["no"],
+        );
         r.status_on_create = StatusOnCreate::Keep;
         r
     },
-    in_all(short(with_status(rt("", "v1", "Pod", "pods", "pod", true)), &["po"])),
-    in_all(label_names(short(with_status(rt("", "v1", "Service", "services", "service", true)), &["svc"]))),
-    short(rt("", "v1", "Endpoints", "endpoints", "endpoints", true), &["ep"]),
-    short(rt("", "v1", "ConfigMap", "configmaps", "configmap", true), &["cm"]),
+    in_all(short(
+        with_status(rt("", "v1", "Pod", "pods", "pod", true)),
+        &["po"],
+    )),
+    in_all(label_names(short(
+        with_status(rt("", "v1", "Service", "services", "service", true)),
+        &["svc"],
+    ))),
+    short(
+        rt("", "v1", "Endpoints", "endpoints", "endpoints", true),
+        &["ep"],
+    ),
+    short(
+        rt("", "v1", "ConfigMap", "configmaps", "configmap", true),
+        &["cm"],
+    ),
     rt("", "v1", "Secret", "secrets", "secret", true),
     short(rt("", "v1", "Event", "events", "event", true), &["ev"]),
-    short(rt("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", true), &["sa"]),
-    short(rt("", "v1", "LimitRange", "limitranges", "limitrange", true), &["limits"]),
-    short(with_status(rt("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", true)), &["quota"]),
-    in_all(short(with_scale(with_status(rt("apps", "v1", "Deployment", "deployments", "deployment", true))), &["deploy"])),
-    in_all(short(with_scale(with_status(rt("apps", "v1", "ReplicaSet", "replicasets", "replicaset", true))), &["rs"])),
-    in_all(short(with_status(rt("apps", "v1", "DaemonSet", "daemonsets", "daemonset", true)), &["ds"])),
-    in_all(short(with_scale(with_status(rt("apps", "v1", "StatefulSet", "statefulsets", "statefulset", true))), &["sts"])),
-    rt("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", true),
+    short(
+        rt(
+            "",
+            "v1",
+            "ServiceAccount",
+            "serviceaccounts",
+            "serviceaccount",
+            true,
+        ),
+        &["sa"],
+    ),
+    short(
+        rt("", "v1", "LimitRange", "limitranges", "limitrange", true),
+        &["limits"],
+    ),
+    short(
+        with_status(rt(
+            "",
+            "v1",
+            "ResourceQuota",
+            "resourcequotas",
+            "resourcequota",
+            true,
+        )),
+        &["quota"],
+    ),
+    in_all(short(
+        with_scale(with_status(rt(
+            "apps",
+            "v1",
+            "Deployment",
+            "deployments",
+            "deployment",
+            true,
+        ))),
+        &["deploy"],
+    )),
+    in_all(short(
+        with_scale(with_status(rt(
+            "apps",
+            "v1",
+            "ReplicaSet",
+            "replicasets",
+            "replicaset",
+            true,
+        ))),
+        &["rs"],
+    )),
+    in_all(short(
+        with_status(rt(
+            "apps",
+            "v1",
+            "DaemonSet",
+            "daemonsets",
+            "daemonset",
+            true,
+        )),
+        &["ds"],
+    )),
+    in_all(short(
+        with_scale(with_status(rt(
+            "apps",
+            "v1",
+            "StatefulSet",
+            "statefulsets",
+            "statefulset",
+            true,
+        ))),
+        &["sts"],
+    )),
+    rt(
+        "apps",
+        "v1",
+        "ControllerRevision",
+        "controllerrevisions",
+        "controllerrevision",
+        true,
+    ),
     in_all(with_status(rt("batch", "v1", "Job", "jobs", "job", true))),
-    in_all(short(with_status(rt("batch", "v1", "CronJob", "cronjobs", "cronjob", true)), &["cj"])),
-    rt("coordination.k8s.io", "v1", "Lease", "leases", "lease", true),
-    rt("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", false),
-    with_status(rt(KEEL_GROUP, "v1alpha1", "Plugin", "plugins", "plugin", false)),
-    rt(KEEL_GROUP, "v1alpha1", "PluginModule", "pluginmodules", "pluginmodule", false),
+    in_all(short(
+        with_status(rt("batch", "v1", "CronJob", "cronjobs", "cronjob", true)),
+        &["cj"],
+    )),
+    rt(
+        "coordination.k8s.io",
+        "v1",
+        "Lease",
+        "leases",
+        "lease",
+        true,
+    ),
+    rt(
+        "node.k8s.io",
+        "v1",
+        "RuntimeClass",
+        "runtimeclasses",
+        "runtimeclass",
+        false,
+    ),
+    with_status(rt(
+        KEEL_GROUP, "v1alpha1", "Plugin", "plugins", "plugin", false,
+    )),
+    rt(
+        KEEL_GROUP,
+        "v1alpha1",
+        "PluginModule",
+        "pluginmodules",
+        "pluginmodule",
+        false,
+    ),
 ];
 
 /// Lookups over the served kinds.
@@ -177,7 +291,12 @@ impl Registry {
     }
 
     /// The kind served at `group/version/plural`.
-    pub fn by_path(&self, group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
+    pub fn by_path(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+    ) -> Option<&'static ResourceType> {
         self.types
             .iter()
             .find(|r| r.group == group && r.version == version && r.plural == plural)

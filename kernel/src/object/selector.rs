@@ -58,7 +58,11 @@ fn check_key(key: &str) -> Result<(), String> {
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-    if ok { Ok(()) } else { Err(format!("invalid label key {key:?}")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid label key {key:?}"))
+    }
 }
 
 impl LabelSelector {
@@ -133,7 +137,9 @@ impl FieldSelector {
             } else if let Some((p, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
                 (p, true, v)
             } else {
-                return Err(format!("invalid field selector requirement {part:?}: expected path=value"));
+                return Err(format!(
+                    "invalid field selector requirement {part:?}: expected path=value"
+                ));
             };
             let path = path.trim();
             if path.is_empty() || !path.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
@@ -206,6 +212,11 @@ mod tests {
         assert_eq!(check("spec.nodeName="), Ok(false));
         assert_eq!(check("status.phase="), Ok(true));
         assert!(FieldSelector::parse("nonsense").is_err());
-        assert_eq!(FieldSelector::parse("metadata.name=x").ok().and_then(|f| f.required("metadata.name").map(str::to_string)), Some("x".to_string()));
+        assert_eq!(
+            FieldSelector::parse("metadata.name=x")
+                .ok()
+                .and_then(|f| f.required("metadata.name").map(str::to_string)),
+            Some("x".to_string())
+        );
     }
 }

@@ -124,12 +124,19 @@ impl ApiError {
 
     /// A 404 for an object of `rt`.
     pub fn not_found(rt: &ResourceType, name: &str) -> Self {
-        ApiError::NotFound { resource: rt.qualified_plural(), name: name.to_string() }
+        ApiError::NotFound {
+            resource: rt.qualified_plural(),
+            name: name.to_string(),
+        }
     }
 
     /// A 409 for a precondition on an object of `rt`.
     pub fn conflict(rt: &ResourceType, name: &str, message: impl Into<String>) -> Self {
-        ApiError::Conflict { resource: rt.qualified_plural(), name: name.to_string(), message: message.into() }
+        ApiError::Conflict {
+            resource: rt.qualified_plural(),
+            name: name.to_string(),
+            message: message.into(),
+        }
     }
 
     /// A 422 at `field` of an object of `rt`.

@@ -35,7 +35,10 @@ pub struct Objects {
 impl Objects {
     /// The verbs over `store`, serving the built-in kinds.
     pub fn new(store: Store) -> Self {
-        Self { store, kinds: Registry::default() }
+        Self {
+            store,
+            kinds: Registry::default(),
+        }
     }
 
     /// The kinds served.
@@ -61,21 +64,28 @@ fn key(rt: &ResourceType, ns: Option<&str>, name: &str) -> String {
 
 /// Parses stored JSON.
 fn parse(json: &[u8]) -> Result<Value> {
-    serde_json::from_slice(json).map_err(|e| ApiError::Internal(format!("stored object is not JSON: {e}")))
+    serde_json::from_slice(json)
+        .map_err(|e| ApiError::Internal(format!("stored object is not JSON: {e}")))
 }
 
 /// The message Kubernetes gives when a resourceVersion precondition fails.
-pub const MODIFIED: &str = "the object has been modified; please apply your changes to the latest version and try again";
+pub const MODIFIED: &str =
+    "the object has been modified; please apply your changes to the latest version and try again";
 
 /// Turns a store outcome into the stored object or the matching error.
 fn outcome(rt: &ResourceType, name: &str, out: Outcome) -> Result<Value> {
     match out {
         Outcome::Applied { object, .. } => parse(object.as_bytes()),
-        Outcome::AlreadyExists => Err(ApiError::AlreadyExists { resource: rt.qualified_plural(), name: name.into() }),
+        Outcome::AlreadyExists => Err(ApiError::AlreadyExists {
+            resource: rt.qualified_plural(),
+            name: name.into(),
+        }),
         Outcome::NotFound => Err(ApiError::not_found(rt, name)),
-        Outcome::Conflict { reason, .. } if reason.starts_with("UID") => {
-            Err(ApiError::conflict(rt, name, format!("Precondition failed: {reason}")))
-        }
+        Outcome::Conflict { reason, .. } if reason.starts_with("UID") => Err(ApiError::conflict(
+            rt,
+            name,
+            format!("Precondition failed: {reason}"),
+        )),
         Outcome::Conflict { .. } => Err(ApiError::conflict(rt, name, MODIFIED)),
         Outcome::Invalid(m) => Err(ApiError::BadRequest(m)),
         Outcome::Nothing => Err(ApiError::Internal("the store applied no command".into())),

@@ -5,9 +5,9 @@
 use serde_json::{Map, Value};
 
 use super::error::{ApiError, Result};
+use crate::object::ResourceType;
 use crate::object::meta::{self, finalizers, meta_mut, meta_str};
 use crate::object::resource::StatusOnCreate;
-use crate::object::ResourceType;
 
 /// Which part of an object a write addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,9 +63,11 @@ pub fn check_type(rt: &ResourceType, obj: &mut Value) -> Result<()> {
 pub fn check_namespace(rt: &ResourceType, obj: &mut Value, ns: Option<&str>) -> Result<()> {
     let body_ns = meta_str(obj, "namespace").map(str::to_string);
     match (rt.namespaced, ns, body_ns.as_deref()) {
-        (true, Some(path), Some(body)) if !body.is_empty() && body != path => Err(ApiError::BadRequest(format!(
-            "the namespace of the provided object ({body}) does not match the namespace sent on the request ({path})"
-        ))),
+        (true, Some(path), Some(body)) if !body.is_empty() && body != path => {
+            Err(ApiError::BadRequest(format!(
+                "the namespace of the provided object ({body}) does not match the namespace sent on the request ({path})"
+            )))
+        }
         (true, Some(path), _) => {
             meta_mut(obj).insert("namespace".into(), Value::String(path.to_string()));
             Ok(())
@@ -87,7 +89,9 @@ pub fn for_create(rt: &ResourceType, ns: Option<&str>, mut obj: Value) -> Result
     check_type(rt, &mut obj)?;
     check_namespace(rt, &mut obj, ns)?;
     if meta_str(&obj, "resourceVersion").is_some_and(|v| !v.is_empty()) {
-        return Err(ApiError::BadRequest("resourceVersion should not be set on objects to be created".into()));
+        return Err(ApiError::BadRequest(
+            "resourceVersion should not be set on objects to be created".into(),
+        ));
     }
     let mut generated = false;
     let name = match meta_str(&obj, "name").filter(|n| !n.is_empty()) {
@@ -98,23 +102,35 @@ pub fn for_create(rt: &ResourceType, ns: Option<&str>, mut obj: Value) -> Result
                 meta::generate_name(prefix)
             }
             None => {
-                return Err(ApiError::invalid(rt, "", "metadata.name", "Required value: name or generateName is required"));
+                return Err(ApiError::invalid(
+                    rt,
+                    "",
+                    "metadata.name",
+                    "Required value: name or generateName is required",
+                ));
             }
         },
     };
-    meta::validate_name(&name, rt.name_rule).map_err(|m| ApiError::invalid(rt, &name, "metadata.name", m))?;
+    meta::validate_name(&name, rt.name_rule)
+        .map_err(|m| ApiError::invalid(rt, &name, "metadata.name", m))?;
     let m = meta_mut(&mut obj);
     m.insert("name".into(), Value::String(name));
-    m.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
-    m.insert("creationTimestamp".into(), Value::String(meta::now_rfc3339()));
+    m.insert(
+        "uid".into(),
+        Value::String(uuid::Uuid::new_v4().to_string()),
+    );
+    m.insert(
+        "creationTimestamp".into(),
+        Value::String(meta::now_rfc3339()),
+    );
     m.insert("generation".into(), Value::from(1));
     m.remove("resourceVersion");
     m.remove("deletionTimestamp");
     m.remove("deletionGracePeriodSeconds");
-    if rt.status_on_create == StatusOnCreate::Drop {
-        if let Some(map) = obj.as_object_mut() {
-            map.remove("status");
-        }
+    if rt.status_on_create == StatusOnCreate::Drop
+        && let Some(map) = obj.as_object_mut()
+    {
+        map.remove("status");
     }
     Ok((obj, generated))
 }
@@ -159,25 +175,39 @@ pub fn for_update(rt: &ResourceType, current: &Value, proposed: Value, part: Par
                     return Err(ApiError::conflict(
                         rt,
                         &name,
-                        format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {cur_uid}"),
+                        format!(
+                            "Precondition failed: UID in precondition: {uid}, UID in object meta: {cur_uid}"
+                        ),
                     ));
                 }
             }
-            if rt.status_subresource {
-                if let Some(map) = next.as_object_mut() {
-                    match current.get("status") {
-                        Some(s) => map.insert("status".into(), s.clone()),
-                        None => map.remove("status"),
-                    };
-                }
+            if rt.status_subresource
+                && let Some(map) = next.as_object_mut()
+            {
+                match current.get("status") {
+                    Some(s) => map.insert("status".into(), s.clone()),
+                    None => map.remove("status"),
+                };
             }
             next
         }
     };
     // Fields a client cannot change.
-    let cur_meta = current.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default();
+    let cur_meta = current
+        .get("metadata")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let m = meta_mut(&mut next);
-    for field in ["name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+    for field in [
+        "name",
+        "namespace",
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ] {
         match cur_meta.get(field) {
             Some(v) => m.insert(field.into(), v.clone()),
             None => m.remove(field),
@@ -185,7 +215,11 @@ pub fn for_update(rt: &ResourceType, current: &Value, proposed: Value, part: Par
     }
     m.remove("resourceVersion");
     if part == Part::Main && intent(current) != intent(&next) {
-        let generation = cur_meta.get("generation").and_then(Value::as_i64).unwrap_or(0) + 1;
+        let generation = cur_meta
+            .get("generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            + 1;
         meta_mut(&mut next).insert("generation".into(), Value::from(generation));
     }
     if cur_meta.contains_key("deletionTimestamp") {
@@ -210,7 +244,10 @@ pub fn for_update(rt: &ResourceType, current: &Value, proposed: Value, part: Par
 pub fn mark_deleting(current: &Value) -> Value {
     let mut next = current.clone();
     let m = meta_mut(&mut next);
-    m.insert("deletionTimestamp".into(), Value::String(meta::now_rfc3339()));
+    m.insert(
+        "deletionTimestamp".into(),
+        Value::String(meta::now_rfc3339()),
+    );
     m.insert("deletionGracePeriodSeconds".into(), Value::from(0));
     m.remove("resourceVersion");
     next
@@ -224,31 +261,65 @@ mod tests {
 
     fn kind(plural: &str) -> &'static ResourceType {
         let group = if plural == "deployments" { "apps" } else { "" };
-        Registry::default().by_path(group, "v1", plural).unwrap_or_else(|| panic!("{plural} is served"))
+        Registry::default()
+            .by_path(group, "v1", plural)
+            .unwrap_or_else(|| panic!("{plural} is served"))
     }
 
     #[test]
     fn create_fills_metadata_and_checks_names() {
         let cm = kind("configmaps");
-        let (obj, generated) = for_create(cm, Some("ns"), json!({"metadata": {"name": "a"}, "data": {}})).expect("valid");
+        let (obj, generated) = for_create(
+            cm,
+            Some("ns"),
+            json!({"metadata": {"name": "a"}, "data": {}}),
+        )
+        .expect("valid");
         assert!(!generated);
         assert_eq!(obj["apiVersion"], "v1");
         assert_eq!(obj["kind"], "ConfigMap");
         assert_eq!(obj["metadata"]["namespace"], "ns");
         assert_eq!(obj["metadata"]["generation"], 1);
-        assert!(obj["metadata"]["uid"].as_str().is_some_and(|u| u.len() == 36));
-        let (obj, generated) = for_create(cm, Some("ns"), json!({"metadata": {"generateName": "web-"}})).expect("valid");
+        assert!(
+            obj["metadata"]["uid"]
+                .as_str()
+                .is_some_and(|u| u.len() == 36)
+        );
+        let (obj, generated) = for_create(
+            cm,
+            Some("ns"),
+            json!({"metadata": {"generateName": "web-"}}),
+        )
+        .expect("valid");
         assert!(generated && meta_str(&obj, "name").is_some_and(|n| n.starts_with("web-")));
         let err = for_create(cm, Some("ns"), json!({"metadata": {"name": "Bad_Name"}})).err();
         assert_eq!(err.map(|e| e.code()), Some(422));
         let err = for_create(cm, Some("ns"), json!({"metadata": {}})).err();
         assert_eq!(err.map(|e| e.code()), Some(422));
-        let err = for_create(cm, Some("ns"), json!({"kind": "Secret", "metadata": {"name": "a"}})).err();
+        let err = for_create(
+            cm,
+            Some("ns"),
+            json!({"kind": "Secret", "metadata": {"name": "a"}}),
+        )
+        .err();
         assert_eq!(err.map(|e| e.code()), Some(400));
-        let err = for_create(cm, Some("ns"), json!({"metadata": {"name": "a", "namespace": "other"}})).err();
+        let err = for_create(
+            cm,
+            Some("ns"),
+            json!({"metadata": {"name": "a", "namespace": "other"}}),
+        )
+        .err();
         assert_eq!(err.map(|e| e.code()), Some(400));
-        let (pod, _) = for_create(kind("pods"), Some("ns"), json!({"metadata": {"name": "p"}, "status": {"phase": "Running"}})).expect("valid");
-        assert!(pod.get("status").is_none(), "status is written through the subresource");
+        let (pod, _) = for_create(
+            kind("pods"),
+            Some("ns"),
+            json!({"metadata": {"name": "p"}, "status": {"phase": "Running"}}),
+        )
+        .expect("valid");
+        assert!(
+            pod.get("status").is_none(),
+            "status is written through the subresource"
+        );
     }
 
     #[test]
@@ -261,24 +332,35 @@ mod tests {
         proposed["spec"]["replicas"] = json!(2);
         proposed["status"]["replicas"] = json!(9);
         proposed["metadata"]["uid"] = json!(null);
-        let Ok(Next::Update(next)) = for_update(d, &cur, proposed, Part::Main) else { panic!("an update") };
+        let Ok(Next::Update(next)) = for_update(d, &cur, proposed, Part::Main) else {
+            panic!("an update")
+        };
         assert_eq!(next["metadata"]["generation"], 4);
         assert_eq!(next["status"]["replicas"], 1, "main writes keep status");
         assert_eq!(next["metadata"]["uid"], "u1");
         let mut status = cur.clone();
         status["status"]["replicas"] = json!(5);
         status["spec"]["replicas"] = json!(7);
-        let Ok(Next::Update(next)) = for_update(d, &cur, status, Part::Status) else { panic!("an update") };
+        let Ok(Next::Update(next)) = for_update(d, &cur, status, Part::Status) else {
+            panic!("an update")
+        };
         assert_eq!(next["metadata"]["generation"], 3);
         assert_eq!(next["spec"]["replicas"], 1, "status writes keep spec");
         assert_eq!(next["status"]["replicas"], 5);
         let mut labels_only = cur.clone();
         labels_only["metadata"]["labels"] = json!({"a": "b"});
-        let Ok(Next::Update(next)) = for_update(d, &cur, labels_only, Part::Main) else { panic!("an update") };
+        let Ok(Next::Update(next)) = for_update(d, &cur, labels_only, Part::Main) else {
+            panic!("an update")
+        };
         assert_eq!(next["metadata"]["generation"], 3);
         let mut wrong_uid = cur.clone();
         wrong_uid["metadata"]["uid"] = json!("u2");
-        assert_eq!(for_update(d, &cur, wrong_uid, Part::Main).err().map(|e| e.code()), Some(409));
+        assert_eq!(
+            for_update(d, &cur, wrong_uid, Part::Main)
+                .err()
+                .map(|e| e.code()),
+            Some(409)
+        );
     }
 
     #[test]
@@ -287,12 +369,23 @@ mod tests {
         let cur = mark_deleting(&json!({"metadata": {"name": "c", "finalizers": ["a", "b"]}}));
         let mut one_left = cur.clone();
         one_left["metadata"]["finalizers"] = json!(["b"]);
-        assert!(matches!(for_update(cm, &cur, one_left, Part::Main), Ok(Next::Update(_))));
+        assert!(matches!(
+            for_update(cm, &cur, one_left, Part::Main),
+            Ok(Next::Update(_))
+        ));
         let mut none_left = cur.clone();
         none_left["metadata"]["finalizers"] = json!([]);
-        assert!(matches!(for_update(cm, &cur, none_left, Part::Main), Ok(Next::Delete(_))));
+        assert!(matches!(
+            for_update(cm, &cur, none_left, Part::Main),
+            Ok(Next::Delete(_))
+        ));
         let mut added = cur.clone();
         added["metadata"]["finalizers"] = json!(["a", "b", "c"]);
-        assert_eq!(for_update(cm, &cur, added, Part::Main).err().map(|e| e.code()), Some(422));
+        assert_eq!(
+            for_update(cm, &cur, added, Part::Main)
+                .err()
+                .map(|e| e.code()),
+            Some(422)
+        );
     }
 }

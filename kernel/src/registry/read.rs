@@ -48,7 +48,9 @@ struct ContinueToken {
 
 fn decode_continue(token: &str, prefix: &str) -> Result<String> {
     let bad = || ApiError::BadRequest(format!("invalid continue token {token:?}"));
-    let raw = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
+    let raw = URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .map_err(|_| bad())?;
     let t: ContinueToken = serde_json::from_slice(&raw).map_err(|_| bad())?;
     if t.v != "meta.k8s.io/v1" || !t.start.starts_with(prefix) {
         return Err(bad());
@@ -57,13 +59,22 @@ fn decode_continue(token: &str, prefix: &str) -> Result<String> {
 }
 
 fn encode_continue(rv: u64, start: &str) -> String {
-    let t = ContinueToken { v: "meta.k8s.io/v1".into(), rv, start: start.to_string() };
+    let t = ContinueToken {
+        v: "meta.k8s.io/v1".into(),
+        rv,
+        start: start.to_string(),
+    };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&t).unwrap_or_default())
 }
 
 impl Objects {
     /// The object and its revision.
-    pub fn get_with_revision(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> Result<(u64, Value)> {
+    pub fn get_with_revision(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<(u64, Value)> {
         match self.store.get(&key(rt, ns, name))? {
             Some(s) => Ok((s.revision, parse(&s.json)?)),
             None => Err(ApiError::not_found(rt, name)),
@@ -76,23 +87,47 @@ impl Objects {
     }
 
     /// Objects of a kind, in one namespace or all, filtered and paged.
-    pub fn list(&self, rt: &ResourceType, ns: Option<&str>, opts: &ListOptions) -> Result<ObjectList> {
+    pub fn list(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<ObjectList> {
         // A field selector that pins the namespace narrows the scan.
-        let ns = ns.or_else(|| opts.fields.required("metadata.namespace").filter(|_| rt.namespaced));
+        let ns = ns.or_else(|| {
+            opts.fields
+                .required("metadata.namespace")
+                .filter(|_| rt.namespaced)
+        });
         let prefix = list_prefix(rt, ns);
-        if let Some(name) = opts.fields.required("metadata.name").filter(|_| ns.is_some() || !rt.namespaced) {
+        if let Some(name) = opts
+            .fields
+            .required("metadata.name")
+            .filter(|_| ns.is_some() || !rt.namespaced)
+        {
             // One key, not a scan.
             let revision = self.store.revision();
-            let items = match self.store.get(&object_key(rt, key_namespace(rt, ns), name))? {
+            let items = match self
+                .store
+                .get(&object_key(rt, key_namespace(rt, ns), name))?
+            {
                 Some(s) => {
                     let v = parse(&s.json)?;
                     if opts.matches(&v) { vec![v] } else { vec![] }
                 }
                 None => vec![],
             };
-            return Ok(ObjectList { items, revision, continue_token: None });
+            return Ok(ObjectList {
+                items,
+                revision,
+                continue_token: None,
+            });
         }
-        let start = opts.continue_token.as_deref().map(|t| decode_continue(t, &prefix)).transpose()?;
+        let start = opts
+            .continue_token
+            .as_deref()
+            .map(|t| decode_continue(t, &prefix))
+            .transpose()?;
         let limit = opts.limit.filter(|l| *l > 0);
         let mut items = Vec::new();
         let mut last_key = String::new();
@@ -121,6 +156,10 @@ impl Objects {
             return Err(e);
         }
         let continue_token = more.then(|| encode_continue(revision, &last_key));
-        Ok(ObjectList { items, revision, continue_token })
+        Ok(ObjectList {
+            items,
+            revision,
+            continue_token,
+        })
     }
 }

@@ -5,9 +5,9 @@ use serde_json::{Value, json};
 
 use super::prepare::Part;
 use super::{ApiError, Objects, Result, WriteOptions};
+use crate::object::ResourceType;
 use crate::object::meta::meta_str;
 use crate::object::patch::{self, PatchType};
-use crate::object::ResourceType;
 
 /// `matchLabels` and `matchExpressions` as a selector string.
 fn selector_string(sel: Option<&Value>) -> String {
@@ -15,9 +15,18 @@ fn selector_string(sel: Option<&Value>) -> String {
     let mut parts: Vec<String> = sel
         .get("matchLabels")
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
         .unwrap_or_default();
-    for e in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+    for e in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
         let values: Vec<&str> = e
             .get("values")
@@ -59,7 +68,10 @@ fn require_scale(rt: &ResourceType) -> Result<()> {
     if rt.scale_subresource {
         Ok(())
     } else {
-        Err(ApiError::NoSuchResource(format!("{} has no scale subresource", rt.plural)))
+        Err(ApiError::NoSuchResource(format!(
+            "{} has no scale subresource",
+            rt.plural
+        )))
     }
 }
 
@@ -67,8 +79,18 @@ fn require_scale(rt: &ResourceType) -> Result<()> {
 fn wanted_replicas(rt: &ResourceType, name: &str, scale: &Value) -> Result<i64> {
     match scale.pointer("/spec/replicas").and_then(Value::as_i64) {
         Some(r) if r >= 0 => Ok(r),
-        Some(_) => Err(ApiError::invalid(rt, name, "spec.replicas", "must be greater than or equal to 0")),
-        None => Err(ApiError::invalid(rt, name, "spec.replicas", "Required value")),
+        Some(_) => Err(ApiError::invalid(
+            rt,
+            name,
+            "spec.replicas",
+            "must be greater than or equal to 0",
+        )),
+        None => Err(ApiError::invalid(
+            rt,
+            name,
+            "spec.replicas",
+            "Required value",
+        )),
     }
 }
 
@@ -94,9 +116,8 @@ impl Objects {
                 let cur_scale = scale_of(current);
                 let wanted = match &change {
                     ScaleChange::Replace(s) => (*s).clone(),
-                    ScaleChange::Patch(kind, p) => {
-                        patch::apply(*kind, &cur_scale, p).map_err(|m| ApiError::invalid(rt, name, "patch", m))?
-                    }
+                    ScaleChange::Patch(kind, p) => patch::apply(*kind, &cur_scale, p)
+                        .map_err(|m| ApiError::invalid(rt, name, "patch", m))?,
                 };
                 let want_rv = meta_str(&wanted, "resourceVersion").filter(|v| !v.is_empty());
                 if want_rv.is_some() && want_rv != meta_str(current, "resourceVersion") {
@@ -116,9 +137,19 @@ impl Objects {
     }
 
     /// POST `pods/{name}/binding`: assigns an unassigned pod to a node.
-    pub async fn bind(&self, rt: &'static ResourceType, ns: Option<&str>, name: &str, binding: &Value, opts: WriteOptions) -> Result<Value> {
+    pub async fn bind(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        binding: &Value,
+        opts: WriteOptions,
+    ) -> Result<Value> {
         if rt.kind != "Pod" {
-            return Err(ApiError::NoSuchResource(format!("{} has no binding subresource", rt.plural)));
+            return Err(ApiError::NoSuchResource(format!(
+                "{} has no binding subresource",
+                rt.plural
+            )));
         }
         let node = binding
             .pointer("/target/name")
@@ -127,11 +158,23 @@ impl Objects {
             .ok_or_else(|| ApiError::invalid(rt, name, "target.name", "Required value"))?
             .to_string();
         self.guaranteed_update(rt, ns, name, None, Part::Main, opts, |current| {
-            if let Some(existing) = current.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
-                return Err(ApiError::conflict(rt, name, format!("pod {name} is already assigned to node \"{existing}\"")));
+            if let Some(existing) = current
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+            {
+                return Err(ApiError::conflict(
+                    rt,
+                    name,
+                    format!("pod {name} is already assigned to node \"{existing}\""),
+                ));
             }
             if current.pointer("/metadata/deletionTimestamp").is_some() {
-                return Err(ApiError::conflict(rt, name, format!("pod {name} is being deleted, cannot be assigned to a host")));
+                return Err(ApiError::conflict(
+                    rt,
+                    name,
+                    format!("pod {name} is being deleted, cannot be assigned to a host"),
+                ));
             }
             let mut next = current.clone();
             if let Some(map) = next.as_object_mut() {
@@ -147,8 +190,19 @@ impl Objects {
         let now = crate::object::meta::now_rfc3339();
         let patch_body = json!({"status": {"conditions": [
             {"type": "PodScheduled", "status": "True", "lastTransitionTime": now}]}});
-        self.patch(rt, ns, name, PatchType::Strategic, &patch_body, Part::Status, opts).await?;
-        Ok(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}))
+        self.patch(
+            rt,
+            ns,
+            name,
+            PatchType::Strategic,
+            &patch_body,
+            Part::Status,
+            opts,
+        )
+        .await?;
+        Ok(
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+        )
     }
 }
 

@@ -4,9 +4,9 @@ use serde_json::Value;
 
 use super::prepare::{self, Next, Part};
 use super::{ApiError, ListOptions, MAX_RETRIES, MODIFIED, Objects, Result, key, outcome};
+use crate::object::ResourceType;
 use crate::object::meta::{finalizers, meta_str, resource_version};
 use crate::object::patch::{self, PatchType};
-use crate::object::ResourceType;
 use crate::store::{Command, Outcome};
 
 /// Options every write takes.
@@ -31,16 +31,23 @@ pub struct DeleteOptions {
 pub fn parse_resource_version(v: Option<&str>) -> Result<Option<u64>> {
     match v.filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::BadRequest(format!("invalid resourceVersion {s:?}: not a revision this server issued"))),
+        Some(s) => s.parse().map(Some).map_err(|_| {
+            ApiError::BadRequest(format!(
+                "invalid resourceVersion {s:?}: not a revision this server issued"
+            ))
+        }),
     }
 }
 
 impl Objects {
     /// Creates an object.
-    pub async fn create(&self, rt: &'static ResourceType, ns: Option<&str>, body: Value, opts: WriteOptions) -> Result<Value> {
+    pub async fn create(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        body: Value,
+        opts: WriteOptions,
+    ) -> Result<Value> {
         let (mut obj, generated) = prepare::for_create(rt, ns, body)?;
         let attempts = if generated { 8 } else { 1 };
         for _ in 0..attempts {
@@ -48,16 +55,28 @@ impl Objects {
             let key = key(rt, ns, &name);
             if opts.dry_run {
                 if self.store.get(&key)?.is_some() {
-                    return Err(ApiError::AlreadyExists { resource: rt.qualified_plural(), name });
+                    return Err(ApiError::AlreadyExists {
+                        resource: rt.qualified_plural(),
+                        name,
+                    });
                 }
                 return Ok(obj);
             }
-            match self.store.write(Command::Create { key, object: obj.to_string() }).await? {
+            match self
+                .store
+                .write(Command::Create {
+                    key,
+                    object: obj.to_string(),
+                })
+                .await?
+            {
                 Outcome::AlreadyExists if generated => prepare::regenerate_name(&mut obj),
                 out => return outcome(rt, &name, out),
             }
         }
-        Err(ApiError::Internal("could not find a free generated name".into()))
+        Err(ApiError::Internal(
+            "could not find a free generated name".into(),
+        ))
     }
 
     /// Replaces an object (or its status, with [`Part::Status`]).
@@ -71,7 +90,9 @@ impl Objects {
         opts: WriteOptions,
     ) -> Result<Value> {
         if !body.is_object() {
-            return Err(ApiError::BadRequest("the body must be a JSON object".into()));
+            return Err(ApiError::BadRequest(
+                "the body must be a JSON object".into(),
+            ));
         }
         match meta_str(&body, "name") {
             Some(n) if n != name => {
@@ -83,7 +104,8 @@ impl Objects {
         }
         prepare::check_namespace(rt, &mut body, ns)?;
         let precondition = parse_resource_version(meta_str(&body, "resourceVersion"))?;
-        self.guaranteed_update(rt, ns, name, precondition, part, opts, |_| Ok(body.clone())).await
+        self.guaranteed_update(rt, ns, name, precondition, part, opts, |_| Ok(body.clone()))
+            .await
     }
 
     /// Patches an object (or its status).
@@ -99,7 +121,8 @@ impl Objects {
         opts: WriteOptions,
     ) -> Result<Value> {
         self.guaranteed_update(rt, ns, name, None, part, opts, |current| {
-            let patched = patch::apply(kind, current, patch_body).map_err(|m| ApiError::invalid(rt, name, "patch", m))?;
+            let patched = patch::apply(kind, current, patch_body)
+                .map_err(|m| ApiError::invalid(rt, name, "patch", m))?;
             // A resourceVersion in the patch is a precondition.
             let cur_rv = resource_version(current);
             let new_rv = parse_resource_version(meta_str(&patched, "resourceVersion"))?;
@@ -107,7 +130,12 @@ impl Objects {
                 return Err(ApiError::conflict(rt, name, MODIFIED));
             }
             if meta_str(&patched, "name") != Some(name) {
-                return Err(ApiError::invalid(rt, name, "metadata.name", "field is immutable"));
+                return Err(ApiError::invalid(
+                    rt,
+                    name,
+                    "metadata.name",
+                    "field is immutable",
+                ));
             }
             Ok(patched)
         })
@@ -138,9 +166,23 @@ impl Objects {
             let (command, preview) = match prepare::for_update(rt, &current, proposed, part)? {
                 Next::Update(obj) => {
                     let object = obj.to_string();
-                    (Command::Update { key, object, expected_revision: Some(revision) }, obj)
+                    (
+                        Command::Update {
+                            key,
+                            object,
+                            expected_revision: Some(revision),
+                        },
+                        obj,
+                    )
                 }
-                Next::Delete(obj) => (Command::Delete { key, expected_revision: Some(revision), expected_uid: None }, obj),
+                Next::Delete(obj) => (
+                    Command::Delete {
+                        key,
+                        expected_revision: Some(revision),
+                        expected_uid: None,
+                    },
+                    obj,
+                ),
             };
             if opts.dry_run {
                 return Ok(preview);
@@ -150,12 +192,22 @@ impl Objects {
                 out => return outcome(rt, name, out),
             }
         }
-        Err(ApiError::conflict(rt, name, format!("gave up after {MAX_RETRIES} conflicting writes")))
+        Err(ApiError::conflict(
+            rt,
+            name,
+            format!("gave up after {MAX_RETRIES} conflicting writes"),
+        ))
     }
 
     /// Deletes an object. An object with finalizers is marked
     /// (`deletionTimestamp`) and removed when the last finalizer goes.
-    pub async fn delete(&self, rt: &'static ResourceType, ns: Option<&str>, name: &str, opts: &DeleteOptions) -> Result<Value> {
+    pub async fn delete(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Value> {
         for _ in 0..MAX_RETRIES {
             let (revision, current) = self.get_with_revision(rt, ns, name)?;
             let uid = meta_str(&current, "uid").unwrap_or_default();
@@ -163,36 +215,60 @@ impl Objects {
                 return Err(ApiError::conflict(
                     rt,
                     name,
-                    format!("Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"),
+                    format!(
+                        "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
+                    ),
                 ));
             }
             if let Some(want) = opts.resource_version.filter(|w| *w != revision) {
                 return Err(ApiError::conflict(
                     rt,
                     name,
-                    format!("Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {revision}"),
+                    format!(
+                        "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {revision}"
+                    ),
                 ));
             }
             let key = key(rt, ns, name);
             let (command, preview) = if finalizers(&current).is_empty() {
-                (Command::Delete { key, expected_revision: Some(revision), expected_uid: None }, current.clone())
+                (
+                    Command::Delete {
+                        key,
+                        expected_revision: Some(revision),
+                        expected_uid: None,
+                    },
+                    current.clone(),
+                )
             } else if current.pointer("/metadata/deletionTimestamp").is_some() {
                 return Ok(current);
             } else {
                 let marked = prepare::mark_deleting(&current);
-                (Command::Update { key, object: marked.to_string(), expected_revision: Some(revision) }, marked)
+                (
+                    Command::Update {
+                        key,
+                        object: marked.to_string(),
+                        expected_revision: Some(revision),
+                    },
+                    marked,
+                )
             };
             if opts.dry_run {
                 return Ok(preview);
             }
             match self.store.write(command).await? {
-                Outcome::Conflict { .. } | Outcome::NotFound if opts.resource_version.is_none() && opts.uid.is_none() => {
+                Outcome::Conflict { .. } | Outcome::NotFound
+                    if opts.resource_version.is_none() && opts.uid.is_none() =>
+                {
                     continue;
                 }
                 out => return outcome(rt, name, out),
             }
         }
-        Err(ApiError::conflict(rt, name, format!("gave up after {MAX_RETRIES} conflicting writes")))
+        Err(ApiError::conflict(
+            rt,
+            name,
+            format!("gave up after {MAX_RETRIES} conflicting writes"),
+        ))
     }
 
     /// Deletes every object a list would return; answers what was deleted.
@@ -203,7 +279,15 @@ impl Objects {
         list: &ListOptions,
         opts: &DeleteOptions,
     ) -> Result<Vec<Value>> {
-        let page = self.list(rt, ns, &ListOptions { limit: None, continue_token: None, ..list.clone() })?;
+        let page = self.list(
+            rt,
+            ns,
+            &ListOptions {
+                limit: None,
+                continue_token: None,
+                ..list.clone()
+            },
+        )?;
         let mut deleted = Vec::new();
         for item in page.items {
             let name = meta_str(&item, "name").unwrap_or_default().to_string();

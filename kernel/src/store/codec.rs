@@ -56,7 +56,10 @@ mod tests {
         assert_eq!(decode_object(b"short"), None);
         let snap = write_snapshot([(&b"a"[..], &rec[..]), (&b"bb"[..], &b""[..])].into_iter());
         let back = read_snapshot(&snap);
-        assert_eq!(back, Some(vec![(&b"a"[..], &rec[..]), (&b"bb"[..], &b""[..])]));
+        assert_eq!(
+            back,
+            Some(vec![(&b"a"[..], &rec[..]), (&b"bb"[..], &b""[..])])
+        );
         assert_eq!(read_snapshot(&snap[..snap.len() - 1]), None);
     }
 }

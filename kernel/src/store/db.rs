@@ -33,7 +33,9 @@ pub fn cf<'a>(db: &'a DB, name: &str) -> &'a ColumnFamily {
     match db.cf_handle(name) {
         Some(cf) => cf,
         // `open` creates every family, so this is a programming error.
-        None => panic!("column family {name} missing: the database was not opened by store::db::open"),
+        None => {
+            panic!("column family {name} missing: the database was not opened by store::db::open")
+        }
     }
 }
 

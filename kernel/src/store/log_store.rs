@@ -38,7 +38,10 @@ impl LogStore {
         Ok(Self { db, syncer: tx })
     }
 
-    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
+    fn get_meta<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<T>, StorageError> {
         let raw = self
             .db
             .get_cf(cf(&self.db, CF_RAFT_META), key)
@@ -61,7 +64,9 @@ impl LogStore {
     }
 
     fn last_entry_id(&self) -> Result<Option<LogId>, StorageError> {
-        let mut it = self.db.iterator_cf(cf(&self.db, CF_LOGS), IteratorMode::End);
+        let mut it = self
+            .db
+            .iterator_cf(cf(&self.db, CF_LOGS), IteratorMode::End);
         match it.next() {
             None => Ok(None),
             Some(item) => {
@@ -107,7 +112,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
         let mut out = Vec::new();
         for item in self.db.iterator_cf(cf(&self.db, CF_LOGS), mode) {
             let (key, value) = item.map_err(|e| StorageIOError::read_logs(&e))?;
-            let Some(index) = key_index(&key) else { continue };
+            let Some(index) = key_index(&key) else {
+                continue;
+            };
             if !range.contains(&index) {
                 break;
             }
@@ -125,7 +132,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
         let last_purged: Option<LogId> = self.get_meta(KEY_LAST_PURGED)?;
         let last = self.last_entry_id()?.or(last_purged);
-        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
+        Ok(LogState {
+            last_purged_log_id: last_purged,
+            last_log_id: last,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -153,7 +163,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.get_meta::<Option<LogId>>(KEY_COMMITTED)?.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
@@ -164,10 +178,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let bytes = serde_json::to_vec(&entry).map_err(|e| StorageIOError::write_logs(&e))?;
             batch.put_cf(logs, index_key(entry.log_id.index), bytes);
         }
-        self.db.write(batch).map_err(|e| StorageIOError::write_logs(&e))?;
-        self.syncer
-            .send(callback)
-            .map_err(|_| StorageIOError::write_logs(&std::io::Error::other("log syncer thread has stopped")))?;
+        self.db
+            .write(batch)
+            .map_err(|e| StorageIOError::write_logs(&e))?;
+        self.syncer.send(callback).map_err(|_| {
+            StorageIOError::write_logs(&std::io::Error::other("log syncer thread has stopped"))
+        })?;
         Ok(())
     }
 
@@ -175,7 +191,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
         let mut batch = WriteBatch::default();
-        batch.delete_range_cf(cf(&self.db, CF_LOGS), index_key(log_id.index), index_key(u64::MAX));
+        batch.delete_range_cf(
+            cf(&self.db, CF_LOGS),
+            index_key(log_id.index),
+            index_key(u64::MAX),
+        );
         self.db
             .write_opt(batch, &opts)
             .map_err(|e| StorageIOError::write_logs(&e).into())
@@ -186,7 +206,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // leaves a log state that is still consistent.
         self.put_meta(KEY_LAST_PURGED, &log_id)?;
         let mut batch = WriteBatch::default();
-        batch.delete_range_cf(cf(&self.db, CF_LOGS), index_key(0), index_key(log_id.index + 1));
-        self.db.write(batch).map_err(|e| StorageIOError::write_logs(&e).into())
+        batch.delete_range_cf(
+            cf(&self.db, CF_LOGS),
+            index_key(0),
+            index_key(log_id.index + 1),
+        );
+        self.db
+            .write(batch)
+            .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 }

@@ -3,6 +3,10 @@
 //! answered after they are durable and applied; reads come from the applied
 //! state. The store knows nothing of HTTP or of what the objects mean.
 
+// openraft's storage traits fix the error type (`StorageError`, large);
+// the helpers around them return it unboxed to match.
+#![allow(clippy::result_large_err)]
+
 mod codec;
 mod db;
 mod log_store;
@@ -92,13 +96,17 @@ impl Store {
     /// Opens the database, starts Raft, and on first start initialises a
     /// single-member cluster. Returns once this node can take writes.
     pub async fn open(config: &StoreConfig) -> Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| StoreError::Storage(format!("creating {}: {e}", config.data_dir.display())))?;
-        let db = db::open(&config.data_dir)
-            .map_err(|e| StoreError::Storage(format!("opening {}: {e}", config.data_dir.display())))?;
-        let applied = state_machine::applied_index(&db).map_err(|e| StoreError::Storage(e.to_string()))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            StoreError::Storage(format!("creating {}: {e}", config.data_dir.display()))
+        })?;
+        let db = db::open(&config.data_dir).map_err(|e| {
+            StoreError::Storage(format!("opening {}: {e}", config.data_dir.display()))
+        })?;
+        let applied =
+            state_machine::applied_index(&db).map_err(|e| StoreError::Storage(e.to_string()))?;
         let hub = Arc::new(WatchHub::new(config.watch_history, applied));
-        let log = log_store::LogStore::new(db.clone()).map_err(|e| StoreError::Storage(e.to_string()))?;
+        let log =
+            log_store::LogStore::new(db.clone()).map_err(|e| StoreError::Storage(e.to_string()))?;
         let sm = state_machine::StateMachine::new(db.clone(), hub.clone());
         let raft_config = Config {
             cluster_name: "keel".into(),
@@ -108,12 +116,24 @@ impl Store {
         }
         .validate()
         .map_err(|e| StoreError::Raft(e.to_string()))?;
-        let raft = Raft::new(config.node_id, Arc::new(raft_config), network::SingleMember, log, sm)
+        let raft = Raft::new(
+            config.node_id,
+            Arc::new(raft_config),
+            network::SingleMember,
+            log,
+            sm,
+        )
+        .await
+        .map_err(|e| StoreError::Raft(e.to_string()))?;
+        if !raft
+            .is_initialized()
             .await
-            .map_err(|e| StoreError::Raft(e.to_string()))?;
-        if !raft.is_initialized().await.map_err(|e| StoreError::Raft(e.to_string()))? {
+            .map_err(|e| StoreError::Raft(e.to_string()))?
+        {
             let members = BTreeMap::from([(config.node_id, BasicNode::new(&config.advertise))]);
-            raft.initialize(members).await.map_err(|e| StoreError::Raft(e.to_string()))?;
+            raft.initialize(members)
+                .await
+                .map_err(|e| StoreError::Raft(e.to_string()))?;
         }
         let store = Self { raft, db, hub };
         store.wait_leader().await?;
@@ -170,14 +190,19 @@ impl Store {
                 .get_cf(cf(&self.db, db::CF_SM_META), b"last_applied")
                 .map_err(|e| StoreError::Storage(e.to_string()))?;
             match raw {
-                Some(b) => serde_json::from_slice::<types::LogId>(&b)
-                    .map_err(|e| StoreError::Storage(e.to_string()))?
-                    .index,
+                Some(b) => {
+                    serde_json::from_slice::<types::LogId>(&b)
+                        .map_err(|e| StoreError::Storage(e.to_string()))?
+                        .index
+                }
                 None => 0,
             }
         };
         let start = start_after.unwrap_or(prefix);
-        let iter = snap.iterator_cf(cf(&self.db, CF_OBJECTS), IteratorMode::From(start.as_bytes(), Direction::Forward));
+        let iter = snap.iterator_cf(
+            cf(&self.db, CF_OBJECTS),
+            IteratorMode::From(start.as_bytes(), Direction::Forward),
+        );
         for item in iter {
             let (k, v) = item.map_err(|e| StoreError::Storage(e.to_string()))?;
             if !k.starts_with(prefix.as_bytes()) {
@@ -218,7 +243,10 @@ impl Store {
 }
 
 fn to_stored(bytes: &[u8]) -> Result<Stored> {
-    let (revision, json) =
-        decode_object(bytes).ok_or_else(|| StoreError::Storage("object record shorter than its header".into()))?;
-    Ok(Stored { revision, json: json.to_vec() })
+    let (revision, json) = decode_object(bytes)
+        .ok_or_else(|| StoreError::Storage("object record shorter than its header".into()))?;
+    Ok(Stored {
+        revision,
+        json: json.to_vec(),
+    })
 }

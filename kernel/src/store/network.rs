@@ -2,13 +2,13 @@
 //! RPC answers `Unreachable`. Multi-member transport is its own piece of work
 //! (Raft over HTTP/2 on a separate listener) and replaces this factory.
 
+use openraft::BasicNode;
 use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
 
 use super::types::{NodeId, TypeConfig};
 
@@ -17,7 +17,9 @@ use super::types::{NodeId, TypeConfig};
 pub struct SingleMember;
 
 fn no_peer<E: std::error::Error>(target: NodeId) -> RPCError<NodeId, BasicNode, E> {
-    let e = std::io::Error::other(format!("node {target} is not reachable: this node runs as a single-member cluster"));
+    let e = std::io::Error::other(format!(
+        "node {target} is not reachable: this node runs as a single-member cluster"
+    ));
     RPCError::Unreachable(Unreachable::new(&e))
 }
 

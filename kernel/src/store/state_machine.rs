@@ -14,7 +14,9 @@ use serde_json::Value;
 
 use super::codec::{decode_object, encode_object, read_snapshot, write_snapshot};
 use super::db::{CF_OBJECTS, CF_SM_META, cf};
-use super::types::{Command, Entry, LogId, NodeId, Outcome, StorageError, StoredMembership, TypeConfig};
+use super::types::{
+    Command, Entry, LogId, NodeId, Outcome, StorageError, StoredMembership, TypeConfig,
+};
 use crate::object::meta;
 use crate::watch::{Event, EventType, WatchHub};
 
@@ -31,8 +33,14 @@ pub struct StateMachine {
 }
 
 /// Reads a JSON value from the state machine's metadata.
-fn get_meta<T: serde::de::DeserializeOwned>(db: &DB, key: &[u8]) -> Result<Option<T>, StorageError> {
-    match db.get_cf(cf(db, CF_SM_META), key).map_err(|e| StorageIOError::read_state_machine(&e))? {
+fn get_meta<T: serde::de::DeserializeOwned>(
+    db: &DB,
+    key: &[u8],
+) -> Result<Option<T>, StorageError> {
+    match db
+        .get_cf(cf(db, CF_SM_META), key)
+        .map_err(|e| StorageIOError::read_state_machine(&e))?
+    {
         None => Ok(None),
         Some(b) => serde_json::from_slice(&b)
             .map(Some)
@@ -45,7 +53,12 @@ pub fn applied_index(db: &DB) -> Result<u64, StorageError> {
     Ok(get_meta::<LogId>(db, KEY_APPLIED)?.map_or(0, |l| l.index))
 }
 
-fn put_json<T: serde::Serialize>(batch: &mut WriteBatch, db: &DB, key: &[u8], v: &T) -> Result<(), StorageError> {
+fn put_json<T: serde::Serialize>(
+    batch: &mut WriteBatch,
+    db: &DB,
+    key: &[u8],
+    v: &T,
+) -> Result<(), StorageError> {
     let bytes = serde_json::to_vec(v).map_err(|e| StorageIOError::write_state_machine(&e))?;
     batch.put_cf(cf(db, CF_SM_META), key, bytes);
     Ok(())
@@ -70,7 +83,8 @@ impl Pending<'_> {
     }
 
     fn put(&mut self, key: &str, revision: u64, obj: &Value) -> Result<String, StorageError> {
-        let json = serde_json::to_string(obj).map_err(|e| StorageIOError::write_state_machine(&e))?;
+        let json =
+            serde_json::to_string(obj).map_err(|e| StorageIOError::write_state_machine(&e))?;
         let stored = encode_object(revision, json.as_bytes());
         self.batch.put_cf(cf(self.db, CF_OBJECTS), key, &stored);
         self.overlay.insert(key.to_string(), Some(stored));
@@ -92,12 +106,17 @@ fn parse_object(json: &str) -> Result<Value, String> {
 }
 
 fn stamp(obj: &mut Value, revision: u64) {
-    meta::meta_mut(obj).insert("resourceVersion".into(), Value::String(revision.to_string()));
+    meta::meta_mut(obj).insert(
+        "resourceVersion".into(),
+        Value::String(revision.to_string()),
+    );
 }
 
 fn stored_value(bytes: &[u8]) -> Result<(u64, Value), StorageError> {
     let (rev, json) = decode_object(bytes).ok_or_else(|| {
-        StorageIOError::read_state_machine(&std::io::Error::other("object record shorter than its header"))
+        StorageIOError::read_state_machine(&std::io::Error::other(
+            "object record shorter than its header",
+        ))
     })?;
     let v = serde_json::from_slice(json).map_err(|e| StorageIOError::read_state_machine(&e))?;
     Ok((rev, v))
@@ -118,11 +137,26 @@ fn execute(p: &mut Pending<'_>, cmd: Command, revision: u64) -> Result<Outcome, 
             };
             stamp(&mut obj, revision);
             let json = p.put(&key, revision, &obj)?;
-            p.events.push(Event { revision, kind: EventType::Added, key, object: Arc::new(obj), prev: None });
-            Ok(Outcome::Applied { revision, object: json })
+            p.events.push(Event {
+                revision,
+                kind: EventType::Added,
+                key,
+                object: Arc::new(obj),
+                prev: None,
+            });
+            Ok(Outcome::Applied {
+                revision,
+                object: json,
+            })
         }
-        Command::Update { object, expected_revision, .. } => {
-            let Some(cur) = current else { return Ok(Outcome::NotFound) };
+        Command::Update {
+            object,
+            expected_revision,
+            ..
+        } => {
+            let Some(cur) = current else {
+                return Ok(Outcome::NotFound);
+            };
             let (cur_rev, prev) = stored_value(&cur)?;
             if let Some(want) = expected_revision.filter(|w| *w != cur_rev) {
                 return Ok(Outcome::Conflict {
@@ -143,10 +177,19 @@ fn execute(p: &mut Pending<'_>, cmd: Command, revision: u64) -> Result<Outcome, 
                 object: Arc::new(obj),
                 prev: Some(Arc::new(prev)),
             });
-            Ok(Outcome::Applied { revision, object: json })
+            Ok(Outcome::Applied {
+                revision,
+                object: json,
+            })
         }
-        Command::Delete { expected_revision, expected_uid, .. } => {
-            let Some(cur) = current else { return Ok(Outcome::NotFound) };
+        Command::Delete {
+            expected_revision,
+            expected_uid,
+            ..
+        } => {
+            let Some(cur) = current else {
+                return Ok(Outcome::NotFound);
+            };
             let (cur_rev, prev) = stored_value(&cur)?;
             if let Some(want) = expected_revision.filter(|w| *w != cur_rev) {
                 return Ok(Outcome::Conflict {
@@ -164,7 +207,8 @@ fn execute(p: &mut Pending<'_>, cmd: Command, revision: u64) -> Result<Outcome, 
             p.delete(&key);
             let mut last = prev.clone();
             stamp(&mut last, revision);
-            let json = serde_json::to_string(&last).map_err(|e| StorageIOError::write_state_machine(&e))?;
+            let json = serde_json::to_string(&last)
+                .map_err(|e| StorageIOError::write_state_machine(&e))?;
             p.events.push(Event {
                 revision,
                 kind: EventType::Deleted,
@@ -172,7 +216,10 @@ fn execute(p: &mut Pending<'_>, cmd: Command, revision: u64) -> Result<Outcome, 
                 object: Arc::new(last),
                 prev: Some(Arc::new(prev)),
             });
-            Ok(Outcome::Applied { revision, object: json })
+            Ok(Outcome::Applied {
+                revision,
+                object: json,
+            })
         }
     }
 }
@@ -191,11 +238,15 @@ impl StateMachine {
                 .map_err(|e| StorageIOError::read_state_machine(&e).into())
         };
         let applied: Option<LogId> = match read(KEY_APPLIED)? {
-            Some(b) => serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?,
+            Some(b) => {
+                serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?
+            }
             None => None,
         };
         let membership: StoredMembership = match read(KEY_MEMBERSHIP)? {
-            Some(b) => serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?,
+            Some(b) => {
+                serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?
+            }
             None => StoredMembership::default(),
         };
         let mut records = Vec::new();
@@ -212,16 +263,30 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         let (applied, membership, data) = self.snapshot_bytes()?;
         let snapshot_id = match applied {
-            Some(l) => format!("{}-{}-{}", l.leader_id, l.index, chrono::Utc::now().timestamp_millis()),
+            Some(l) => format!(
+                "{}-{}-{}",
+                l.leader_id,
+                l.index,
+                chrono::Utc::now().timestamp_millis()
+            ),
             None => format!("empty-{}", chrono::Utc::now().timestamp_millis()),
         };
-        let meta = SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id };
+        let meta = SnapshotMeta {
+            last_log_id: applied,
+            last_membership: membership,
+            snapshot_id,
+        };
         let mut batch = WriteBatch::default();
         put_json(&mut batch, &self.db, KEY_SNAPSHOT_META, &meta)?;
         batch.put_cf(cf(&self.db, CF_SM_META), KEY_SNAPSHOT_DATA, &data);
-        self.db.write(batch).map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        self.db
+            .write(batch)
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "built snapshot");
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
     }
 }
 
@@ -239,7 +304,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let mut p = Pending { db: &self.db, batch: WriteBatch::default(), overlay: HashMap::new(), events: Vec::new() };
+        let mut p = Pending {
+            db: &self.db,
+            batch: WriteBatch::default(),
+            overlay: HashMap::new(),
+            events: Vec::new(),
+        };
         let mut outcomes = Vec::new();
         let mut last: Option<LogId> = None;
         let mut membership: Option<StoredMembership> = None;
@@ -255,13 +325,19 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             };
             outcomes.push(out);
         }
-        let Some(last) = last else { return Ok(outcomes) };
-        let Pending { mut batch, events, .. } = p;
+        let Some(last) = last else {
+            return Ok(outcomes);
+        };
+        let Pending {
+            mut batch, events, ..
+        } = p;
         put_json(&mut batch, &self.db, KEY_APPLIED, &last)?;
         if let Some(m) = &membership {
             put_json(&mut batch, &self.db, KEY_MEMBERSHIP, m)?;
         }
-        self.db.write(batch).map_err(|e| StorageIOError::apply(last, &e))?;
+        self.db
+            .write(batch)
+            .map_err(|e| StorageIOError::apply(last, &e))?;
         self.hub.publish(events, last.index);
         Ok(outcomes)
     }
@@ -280,8 +356,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        let records = read_snapshot(&data)
-            .ok_or_else(|| StorageIOError::read_snapshot(Some(meta.signature()), &std::io::Error::other("corrupt snapshot")))?;
+        let records = read_snapshot(&data).ok_or_else(|| {
+            StorageIOError::read_snapshot(
+                Some(meta.signature()),
+                &std::io::Error::other("corrupt snapshot"),
+            )
+        })?;
         let objects = cf(&self.db, CF_OBJECTS);
         let mut batch = WriteBatch::default();
         // Clear every object key: `\u{10FFFF}` sorts after every key we write.
@@ -293,13 +373,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         put_json(&mut batch, &self.db, KEY_MEMBERSHIP, &meta.last_membership)?;
         put_json(&mut batch, &self.db, KEY_SNAPSHOT_META, meta)?;
         batch.put_cf(cf(&self.db, CF_SM_META), KEY_SNAPSHOT_DATA, &data);
-        self.db.write(batch).map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        self.db
+            .write(batch)
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         self.hub.reset(meta.last_log_id.map_or(0, |l| l.index));
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        let Some(meta) = get_meta::<SnapshotMeta<NodeId, openraft::BasicNode>>(&self.db, KEY_SNAPSHOT_META)? else {
+        let Some(meta) =
+            get_meta::<SnapshotMeta<NodeId, openraft::BasicNode>>(&self.db, KEY_SNAPSHOT_META)?
+        else {
             return Ok(None);
         };
         let data = self
@@ -307,6 +391,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .get_cf(cf(&self.db, CF_SM_META), KEY_SNAPSHOT_DATA)
             .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?
             .unwrap_or_default();
-        Ok(Some(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        }))
     }
 }

@@ -62,13 +62,15 @@ impl Command {
     /// The key the command writes.
     pub fn key(&self) -> &str {
         match self {
-            Command::Create { key, .. } | Command::Update { key, .. } | Command::Delete { key, .. } => key,
+            Command::Create { key, .. }
+            | Command::Update { key, .. }
+            | Command::Delete { key, .. } => key,
         }
     }
 }
 
 /// What applying a command did.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Outcome {
     /// The write took effect at `revision`; `object` is the stored object
     /// (for a delete, its last state stamped with the deletion revision).
@@ -92,11 +94,6 @@ pub enum Outcome {
     /// The command's object is not a JSON object.
     Invalid(String),
     /// An entry that is not a command (blank or membership).
+    #[default]
     Nothing,
-}
-
-impl Default for Outcome {
-    fn default() -> Self {
-        Outcome::Nothing
-    }
 }

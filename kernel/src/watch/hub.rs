@@ -80,11 +80,15 @@ impl WatchHub {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, History> {
-        self.history.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.history
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, History> {
-        self.history.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.history
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records applied events (in revision order) and announces that the
@@ -93,10 +97,10 @@ impl WatchHub {
         if !events.is_empty() {
             let mut h = self.write();
             for e in events {
-                if h.events.len() == h.capacity {
-                    if let Some(old) = h.events.pop_front() {
-                        h.complete_after = old.revision;
-                    }
+                if h.events.len() == h.capacity
+                    && let Some(old) = h.events.pop_front()
+                {
+                    h.complete_after = old.revision;
                 }
                 h.events.push_back(Arc::new(e));
             }
@@ -125,7 +129,9 @@ impl WatchHub {
     pub fn events_after(&self, after: u64, max: usize) -> Result<Vec<Arc<Event>>, Expired> {
         let h = self.read();
         if after < h.complete_after {
-            return Err(Expired { oldest: h.complete_after });
+            return Err(Expired {
+                oldest: h.complete_after,
+            });
         }
         let start = h.events.partition_point(|e| e.revision <= after);
         Ok(h.events.iter().skip(start).take(max).cloned().collect())
