@@ -86,7 +86,13 @@ fn sync_loop(db: &DB, rx: &mpsc::Receiver<LogFlushed<TypeConfig>>) {
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
+        let started = std::time::Instant::now();
         let result = db.flush_wal(true).map_err(std::io::Error::other);
+        tracing::trace!(
+            appends = batch.len(),
+            sync_us = started.elapsed().as_micros() as u64,
+            "log sync"
+        );
         for cb in batch {
             let r = match &result {
                 Ok(()) => Ok(()),

@@ -7,6 +7,7 @@
 // the helpers around them return it unboxed to match.
 #![allow(clippy::result_large_err)]
 
+mod batcher;
 mod codec;
 mod db;
 mod log_store;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use openraft::{BasicNode, Config, SnapshotPolicy};
 use rocksdb::{DB, Direction, IteratorMode};
 
-pub use types::{Command, NodeId, Outcome, Raft};
+pub use types::{Command, NodeId, Outcome, Proposal, Raft};
 
 use crate::watch::WatchHub;
 use codec::decode_object;
@@ -90,6 +91,7 @@ pub struct Store {
     raft: Raft,
     db: Arc<DB>,
     hub: Arc<WatchHub>,
+    batcher: batcher::Batcher,
 }
 
 impl Store {
@@ -102,9 +104,9 @@ impl Store {
         let db = db::open(&config.data_dir).map_err(|e| {
             StoreError::Storage(format!("opening {}: {e}", config.data_dir.display()))
         })?;
-        let applied =
-            state_machine::applied_index(&db).map_err(|e| StoreError::Storage(e.to_string()))?;
-        let hub = Arc::new(WatchHub::new(config.watch_history, applied));
+        let revision =
+            state_machine::applied_revision(&db).map_err(|e| StoreError::Storage(e.to_string()))?;
+        let hub = Arc::new(WatchHub::new(config.watch_history, revision));
         let log =
             log_store::LogStore::new(db.clone()).map_err(|e| StoreError::Storage(e.to_string()))?;
         let sm = state_machine::StateMachine::new(db.clone(), hub.clone());
@@ -135,7 +137,13 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::Raft(e.to_string()))?;
         }
-        let store = Self { raft, db, hub };
+        let batcher = batcher::Batcher::start(raft.clone());
+        let store = Self {
+            raft,
+            db,
+            hub,
+            batcher,
+        };
         store.wait_leader().await?;
         Ok(store)
     }
@@ -160,10 +168,7 @@ impl Store {
 
     /// Proposes a command and waits until it is committed and applied.
     pub async fn write(&self, command: Command) -> Result<Outcome> {
-        match self.raft.client_write(command).await {
-            Ok(resp) => Ok(resp.data),
-            Err(e) => Err(StoreError::Unavailable(e.to_string())),
-        }
+        self.batcher.write(command).await
     }
 
     /// The object at `key`, if any.
@@ -187,14 +192,11 @@ impl Store {
         let snap = self.db.snapshot();
         let revision = {
             let raw = snap
-                .get_cf(cf(&self.db, db::CF_SM_META), b"last_applied")
+                .get_cf(cf(&self.db, db::CF_SM_META), state_machine::KEY_REVISION)
                 .map_err(|e| StoreError::Storage(e.to_string()))?;
             match raw {
-                Some(b) => {
-                    serde_json::from_slice::<types::LogId>(&b)
-                        .map_err(|e| StoreError::Storage(e.to_string()))?
-                        .index
-                }
+                Some(b) => serde_json::from_slice::<u64>(&b)
+                    .map_err(|e| StoreError::Storage(e.to_string()))?,
                 None => 0,
             }
         };

@@ -1,6 +1,7 @@
 //! The state machine on RocksDB: applies commands to the objects column
 //! family (checking their preconditions at apply time), stamps each object's
-//! `resourceVersion` with the entry's log index, publishes the events to the
+//! `resourceVersion` with the next revision (a counter of applied writes kept
+//! beside the objects, so every replica assigns the same ones), publishes the events to the
 //! watch hub, and builds and installs snapshots.
 
 use std::collections::HashMap;
@@ -15,12 +16,16 @@ use serde_json::Value;
 use super::codec::{decode_object, encode_object, read_snapshot, write_snapshot};
 use super::db::{CF_OBJECTS, CF_SM_META, cf};
 use super::types::{
-    Command, Entry, LogId, NodeId, Outcome, StorageError, StoredMembership, TypeConfig,
+    Command, Entry, LogId, NodeId, Outcome, Proposal, StorageError, StoredMembership, TypeConfig,
 };
 use crate::object::meta;
 use crate::watch::{Event, EventType, WatchHub};
 
 const KEY_APPLIED: &[u8] = b"last_applied";
+/// The revision of the last applied write.
+pub const KEY_REVISION: &[u8] = b"revision";
+/// The snapshot record that carries the revision (no object key starts with NUL).
+const SNAPSHOT_REVISION: &[u8] = b"\0revision";
 const KEY_MEMBERSHIP: &[u8] = b"membership";
 const KEY_SNAPSHOT_META: &[u8] = b"snapshot_meta";
 const KEY_SNAPSHOT_DATA: &[u8] = b"snapshot_data";
@@ -48,9 +53,9 @@ fn get_meta<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// The last applied log index recorded in the database (0 when empty).
-pub fn applied_index(db: &DB) -> Result<u64, StorageError> {
-    Ok(get_meta::<LogId>(db, KEY_APPLIED)?.map_or(0, |l| l.index))
+/// The revision of the last applied write (0 when empty).
+pub fn applied_revision(db: &DB) -> Result<u64, StorageError> {
+    Ok(get_meta::<u64>(db, KEY_REVISION)?.unwrap_or(0))
 }
 
 fn put_json<T: serde::Serialize>(
@@ -249,7 +254,16 @@ impl StateMachine {
             }
             None => StoredMembership::default(),
         };
-        let mut records = Vec::new();
+        let revision: u64 = match read(KEY_REVISION)? {
+            Some(b) => {
+                serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?
+            }
+            None => 0,
+        };
+        let mut records = vec![(
+            SNAPSHOT_REVISION.to_vec().into_boxed_slice(),
+            revision.to_be_bytes().to_vec().into_boxed_slice(),
+        )];
         for item in snap.iterator_cf(cf(&self.db, CF_OBJECTS), IteratorMode::Start) {
             let (k, v) = item.map_err(|e| StorageIOError::read_state_machine(&e))?;
             records.push((k, v));
@@ -299,7 +313,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok((applied, membership))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Outcome>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<Outcome>>, StorageError>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
@@ -311,16 +325,27 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             events: Vec::new(),
         };
         let mut outcomes = Vec::new();
+        let mut revision = applied_revision(&self.db)?;
         let mut last: Option<LogId> = None;
         let mut membership: Option<StoredMembership> = None;
         for entry in entries {
             last = Some(entry.log_id);
             let out = match entry.payload {
-                EntryPayload::Blank => Outcome::Nothing,
-                EntryPayload::Normal(cmd) => execute(&mut p, cmd, entry.log_id.index)?,
+                EntryPayload::Blank => Vec::new(),
+                EntryPayload::Normal(Proposal(commands)) => {
+                    let mut outs = Vec::with_capacity(commands.len());
+                    for cmd in commands {
+                        let out = execute(&mut p, cmd, revision + 1)?;
+                        if matches!(out, Outcome::Applied { .. }) {
+                            revision += 1;
+                        }
+                        outs.push(out);
+                    }
+                    outs
+                }
                 EntryPayload::Membership(m) => {
                     membership = Some(StoredMembership::new(Some(entry.log_id), m));
-                    Outcome::Nothing
+                    Vec::new()
                 }
             };
             outcomes.push(out);
@@ -332,13 +357,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             mut batch, events, ..
         } = p;
         put_json(&mut batch, &self.db, KEY_APPLIED, &last)?;
+        put_json(&mut batch, &self.db, KEY_REVISION, &revision)?;
         if let Some(m) = &membership {
             put_json(&mut batch, &self.db, KEY_MEMBERSHIP, m)?;
         }
         self.db
             .write(batch)
             .map_err(|e| StorageIOError::apply(last, &e))?;
-        self.hub.publish(events, last.index);
+        self.hub.publish(events, revision);
         Ok(outcomes)
     }
 
@@ -366,9 +392,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut batch = WriteBatch::default();
         // Clear every object key: `\u{10FFFF}` sorts after every key we write.
         batch.delete_range_cf(objects, b"".as_slice(), "\u{10FFFF}".as_bytes());
+        let mut revision = 0u64;
         for (k, v) in records {
-            batch.put_cf(objects, k, v);
+            if k == SNAPSHOT_REVISION {
+                revision = v.try_into().map(u64::from_be_bytes).unwrap_or(0);
+            } else {
+                batch.put_cf(objects, k, v);
+            }
         }
+        put_json(&mut batch, &self.db, KEY_REVISION, &revision)?;
         put_json(&mut batch, &self.db, KEY_APPLIED, &meta.last_log_id)?;
         put_json(&mut batch, &self.db, KEY_MEMBERSHIP, &meta.last_membership)?;
         put_json(&mut batch, &self.db, KEY_SNAPSHOT_META, meta)?;
@@ -376,7 +408,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.db
             .write(batch)
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
-        self.hub.reset(meta.last_log_id.map_or(0, |l| l.index));
+        self.hub.reset(revision);
         Ok(())
     }
 

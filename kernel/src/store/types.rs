@@ -1,6 +1,7 @@
-//! The Raft type configuration and the commands the log carries. One client
-//! write is one command is one log entry; the entry's index becomes the
-//! object's `resourceVersion`.
+//! The Raft type configuration and what the log carries. An entry is a
+//! [`Proposal`]: the writes that arrived together while the previous proposal
+//! was being made durable (group commit). Each write in it gets its own
+//! revision, the object's `resourceVersion`.
 
 use std::io::Cursor;
 
@@ -12,8 +13,8 @@ pub type NodeId = u64;
 openraft::declare_raft_types!(
     /// Keel's Raft types: commands in, outcomes out, snapshots in memory.
     pub TypeConfig:
-        D = Command,
-        R = Outcome,
+        D = Proposal,
+        R = Vec<Outcome>,
 );
 
 /// The Raft handle for Keel's store.
@@ -26,6 +27,10 @@ pub type LogId = openraft::LogId<NodeId>;
 pub type StorageError = openraft::StorageError<NodeId>;
 /// A stored membership.
 pub type StoredMembership = openraft::StoredMembership<NodeId, openraft::BasicNode>;
+
+/// The writes one log entry carries, applied in order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Proposal(pub Vec<Command>);
 
 /// A write to the object store. Preconditions are checked when the entry is
 /// applied, so they hold at the revision the write gets.

@@ -1,0 +1,78 @@
+//! Group commit at proposal time. openraft 0.9 makes each log append durable
+//! before it starts the next, so one write per entry would cost one fsync per
+//! write. The batcher proposes the writes that queued up while the previous
+//! proposal was in flight as one entry; the state machine still gives each
+//! write its own revision.
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::types::{Command, Outcome, Proposal, Raft};
+use super::{Result, StoreError};
+
+/// The most writes in one entry.
+const MAX_BATCH: usize = 512;
+
+type Pending = (Command, oneshot::Sender<Result<Outcome>>);
+
+/// The sending side; cheap to clone.
+#[derive(Clone)]
+pub struct Batcher {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl Batcher {
+    /// Starts the batching task for `raft`.
+    pub fn start(raft: Raft) -> Self {
+        let (tx, rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
+        tokio::spawn(run(raft, rx));
+        Self { tx }
+    }
+
+    /// Proposes one write and waits for its outcome.
+    pub async fn write(&self, command: Command) -> Result<Outcome> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send((command, done))
+            .await
+            .map_err(|_| StoreError::Unavailable("the store is shutting down".into()))?;
+        wait.await.map_err(|_| {
+            StoreError::Unavailable("the store stopped before the write was committed".into())
+        })?
+    }
+}
+
+async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let (commands, waiters): (Vec<Command>, Vec<_>) = batch.into_iter().unzip();
+        let count = commands.len();
+        match raft.client_write(Proposal(commands)).await {
+            Ok(resp) if resp.data.len() == count => {
+                for (outcome, waiter) in resp.data.into_iter().zip(waiters) {
+                    let _ = waiter.send(Ok(outcome));
+                }
+            }
+            Ok(resp) => {
+                let msg = format!(
+                    "the state machine answered {} outcomes for {count} writes",
+                    resp.data.len()
+                );
+                tracing::error!("{msg}");
+                for waiter in waiters {
+                    let _ = waiter.send(Err(StoreError::Raft(msg.clone())));
+                }
+            }
+            Err(e) => {
+                for waiter in waiters {
+                    let _ = waiter.send(Err(StoreError::Unavailable(e.to_string())));
+                }
+            }
+        }
+    }
+}
