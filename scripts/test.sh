@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export CARGO_TERM_COLOR=never
+. scripts/env.sh
 cargo fmt --all -- --check
 cargo build --release --workspace --all-targets --locked
 cargo clippy --release --workspace --all-targets --locked -- -D warnings

@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+. scripts/env.sh
 cargo build --release --locked --bin keel
-exec ./target/release/keel up "$@"
+exec "$CARGO_TARGET_DIR/release/keel" up "$@"
