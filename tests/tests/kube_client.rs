@@ -510,3 +510,48 @@ async fn bad_input_is_a_clear_status_and_stores_nothing() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn streaming_list_ends_initial_events_with_a_bookmark() -> Result<()> {
+    let (_dir, _server, client) = start(&[]).await?;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    for i in 0..3 {
+        cms.create(&PostParams::default(), &cm(&format!("s{i}"), &[]))
+            .await?;
+    }
+    // sendInitialEvents=true, allowWatchBookmarks=true, resourceVersionMatch=NotOlderThan.
+    let mut stream = cms
+        .watch(&WatchParams::streaming_lists().timeout(20), "")
+        .await?
+        .boxed();
+    let mut added = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.try_next()).await?? {
+            Some(WatchEvent::Added(c)) => added.push(c.metadata.name.unwrap_or_default()),
+            Some(WatchEvent::Bookmark(b)) => {
+                let end = b
+                    .metadata
+                    .annotations
+                    .get("k8s.io/initial-events-end")
+                    .map(String::as_str);
+                assert_eq!(
+                    end,
+                    Some("true"),
+                    "the first bookmark closes the initial events"
+                );
+                assert!(!b.metadata.resource_version.is_empty());
+                break;
+            }
+            other => bail!("unexpected event before the initial-events bookmark: {other:?}"),
+        }
+    }
+    assert_eq!(added, ["s0", "s1", "s2"]);
+    // And the stream goes on with later changes.
+    cms.create(&PostParams::default(), &cm("later", &[]))
+        .await?;
+    match tokio::time::timeout(Duration::from_secs(10), stream.try_next()).await?? {
+        Some(WatchEvent::Added(c)) => assert_eq!(c.metadata.name.as_deref(), Some("later")),
+        other => bail!("expected ADDED later, got {other:?}"),
+    }
+    Ok(())
+}

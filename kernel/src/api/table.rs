@@ -22,6 +22,15 @@ const fn col(name: &'static str, cell: fn(&Value) -> Value) -> Column {
     }
 }
 
+const fn int(name: &'static str, cell: fn(&Value) -> Value) -> Column {
+    Column {
+        name,
+        kind: "integer",
+        priority: 0,
+        cell,
+    }
+}
+
 const fn wide(name: &'static str, cell: fn(&Value) -> Value) -> Column {
     Column {
         name,
@@ -105,6 +114,15 @@ fn name(v: &Value) -> Value {
 
 fn age(v: &Value) -> Value {
     age_of(&s(v, "/metadata/creationTimestamp"))
+}
+
+/// `ready/desired` for kinds with `spec.replicas` (desired defaults to 1).
+fn ready_of_replicas(v: &Value) -> Value {
+    let desired = v
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    json!(format!("{}/{desired}", n(v, "/status/readyReplicas")))
 }
 
 fn pod_status(v: &Value) -> Value {
@@ -244,12 +262,7 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
             col("Name", name),
             col("Ready", pod_ready),
             col("Status", pod_status),
-            Column {
-                name: "Restarts",
-                kind: "integer",
-                priority: 0,
-                cell: pod_restarts,
-            },
+            int("Restarts", pod_restarts),
             col("Age", age),
             wide("IP", |v| or_none(s(v, "/status/podIP"))),
             wide("Node", |v| or_none(s(v, "/spec/nodeName"))),
@@ -382,27 +395,9 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
         ],
         ("apps", "Deployment") => vec![
             col("Name", name),
-            col("Ready", |v| {
-                json!(format!(
-                    "{}/{}",
-                    n(v, "/status/readyReplicas"),
-                    v.pointer("/spec/replicas")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(1)
-                ))
-            }),
-            Column {
-                name: "Up-to-date",
-                kind: "integer",
-                priority: 0,
-                cell: |v| json!(n(v, "/status/updatedReplicas")),
-            },
-            Column {
-                name: "Available",
-                kind: "integer",
-                priority: 0,
-                cell: |v| json!(n(v, "/status/availableReplicas")),
-            },
+            col("Ready", ready_of_replicas),
+            int("Up-to-date", |v| json!(n(v, "/status/updatedReplicas"))),
+            int("Available", |v| json!(n(v, "/status/availableReplicas"))),
             col("Age", age),
             wide("Containers", |v| containers(v, "/name")),
             wide("Images", |v| containers(v, "/image")),
@@ -410,65 +405,27 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
         ],
         ("apps", "ReplicaSet") => vec![
             col("Name", name),
-            Column {
-                name: "Desired",
-                kind: "integer",
-                priority: 0,
-                cell: |v| {
-                    json!(
-                        v.pointer("/spec/replicas")
-                            .and_then(Value::as_i64)
-                            .unwrap_or(1)
-                    )
-                },
-            },
-            Column {
-                name: "Current",
-                kind: "integer",
-                priority: 0,
-                cell: |v| json!(n(v, "/status/replicas")),
-            },
-            Column {
-                name: "Ready",
-                kind: "integer",
-                priority: 0,
-                cell: |v| json!(n(v, "/status/readyReplicas")),
-            },
+            int("Desired", |v| {
+                json!(
+                    v.pointer("/spec/replicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1)
+                )
+            }),
+            int("Current", |v| json!(n(v, "/status/replicas"))),
+            int("Ready", |v| json!(n(v, "/status/readyReplicas"))),
             col("Age", age),
         ],
         ("apps", "StatefulSet") => vec![
             col("Name", name),
-            col("Ready", |v| {
-                json!(format!(
-                    "{}/{}",
-                    n(v, "/status/readyReplicas"),
-                    v.pointer("/spec/replicas")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(1)
-                ))
-            }),
+            col("Ready", ready_of_replicas),
             col("Age", age),
         ],
         ("apps", "DaemonSet") => vec![
             col("Name", name),
-            Column {
-                name: "Desired",
-                kind: "integer",
-                priority: 0,
-                cell: |v| json!(n(v, "/status/desiredNumberScheduled")),
-            },
-            Column {
-                name: "Current",
-                kind: "integer",
-                priority: 0,
-                cell: |v| json!(n(v, "/status/currentNumberScheduled")),
-            },
-            Column {
-                name: "Ready",
-                kind: "integer",
-                priority: 0,
-                cell: |v| json!(n(v, "/status/numberReady")),
-            },
+            int("Desired", |v| json!(n(v, "/status/desiredNumberScheduled"))),
+            int("Current", |v| json!(n(v, "/status/currentNumberScheduled"))),
+            int("Ready", |v| json!(n(v, "/status/numberReady"))),
             col("Age", age),
         ],
         ("batch", "Job") => vec![
@@ -497,12 +454,7 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
                         .replace("true", "True")
                 )
             }),
-            Column {
-                name: "Active",
-                kind: "integer",
-                priority: 0,
-                cell: |v| len(v, "/status/active"),
-            },
+            int("Active", |v| len(v, "/status/active")),
             col("Age", age),
         ],
         ("coordination.k8s.io", "Lease") => vec![

@@ -127,6 +127,49 @@ fn stored_value(bytes: &[u8]) -> Result<(u64, Value), StorageError> {
     Ok((rev, v))
 }
 
+/// The conflict when a write expected another revision than the current one.
+fn revision_conflict(expected: Option<u64>, current: u64) -> Option<Outcome> {
+    expected
+        .filter(|want| *want != current)
+        .map(|want| Outcome::Conflict {
+            current_revision: current,
+            reason: format!("resourceVersion {want} is not the current {current}"),
+        })
+}
+
+/// Stores `object` at `revision` and records the event: ADDED when there
+/// was no previous object, MODIFIED otherwise.
+fn store_object(
+    p: &mut Pending<'_>,
+    key: String,
+    object: &str,
+    revision: u64,
+    prev: Option<Value>,
+) -> Result<Outcome, StorageError> {
+    let mut obj = match parse_object(object) {
+        Ok(v) => v,
+        Err(e) => return Ok(Outcome::Invalid(e)),
+    };
+    stamp(&mut obj, revision);
+    let json = p.put(&key, revision, &obj)?;
+    let kind = if prev.is_some() {
+        EventType::Modified
+    } else {
+        EventType::Added
+    };
+    p.events.push(Event {
+        revision,
+        kind,
+        key,
+        object: Arc::new(obj),
+        prev: prev.map(Arc::new),
+    });
+    Ok(Outcome::Applied {
+        revision,
+        object: json,
+    })
+}
+
 /// Applies one command at `revision`.
 fn execute(p: &mut Pending<'_>, cmd: Command, revision: u64) -> Result<Outcome, StorageError> {
     let key = cmd.key().to_string();
@@ -136,23 +179,7 @@ fn execute(p: &mut Pending<'_>, cmd: Command, revision: u64) -> Result<Outcome, 
             if current.is_some() {
                 return Ok(Outcome::AlreadyExists);
             }
-            let mut obj = match parse_object(&object) {
-                Ok(v) => v,
-                Err(e) => return Ok(Outcome::Invalid(e)),
-            };
-            stamp(&mut obj, revision);
-            let json = p.put(&key, revision, &obj)?;
-            p.events.push(Event {
-                revision,
-                kind: EventType::Added,
-                key,
-                object: Arc::new(obj),
-                prev: None,
-            });
-            Ok(Outcome::Applied {
-                revision,
-                object: json,
-            })
+            store_object(p, key, &object, revision, None)
         }
         Command::Update {
             object,
@@ -163,29 +190,10 @@ fn execute(p: &mut Pending<'_>, cmd: Command, revision: u64) -> Result<Outcome, 
                 return Ok(Outcome::NotFound);
             };
             let (cur_rev, prev) = stored_value(&cur)?;
-            if let Some(want) = expected_revision.filter(|w| *w != cur_rev) {
-                return Ok(Outcome::Conflict {
-                    current_revision: cur_rev,
-                    reason: format!("resourceVersion {want} is not the current {cur_rev}"),
-                });
+            if let Some(conflict) = revision_conflict(expected_revision, cur_rev) {
+                return Ok(conflict);
             }
-            let mut obj = match parse_object(&object) {
-                Ok(v) => v,
-                Err(e) => return Ok(Outcome::Invalid(e)),
-            };
-            stamp(&mut obj, revision);
-            let json = p.put(&key, revision, &obj)?;
-            p.events.push(Event {
-                revision,
-                kind: EventType::Modified,
-                key,
-                object: Arc::new(obj),
-                prev: Some(Arc::new(prev)),
-            });
-            Ok(Outcome::Applied {
-                revision,
-                object: json,
-            })
+            store_object(p, key, &object, revision, Some(prev))
         }
         Command::Delete {
             expected_revision,
@@ -196,11 +204,8 @@ fn execute(p: &mut Pending<'_>, cmd: Command, revision: u64) -> Result<Outcome, 
                 return Ok(Outcome::NotFound);
             };
             let (cur_rev, prev) = stored_value(&cur)?;
-            if let Some(want) = expected_revision.filter(|w| *w != cur_rev) {
-                return Ok(Outcome::Conflict {
-                    current_revision: cur_rev,
-                    reason: format!("resourceVersion {want} is not the current {cur_rev}"),
-                });
+            if let Some(conflict) = revision_conflict(expected_revision, cur_rev) {
+                return Ok(conflict);
             }
             let uid = meta::meta_str(&prev, "uid").unwrap_or("");
             if let Some(want) = expected_uid.filter(|w| w != uid) {
