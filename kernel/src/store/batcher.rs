@@ -11,6 +11,9 @@ use super::{Result, StoreError};
 
 /// The most writes in one entry.
 const MAX_BATCH: usize = 512;
+/// Stop adding writes to an entry once their objects pass this many bytes
+/// (one write may be up to the API's 3 MiB body limit on its own).
+const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 type Pending = (Command, oneshot::Sender<Result<Outcome>>);
 
@@ -43,10 +46,14 @@ impl Batcher {
 
 async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
     while let Some(first) = rx.recv().await {
+        let mut bytes = first.0.size();
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
             match rx.try_recv() {
-                Ok(p) => batch.push(p),
+                Ok(p) => {
+                    bytes += p.0.size();
+                    batch.push(p);
+                }
                 Err(_) => break,
             }
         }

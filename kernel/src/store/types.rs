@@ -64,6 +64,16 @@ pub enum Command {
 }
 
 impl Command {
+    /// Roughly how many bytes the command carries.
+    pub fn size(&self) -> usize {
+        match self {
+            Command::Create { key, object } | Command::Update { key, object, .. } => {
+                key.len() + object.len()
+            }
+            Command::Delete { key, .. } => key.len(),
+        }
+    }
+
     /// The key the command writes.
     pub fn key(&self) -> &str {
         match self {
