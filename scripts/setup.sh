@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Keel needs on a fresh Debian machine:
 # clang/libclang for the rocksdb crate, etcd for the side-by-side benchmark,
-# kubectl for the end-to-end tests, and the wasm32-wasip2 target for plugins.
+# kubectl for the end-to-end tests, the wasm32-wasip2 target for plugins, and
+# componentize-py (from PyPI) for the Python example plugin.
 # Idempotent: a second run only checks.
 set -euo pipefail
 
@@ -21,5 +22,11 @@ fi
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   echo "setup: adding the wasm32-wasip2 target" >&2
   rustup target add wasm32-wasip2
+fi
+# The pinned version lives in the script that builds Python plugins.
+componentize_py=$(sed -n 's/^VERSION=//p' "$(dirname "$0")/build-python-plugin.sh")
+if ! componentize-py --version 2>/dev/null | grep -qx "componentize-py $componentize_py"; then
+  echo "setup: installing componentize-py $componentize_py" >&2
+  python3 -m pip install --quiet "componentize-py==$componentize_py"
 fi
 echo "setup: ok" >&2

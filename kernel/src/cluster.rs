@@ -1,15 +1,19 @@
 //! Starting a Keel server: open the store, create what every cluster starts
 //! with (the `default`, `kube-system`, `kube-public` and `kube-node-lease`
 //! namespaces), and serve the API until shutdown. `keel server` and
-//! `keel up` both run this; later hosts (scheduler, controllers, agent) are
-//! started beside it as clients of the same API.
+//! `keel up` both run this, with the plugin catalog following `Plugin` objects; later
+//! hosts (scheduler, controllers, agent) are started beside it as clients of the same API.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use crate::catalog::Catalog;
+use crate::catalog::sync::CatalogSync;
+use crate::plugin::PluginHost;
 use crate::registry::{ApiError, Objects, WriteOptions};
 use crate::store::{Store, StoreConfig};
 
@@ -36,6 +40,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The verbs, for in-process clients.
     pub objects: Objects,
+    /// The live plugins.
+    pub catalog: Arc<Catalog>,
 }
 
 /// Creates the system namespaces that are missing.
@@ -74,13 +80,24 @@ pub async fn run(
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let catalog = Catalog::new();
+    let host = Arc::new(PluginHost::new(Some(config.data_dir.join("plugin-cache"))));
+    let sync = CatalogSync::new(
+        objects.clone(),
+        host,
+        catalog.clone(),
+        config.listen.to_string(),
+    )?;
+    let catalog_task = tokio::spawn(sync.run());
     let running = Running {
         addr: listener.local_addr()?,
         objects: objects.clone(),
+        catalog,
     };
     tracing::info!(addr = %running.addr, data_dir = %config.data_dir.display(), revision = store.revision(), "serving the API");
     ready(&running);
     crate::api::serve(listener, objects, shutdown).await;
+    catalog_task.abort();
     store.shutdown().await;
     Ok(())
 }

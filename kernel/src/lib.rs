@@ -5,11 +5,17 @@
 //! [`object`] (kinds, metadata rules, selectors, patches) <- [`store`]
 //! (Raft log and state machine on RocksDB) <- [`watch`] (history and fan-out)
 //! <- [`registry`] (the verbs on objects) <- [`api`] (the Kubernetes HTTP API).
+//! Beside them, [`plugin`] hosts the WebAssembly plugins (it depends on none of the layers),
+//! and [`catalog`] keeps the live plugins in step with `Plugin` objects through [`client`]'s
+//! watcher.
 
 pub mod api;
+pub mod catalog;
+pub mod client;
 pub mod cluster;
 pub mod kubeconfig;
 pub mod object;
+pub mod plugin;
 pub mod registry;
 pub mod store;
 pub mod watch;

@@ -473,6 +473,10 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
                     .map(|c| s(c, "/status"));
                 json!(ready.unwrap_or_else(|| "Unknown".into()))
             }),
+            col("Reason", |v| json!(s(v, "/status/conditions/0/reason"))),
+            col("Module", |v| {
+                json!(s(v, "/spec/module").chars().take(19).collect::<String>())
+            }),
             col("Age", age),
         ],
         _ => vec![col("Name", name), col("Age", age)],

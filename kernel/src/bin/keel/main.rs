@@ -1,5 +1,7 @@
-//! The `keel` command: run a server, a whole single-node cluster, or write a
-//! kubeconfig.
+//! The `keel` command: run a server, a whole single-node cluster, write a kubeconfig, or
+//! manage plugins.
+
+mod plugin;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,6 +47,19 @@ enum Command {
         /// Replace a kubeconfig that keel did not write.
         #[arg(long)]
         force: bool,
+    },
+    /// Manage plugins: push modules, list Plugins, show history, roll back.
+    Plugin {
+        /// The server's URL.
+        #[arg(
+            long,
+            env = "KEEL_SERVER",
+            default_value = "http://127.0.0.1:6443",
+            global = true
+        )]
+        server: String,
+        #[command(subcommand)]
+        command: plugin::PluginCommand,
     },
 }
 
@@ -138,5 +153,6 @@ async fn main() -> anyhow::Result<()> {
             cluster::run(server.config(), announce, shutdown_signal()).await
         }
         Command::Kubeconfig { server, out, force } => write_kubeconfig(out, &server, force),
+        Command::Plugin { server, command } => plugin::run(&server, command).await,
     }
 }

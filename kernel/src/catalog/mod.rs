@@ -1,0 +1,117 @@
+//! The plugin catalog: `Plugin` objects made live.
+//!
+//! - [`Catalog`]: every plugin's live slot, by name; what callers (admission, scheduler,
+//!   controller and network hosts) ask for the plugins of a type, in order.
+//! - [`sync`]: the loop that follows `Plugin` and `PluginModule` objects, loads each new
+//!   spec through the plugin host, swaps it in only once it loaded, and reports in the
+//!   Plugin's status what this host runs, why a spec was refused, call counters, and the
+//!   revision history `keel plugin rollback` uses.
+//! - [`modules`]: modules as content-addressed `PluginModule` objects; [`oci`]: modules
+//!   from OCI image layouts.
+//!
+//! **Invariant**: a spec that fails to load never replaces the version serving.
+
+pub mod modules;
+pub mod oci;
+pub mod status;
+pub mod sync;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use tokio::sync::watch;
+
+use crate::plugin::{CallStats, Plugin, PluginSlot, PluginType};
+
+/// Every live plugin, by name.
+pub struct Catalog {
+    slots: RwLock<BTreeMap<String, Arc<PluginSlot>>>,
+    changes: watch::Sender<u64>,
+}
+
+impl Catalog {
+    /// An empty catalog.
+    pub fn new() -> Arc<Catalog> {
+        Arc::new(Catalog {
+            slots: RwLock::new(BTreeMap::new()),
+            changes: watch::Sender::new(0),
+        })
+    }
+
+    /// The slot of plugin `name`.
+    pub fn slot(&self, name: &str) -> Option<Arc<PluginSlot>> {
+        self.slots
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    /// The version of plugin `name` serving now.
+    pub fn current(&self, name: &str) -> Option<Arc<Plugin>> {
+        self.slot(name).map(|slot| slot.current())
+    }
+
+    /// The versions serving now of every plugin of `plugin_type`, by `spec.order`, then name.
+    pub fn of_type(&self, plugin_type: PluginType) -> Vec<Arc<Plugin>> {
+        let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
+        let mut plugins: Vec<Arc<Plugin>> = slots
+            .values()
+            .map(|s| s.current())
+            .filter(|p| p.spec().plugin_type == plugin_type)
+            .collect();
+        plugins.sort_by(|a, b| (a.spec().order, a.name()).cmp(&(b.spec().order, b.name())));
+        plugins
+    }
+
+    /// A signal that counts changes (a version installed or a plugin removed).
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// The counters of plugin `name`, kept across its versions.
+    pub(crate) fn stats(&self, name: &str) -> Arc<CallStats> {
+        self.slot(name)
+            .map(|s| s.stats().clone())
+            .unwrap_or_default()
+    }
+
+    /// Makes `plugin` the version of its name serving now.
+    pub(crate) fn install(&self, plugin: Plugin, stats: Arc<CallStats>) {
+        let name = plugin.name().to_string();
+        let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
+        match slots.get(&name) {
+            Some(slot) => {
+                slot.swap(plugin);
+            }
+            None => {
+                slots.insert(name, Arc::new(PluginSlot::new(plugin, stats)));
+            }
+        }
+        drop(slots);
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Stops serving plugin `name`; calls in flight finish.
+    pub(crate) fn remove(&self, name: &str) {
+        if self
+            .slots
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name)
+            .is_some()
+        {
+            self.changes.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// The names of every live plugin.
+    pub fn names(&self) -> Vec<String> {
+        self.slots
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
+    }
+}

@@ -1,0 +1,120 @@
+//! A watcher over one kind: a list, then every change after it, in revision order.
+//!
+//! States (private): `Listing` (no revision yet: list and report `Restarted` with every
+//! object) and `Following(revision)` (report each applied change after `revision`, waiting
+//! on the store's revision signal when there is none). A revision older than the watch
+//! history (the 410 a remote client would get) sends the watcher back to `Listing`.
+
+use std::collections::VecDeque;
+
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::object::{ResourceType, list_prefix};
+use crate::registry::{ListOptions, Objects};
+use crate::watch::EventType;
+
+/// Events read at once from the history.
+const BATCH: usize = 512;
+
+/// What a watcher reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchEvent {
+    /// The whole current set of objects (after a start or a relist): anything not in it is gone.
+    Restarted(Vec<Value>),
+    /// An object was created or changed.
+    Applied(Value),
+    /// An object was deleted (its last state).
+    Deleted(Value),
+}
+
+enum State {
+    Listing,
+    Following(u64),
+}
+
+/// Follows one kind in all namespaces.
+pub struct Watcher {
+    objects: Objects,
+    kind: &'static ResourceType,
+    prefix: String,
+    state: State,
+    pending: VecDeque<WatchEvent>,
+    notify: watch::Receiver<u64>,
+}
+
+impl Watcher {
+    /// A watcher over `kind`; its first event is `Restarted`.
+    pub fn new(objects: Objects, kind: &'static ResourceType) -> Watcher {
+        let notify = objects.store().hub().subscribe();
+        Watcher {
+            prefix: list_prefix(kind, None),
+            objects,
+            kind,
+            state: State::Listing,
+            pending: VecDeque::new(),
+            notify,
+        }
+    }
+
+    /// The next event. A failure to read the store is retried after a pause: the watcher
+    /// never ends while the store is open.
+    pub async fn next(&mut self) -> WatchEvent {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return event;
+            }
+            match self.state {
+                State::Listing => match self.objects.list(self.kind, None, &ListOptions::default())
+                {
+                    Ok(list) => {
+                        self.state = State::Following(list.revision);
+                        return WatchEvent::Restarted(list.items);
+                    }
+                    Err(error) => {
+                        tracing::warn!(
+                            kind = self.kind.kind,
+                            "watcher cannot list: {error}; retrying"
+                        );
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                },
+                State::Following(revision) => self.follow(revision).await,
+            }
+        }
+    }
+
+    async fn follow(&mut self, revision: u64) {
+        let hub = self.objects.store().hub().clone();
+        let events = match hub.events_after(revision, BATCH) {
+            Ok(events) => events,
+            Err(expired) => {
+                tracing::info!(
+                    kind = self.kind.kind,
+                    revision,
+                    oldest = expired.oldest,
+                    "watch history expired; relisting"
+                );
+                self.state = State::Listing;
+                return;
+            }
+        };
+        let Some(last) = events.last().map(|e| e.revision) else {
+            // Nothing new: wait for the store's revision to move past ours.
+            while *self.notify.borrow_and_update() <= revision {
+                if self.notify.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            return;
+        };
+        for event in events.iter().filter(|e| e.key.starts_with(&self.prefix)) {
+            let object = (*event.object).clone();
+            self.pending.push_back(match event.kind {
+                EventType::Added | EventType::Modified => WatchEvent::Applied(object),
+                EventType::Deleted => WatchEvent::Deleted(object),
+            });
+        }
+        self.state = State::Following(last);
+    }
+}

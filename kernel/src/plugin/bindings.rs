@@ -1,0 +1,51 @@
+//! wasmtime bindings generated from `wit/plugin.wit`: one module per world. The `types`,
+//! `host` and `cache` interfaces are generated once (in `scheduler` and `controller`) and
+//! shared by the other worlds through `with`, so the host implements each interface once.
+
+#![allow(missing_docs)]
+
+/// The `scheduler-plugin` world; owner of the shared `types` and `host` interfaces.
+pub mod scheduler {
+    wasmtime::component::bindgen!({
+        world: "scheduler-plugin",
+        path: "../wit",
+    });
+}
+
+/// The `admission-plugin` world.
+pub mod admission {
+    wasmtime::component::bindgen!({
+        world: "admission-plugin",
+        path: "../wit",
+        with: {
+            "keel:plugin/types": super::scheduler::keel::plugin::types,
+            "keel:plugin/host": super::scheduler::keel::plugin::host,
+        },
+    });
+}
+
+/// The `controller-plugin` world; owner of the `cache` interface.
+pub mod controller {
+    wasmtime::component::bindgen!({
+        world: "controller-plugin",
+        path: "../wit",
+        with: {
+            "keel:plugin/types": super::scheduler::keel::plugin::types,
+            "keel:plugin/host": super::scheduler::keel::plugin::host,
+        },
+    });
+}
+
+/// The `network-plugin` world.
+pub mod network {
+    wasmtime::component::bindgen!({
+        world: "network-plugin",
+        path: "../wit",
+        with: {
+            "keel:plugin/types": super::scheduler::keel::plugin::types,
+            "keel:plugin/host": super::scheduler::keel::plugin::host,
+        },
+    });
+}
+
+pub use scheduler::keel::plugin::{host, types};

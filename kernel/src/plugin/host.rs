@@ -1,0 +1,102 @@
+//! The plugin host: turns module bytes and a `Plugin` spec into a [`Plugin`] version that
+//! is compiled, contract-checked, linked with only what the host grants, and instantiated
+//! once. Anything that fails here is a [`LoadError`]; nothing replaces a running version
+//! until this has succeeded.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wasmtime::component::Linker;
+
+use super::bindings::{admission, controller, network, scheduler};
+use super::compile::{CompileCache, digest};
+use super::contract;
+use super::engine::Engines;
+use super::error::LoadError;
+use super::instance::{Plugin, Pre};
+use super::spec::{PluginSpec, PluginType};
+use super::state::HostState;
+use super::stats::CallStats;
+
+/// Loads plugin versions.
+pub struct PluginHost {
+    engines: Arc<Engines>,
+    cache: CompileCache,
+}
+
+impl PluginHost {
+    /// A host caching compiled components under `cache_dir` (in memory only when `None`).
+    pub fn new(cache_dir: Option<PathBuf>) -> PluginHost {
+        PluginHost {
+            engines: Engines::new(),
+            cache: CompileCache::new(cache_dir),
+        }
+    }
+
+    /// Loads `bytes` as version `spec` of plugin `name`, counting its calls in `stats`.
+    pub fn load(
+        &self,
+        name: &str,
+        spec: PluginSpec,
+        bytes: &[u8],
+        stats: Arc<CallStats>,
+    ) -> Result<Plugin, LoadError> {
+        let actual = digest(bytes);
+        if actual != spec.module {
+            return Err(LoadError::DigestMismatch {
+                expected: spec.module.clone(),
+                actual,
+            });
+        }
+        spec.limits.validate().map_err(LoadError::Spec)?;
+        let engine = self.engines.get(spec.limits.stack_bytes)?;
+        let component = self.cache.component(&engine, &spec.module, bytes)?;
+        contract::check(&engine, &component, spec.plugin_type)?;
+
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let linked = match spec.plugin_type {
+            PluginType::Scheduler => scheduler::SchedulerPlugin::add_to_linker::<
+                _,
+                wasmtime::component::HasSelf<_>,
+            >(&mut linker, |s| s),
+            PluginType::Admission => admission::AdmissionPlugin::add_to_linker::<
+                _,
+                wasmtime::component::HasSelf<_>,
+            >(&mut linker, |s| s),
+            PluginType::Controller => controller::ControllerPlugin::add_to_linker::<
+                _,
+                wasmtime::component::HasSelf<_>,
+            >(&mut linker, |s| s),
+            PluginType::Network => network::NetworkPlugin::add_to_linker::<
+                _,
+                wasmtime::component::HasSelf<_>,
+            >(&mut linker, |s| s),
+        };
+        linked.map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let link = |e: wasmtime::Error| LoadError::Link(format!("{e:#}"));
+        let pre = match spec.plugin_type {
+            PluginType::Scheduler => {
+                Pre::Scheduler(scheduler::SchedulerPluginPre::new(instance_pre).map_err(link)?)
+            }
+            PluginType::Admission => {
+                Pre::Admission(admission::AdmissionPluginPre::new(instance_pre).map_err(link)?)
+            }
+            PluginType::Controller => {
+                Pre::Controller(controller::ControllerPluginPre::new(instance_pre).map_err(link)?)
+            }
+            PluginType::Network => {
+                Pre::Network(network::NetworkPluginPre::new(instance_pre).map_err(link)?)
+            }
+        };
+        let plugin = Plugin::new(name, Arc::new(spec), engine, pre, stats);
+        plugin
+            .warm_up()
+            .map_err(|e| LoadError::Instantiate(e.kind.to_string()))?;
+        Ok(plugin)
+    }
+}

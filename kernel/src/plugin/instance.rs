@@ -1,0 +1,329 @@
+//! One loaded plugin version: its pre-linked component, a pool of warm instances, and the
+//! bounded call every typed call goes through.
+//!
+//! A call takes a warm instance (or makes one from the `InstancePre`), refills its fuel,
+//! sets its epoch deadline and log budget, runs, and gives the instance back. An instance
+//! that trapped is dropped: after a trap wasmtime refuses to enter it again, and its
+//! memory may be in any state. A failure is a [`CallError`] for that call alone.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use wasmtime::{Engine, Store, Trap};
+
+use super::bindings::{admission, controller, network, scheduler, types};
+use super::engine::EPOCH_TICK;
+use super::error::{CallError, CallErrorKind};
+use super::spec::{PluginSpec, PluginType};
+use super::state::{CacheView, HostState};
+use super::stats::CallStats;
+
+/// Idle instances kept per plugin version; more concurrent callers make more, which are
+/// dropped when they are done.
+const MAX_IDLE: usize = 4;
+
+/// The pre-linked component, by world.
+pub(crate) enum Pre {
+    Scheduler(scheduler::SchedulerPluginPre<HostState>),
+    Admission(admission::AdmissionPluginPre<HostState>),
+    Controller(controller::ControllerPluginPre<HostState>),
+    Network(network::NetworkPluginPre<HostState>),
+}
+
+/// An instance's exports, by world.
+pub(crate) enum Exports {
+    Scheduler(scheduler::SchedulerPlugin),
+    Admission(admission::AdmissionPlugin),
+    Controller(controller::ControllerPlugin),
+    Network(network::NetworkPlugin),
+}
+
+/// A warm instance.
+pub(crate) struct Warm {
+    pub(crate) store: Store<HostState>,
+    pub(crate) exports: Exports,
+    /// For scheduler plugins: the node table generation this instance holds.
+    pub(crate) nodes_generation: Option<u64>,
+}
+
+/// One version of a plugin: a module with a configuration and limits, ready to call.
+pub struct Plugin {
+    name: Arc<str>,
+    spec: Arc<PluginSpec>,
+    config: Arc<str>,
+    engine: Engine,
+    pre: Pre,
+    idle: Mutex<Vec<Warm>>,
+    stats: Arc<CallStats>,
+    instantiated: AtomicU64,
+}
+
+impl Plugin {
+    pub(crate) fn new(
+        name: &str,
+        spec: Arc<PluginSpec>,
+        engine: Engine,
+        pre: Pre,
+        stats: Arc<CallStats>,
+    ) -> Plugin {
+        let config = Arc::from(spec.config.to_string());
+        Plugin {
+            name: Arc::from(name),
+            spec,
+            config,
+            engine,
+            pre,
+            idle: Mutex::new(Vec::new()),
+            stats,
+            instantiated: AtomicU64::new(0),
+        }
+    }
+
+    /// The plugin's name (its `Plugin` object's name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The spec this version was loaded from.
+    pub fn spec(&self) -> &PluginSpec {
+        &self.spec
+    }
+
+    /// The module digest this version runs.
+    pub fn digest(&self) -> &str {
+        &self.spec.module
+    }
+
+    /// How many instances this version has made (warm-up included).
+    pub fn instances_made(&self) -> u64 {
+        self.instantiated.load(Ordering::Relaxed)
+    }
+
+    fn error(&self, kind: CallErrorKind) -> CallError {
+        CallError {
+            plugin: self.name.to_string(),
+            kind,
+        }
+    }
+
+    pub(crate) fn wrong_type(&self, expected: PluginType) -> CallError {
+        self.error(CallErrorKind::WrongType {
+            expected: expected.interface(),
+            actual: self.spec.plugin_type.interface(),
+        })
+    }
+
+    /// Makes one more instance and keeps it warm if the pool has room: the load-time check
+    /// that the module instantiates within its limits, and a way to have instances ready
+    /// before a version serves.
+    pub fn warm_up(&self) -> Result<(), CallError> {
+        let warm = self.instantiate()?;
+        self.release(warm);
+        Ok(())
+    }
+
+    fn instantiate(&self) -> Result<Warm, CallError> {
+        let limits = &self.spec.limits;
+        let mut store = Store::new(
+            &self.engine,
+            HostState::new(self.name.clone(), self.config.clone(), limits),
+        );
+        store.limiter(|state| &mut state.limiter);
+        self.arm(&mut store);
+        let exports = match &self.pre {
+            Pre::Scheduler(pre) => pre.instantiate(&mut store).map(Exports::Scheduler),
+            Pre::Admission(pre) => pre.instantiate(&mut store).map(Exports::Admission),
+            Pre::Controller(pre) => pre.instantiate(&mut store).map(Exports::Controller),
+            Pre::Network(pre) => pre.instantiate(&mut store).map(Exports::Network),
+        };
+        let exports = exports.map_err(|e| match self.classify(&e, &store) {
+            CallErrorKind::Trap(message) => self.error(CallErrorKind::Instantiate(message)),
+            kind => self.error(kind),
+        })?;
+        self.instantiated.fetch_add(1, Ordering::Relaxed);
+        Ok(Warm {
+            store,
+            exports,
+            nodes_generation: None,
+        })
+    }
+
+    /// Refills the budgets for one call (or one instantiation).
+    fn arm(&self, store: &mut Store<HostState>) {
+        let limits = &self.spec.limits;
+        // Fuel is on in every engine, so this cannot fail.
+        let _ = store.set_fuel(limits.fuel);
+        let ticks = limits
+            .timeout_millis
+            .div_ceil(EPOCH_TICK.as_millis() as u64)
+            .max(1)
+            + 1;
+        store.set_epoch_deadline(ticks);
+        let state = store.data_mut();
+        state.limiter.refused = false;
+        state.log.left = limits.log_bytes;
+        state.log.dropped = 0;
+    }
+
+    fn release(&self, warm: Warm) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE {
+            idle.push(warm);
+        }
+    }
+
+    /// Runs one bounded call on a warm instance. `call` gets the instance and answers as
+    /// wasmtime's bindings do: the outer error a trap, the inner one the plugin's own.
+    pub(crate) fn call<R: Answer>(
+        &self,
+        view: Option<Arc<dyn CacheView>>,
+        call: impl FnOnce(&mut Warm) -> wasmtime::Result<Result<R, types::PluginError>>,
+    ) -> Result<R, CallError> {
+        let start = Instant::now();
+        let result = self.call_on_instance(view, call);
+        self.stats.record(
+            start.elapsed(),
+            result.as_ref().err().map(CallError::reason),
+        );
+        result
+    }
+
+    fn call_on_instance<R: Answer>(
+        &self,
+        view: Option<Arc<dyn CacheView>>,
+        call: impl FnOnce(&mut Warm) -> wasmtime::Result<Result<R, types::PluginError>>,
+    ) -> Result<R, CallError> {
+        let warm = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut warm = match warm {
+            Some(warm) => warm,
+            None => self.instantiate()?,
+        };
+        self.arm(&mut warm.store);
+        warm.store.data_mut().view = view;
+        let outcome = call(&mut warm);
+        warm.store.data_mut().view = None;
+        let dropped = warm.store.data().log.dropped;
+        if dropped > 0 {
+            tracing::warn!(
+                plugin = &*self.name,
+                "dropped {dropped} bytes of log output past the call's limit"
+            );
+        }
+        match outcome {
+            Ok(answer) => {
+                self.release(warm);
+                let answer = answer.map_err(|e| self.error(CallErrorKind::Plugin(e.message)))?;
+                let size = answer.size();
+                if size as u64 > self.spec.limits.answer_bytes {
+                    let limit = self.spec.limits.answer_bytes;
+                    return Err(self.error(CallErrorKind::BadAnswer(format!(
+                        "{size} bytes is over the {limit}-byte answer limit"
+                    ))));
+                }
+                Ok(answer)
+            }
+            Err(error) => Err(self.error(self.classify(&error, &warm.store))),
+        }
+    }
+
+    fn classify(&self, error: &wasmtime::Error, store: &Store<HostState>) -> CallErrorKind {
+        let limits = &self.spec.limits;
+        if store.data().limiter.refused {
+            return CallErrorKind::MemoryLimit {
+                bytes: limits.memory_bytes,
+            };
+        }
+        if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            return CallErrorKind::Exited(exit.0);
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => CallErrorKind::Timeout {
+                millis: limits.timeout_millis,
+            },
+            Some(Trap::OutOfFuel) => CallErrorKind::FuelExhausted { fuel: limits.fuel },
+            Some(Trap::StackOverflow) => CallErrorKind::StackOverflow,
+            Some(trap) => CallErrorKind::Trap(trap.to_string()),
+            None => {
+                let message = format!("{error:#}");
+                let first = message.lines().next().unwrap_or_default();
+                if first.contains("list")
+                    || first.contains("string")
+                    || first.contains("discriminant")
+                {
+                    CallErrorKind::BadAnswer(first.to_string())
+                } else {
+                    CallErrorKind::Trap(first.to_string())
+                }
+            }
+        }
+    }
+}
+
+/// An answer's size in bytes, for the answer-size limit.
+pub(crate) trait Answer {
+    fn size(&self) -> usize;
+}
+
+impl Answer for () {
+    fn size(&self) -> usize {
+        0
+    }
+}
+
+impl Answer for Vec<u32> {
+    fn size(&self) -> usize {
+        self.len() * 4
+    }
+}
+
+fn strings(list: &[String]) -> usize {
+    list.iter().map(|s| s.len() + 8).sum()
+}
+
+impl Answer for admission::exports::keel::plugin::admission::Verdict {
+    fn size(&self) -> usize {
+        strings(&self.warnings)
+            + self
+                .denied
+                .as_ref()
+                .map_or(0, |d| d.reason.len() + d.message.len())
+    }
+}
+
+impl Answer for admission::exports::keel::plugin::admission::Mutation {
+    fn size(&self) -> usize {
+        strings(&self.warnings) + self.patch.as_ref().map_or(0, String::len)
+    }
+}
+
+impl Answer for scheduler::exports::keel::plugin::scheduler::FilterResult {
+    fn size(&self) -> usize {
+        self.codes.len() * 2 + self.reasons.iter().map(|r| strings(r)).sum::<usize>()
+    }
+}
+
+impl Answer for controller::exports::keel::plugin::controller::ReconcileResult {
+    fn size(&self) -> usize {
+        use controller::exports::keel::plugin::controller::Action;
+        self.actions
+            .iter()
+            .map(|a| match a {
+                Action::Create(j) | Action::Update(j) | Action::UpdateStatus(j) => j.len(),
+                Action::Delete(r) => {
+                    r.group.len() + r.kind.len() + r.namespace.len() + r.name.len()
+                }
+            })
+            .sum()
+    }
+}
+
+impl Answer for network::exports::keel::plugin::network::PodAddress {
+    fn size(&self) -> usize {
+        self.address.len() + self.gateway.len()
+    }
+}

@@ -1,0 +1,46 @@
+//! Test plugin (admission world): allows everything, with the warning `echo:<tag>` (the
+//! configuration's `tag`), so a caller can see which version answered. A request named
+//! `deny` is denied (403) instead, and one named `fail` returns a plugin error.
+
+use keel_sdk::admission::{Admission, Denial, Mutation, PluginError, Request, Verdict, config};
+use serde::Deserialize;
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Config {
+    tag: String,
+}
+
+struct Echo;
+
+impl Admission for Echo {
+    fn mutate(_: Request) -> Result<Mutation, PluginError> {
+        let tag = config::<Option<Config>>()?.unwrap_or_default().tag;
+        let patch = serde_json::json!([{"op": "add", "path": "/metadata/annotations", "value": {"echo": tag}}]);
+        Ok(Mutation {
+            patch: Some(patch.to_string()),
+            warnings: vec![],
+        })
+    }
+
+    fn validate(request: Request) -> Result<Verdict, PluginError> {
+        let tag = config::<Option<Config>>()?.unwrap_or_default().tag;
+        match request.name.as_str() {
+            "fail" => Err(PluginError::new("echo fails on purpose")),
+            "deny" => Ok(Verdict {
+                denied: Some(Denial {
+                    code: 403,
+                    reason: "Forbidden".into(),
+                    message: format!("echo:{tag} denies"),
+                }),
+                warnings: vec![],
+            }),
+            _ => Ok(Verdict {
+                denied: None,
+                warnings: vec![format!("echo:{tag}")],
+            }),
+        }
+    }
+}
+
+keel_sdk::export_admission!(Echo);

@@ -1,0 +1,76 @@
+//! `keel-sdk`: write Keel plugins in Rust.
+//!
+//! Each plugin type has a module with its trait, its typed records, and an export macro:
+//!
+//! | plugin type | module | trait | export macro |
+//! |---|---|---|---|
+//! | scheduler (filter and score) | [`scheduler`] | [`scheduler::Scheduler`] | [`export_scheduler!`] |
+//! | admission (mutate and validate) | [`admission`] | [`admission::Admission`] | [`export_admission!`] |
+//! | controller (reconcile) | [`controller`] | [`controller::Controller`] | [`export_controller!`] |
+//! | network (pod addresses) | [`network`] | [`network::Network`] | [`export_network!`] |
+//!
+//! A plugin is a `cdylib` crate built with `cargo build --target wasm32-wasip2`:
+//!
+//! ```ignore
+//! use keel_sdk::admission::{Admission, Mutation, PluginError, Request, Verdict};
+//!
+//! struct AllowAll;
+//!
+//! impl Admission for AllowAll {
+//!     fn mutate(_: Request) -> Result<Mutation, PluginError> {
+//!         Ok(Mutation { patch: None, warnings: vec![] })
+//!     }
+//!     fn validate(_: Request) -> Result<Verdict, PluginError> {
+//!         Ok(Verdict { denied: None, warnings: vec![] })
+//!     }
+//! }
+//!
+//! keel_sdk::export_admission!(AllowAll);
+//! ```
+//!
+//! Every module also re-exports the `host` interface: [`scheduler::host::log`],
+//! `config` and `now_millis`, plus [`scheduler::config`], which parses the plugin's
+//! configuration into any `serde` type. The bindings are generated from `wit/plugin.wit`, the
+//! one definition of the contract. The export macros expand to nothing on targets other than
+//! `wasm32`, so a plugin's logic can also be compiled natively (for tests and benchmarks).
+
+pub mod admission;
+pub mod controller;
+pub mod network;
+pub mod scheduler;
+
+/// The contract version this SDK builds plugins against.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// Items every plugin-type module shares, defined once over that module's generated bindings.
+macro_rules! common_items {
+    () => {
+        pub use bindings::keel::plugin::host;
+        pub use bindings::keel::plugin::host::Level;
+        pub use bindings::keel::plugin::types::PluginError;
+
+        impl PluginError {
+            /// An error with this message.
+            pub fn new(message: impl Into<String>) -> Self {
+                PluginError {
+                    message: message.into(),
+                }
+            }
+        }
+
+        impl From<serde_json::Error> for PluginError {
+            fn from(error: serde_json::Error) -> Self {
+                PluginError::new(format!("bad JSON: {error}"))
+            }
+        }
+
+        /// The plugin's configuration (`spec.config` of its `Plugin` object), parsed into `T`.
+        /// An unset configuration parses as JSON `null`, so `Option<_>` or a
+        /// `#[serde(default)]` struct accepts it.
+        pub fn config<T: serde::de::DeserializeOwned>() -> Result<T, PluginError> {
+            serde_json::from_str(&host::config())
+                .map_err(|e| PluginError::new(format!("bad configuration: {e}")))
+        }
+    };
+}
+pub(crate) use common_items;
