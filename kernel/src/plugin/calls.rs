@@ -1,4 +1,4 @@
-//! The typed calls, one per function of the contract, each bounded by [`Plugin::call`].
+//! The typed calls, one per function of the contract, each bounded by `Plugin::call`.
 
 use std::sync::Arc;
 

@@ -70,10 +70,10 @@ impl CompileCache {
             None => {
                 let component = Component::new(engine, bytes)
                     .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-                if let Some(file) = &file {
-                    if let Err(e) = store_file(&component, file) {
-                        tracing::warn!("cannot cache compiled plugin at {}: {e:#}", file.display());
-                    }
+                if let Some(file) = &file
+                    && let Err(e) = store_file(&component, file)
+                {
+                    tracing::warn!("cannot cache compiled plugin at {}: {e:#}", file.display());
                 }
                 component
             }

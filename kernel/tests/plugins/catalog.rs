@@ -40,10 +40,11 @@ async fn serving(catalog: &Catalog, name: &str, module: &str, tag: &str) {
     let mut changes = catalog.changes();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        if let Some(p) = catalog.current(name) {
-            if p.digest() == module && p.spec().config["tag"] == json!(tag) {
-                return;
-            }
+        if catalog
+            .current(name)
+            .is_some_and(|p| p.digest() == module && p.spec().config["tag"] == json!(tag))
+        {
+            return;
         }
         if tokio::time::timeout_at(deadline, changes.changed())
             .await
