@@ -99,7 +99,7 @@ fn time<T>(n: u32, mut f: impl FnMut() -> Result<T>) -> Result<(f64, f64)> {
 }
 
 fn empty_call(plugin: &Plugin, n: u32) -> Result<()> {
-    let nodes = FixedNodes(vec![]);
+    let nodes = FixedNodes::new(vec![]);
     let pod = pod(0, 0);
     let none = Candidates {
         index: vec![],
@@ -157,7 +157,7 @@ fn pod(milli_cpu: u64, memory: u64) -> Pod {
 }
 
 fn batch(plugin: &Plugin, n: u32, iterations: u32) -> Result<()> {
-    let nodes = FixedNodes((0..n).map(node).collect());
+    let nodes = FixedNodes::new((0..n).map(node).collect());
     let pod = pod(500, 1 << 30);
     let candidates = Candidates {
         index: (0..n).collect(),

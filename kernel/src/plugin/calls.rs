@@ -1,6 +1,7 @@
 //! The typed calls, one per function of the contract, each bounded by `Plugin::call`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmtime::Store;
 
@@ -34,18 +35,34 @@ pub trait NodeTable {
     fn all(&self) -> Vec<Node>;
 }
 
-/// A node table that never changes, for callers that set it once.
-pub struct FixedNodes(pub Vec<Node>);
+/// A node table that never changes, for callers that set it once. Each table has a
+/// generation of its own, so an instance synced with one is never taken as synced with
+/// another.
+pub struct FixedNodes {
+    nodes: Vec<Node>,
+    generation: u64,
+}
+
+impl FixedNodes {
+    /// A table of `nodes`.
+    pub fn new(nodes: Vec<Node>) -> FixedNodes {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        FixedNodes {
+            nodes,
+            generation: NEXT.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
 
 impl NodeTable for FixedNodes {
     fn generation(&self) -> u64 {
-        1
+        self.generation
     }
     fn changes_since(&self, _: u64) -> Option<(Vec<Node>, Vec<u32>)> {
-        Some((vec![], vec![]))
+        None
     }
     fn all(&self) -> Vec<Node> {
-        self.0.clone()
+        self.nodes.clone()
     }
 }
 

@@ -117,7 +117,7 @@ fn node_resources_filters_and_scores_a_batch() {
         json!(null),
         Limits::default(),
     );
-    let nodes = FixedNodes(vec![
+    let nodes = FixedNodes::new(vec![
         node(0, 4000, 8 << 30, 110),
         node(1, 1000, 8 << 30, 110),
         node(2, 4000, 1 << 30, 110),
@@ -176,6 +176,22 @@ fn node_resources_filters_and_scores_a_batch() {
     // LeastAllocated: node 0 keeps (4000-2000)/4000 cpu and (8-2)/8 memory free: (50 + 75) / 2.
     assert_eq!(scores[0], 62);
     assert_eq!(scores[1], 37, "cpu over capacity scores 0; memory 75");
+
+    // Another table (node 1 now has room): the warm instance is synced again before the call.
+    let grown = FixedNodes::new(vec![
+        node(0, 4000, 8 << 30, 110),
+        node(1, 4000, 8 << 30, 110),
+        node(2, 4000, 1 << 30, 110),
+        node(3, 4000, 8 << 30, 1),
+    ]);
+    let refiltered = plugin
+        .filter(&grown, &pod, &candidates)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        refiltered.codes[..2],
+        [0, 0],
+        "node 1 fits once the table says it has 4 cpus"
+    );
 }
 
 struct OneConfigMap(Option<String>);
