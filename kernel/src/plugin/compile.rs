@@ -166,16 +166,26 @@ mod tests {
 
     #[test]
     fn engines_share_files_but_not_components() {
-        let engine = |stack| {
-            Engine::new(&super::super::engine::config(stack)).unwrap_or_else(|e| panic!("{e}"))
+        use super::super::engine::{EngineKey, config};
+        let engine = |stack_bytes, metered| {
+            Engine::new(&config(EngineKey {
+                stack_bytes,
+                metered,
+            }))
+            .unwrap_or_else(|e| panic!("{e}"))
         };
-        let (a, b) = (engine(512 << 10), engine(1 << 20));
+        let (a, b) = (engine(512 << 10, true), engine(1 << 20, true));
         let key = engine_key(&a);
         assert!(key.starts_with("wasmtime-48-"), "{key}");
         assert_eq!(
             key,
             engine_key(&b),
             "the stack limit does not change machine code"
+        );
+        assert_ne!(
+            key,
+            engine_key(&engine(512 << 10, false)),
+            "fuel metering does"
         );
 
         let cache = CompileCache::new(None);

@@ -1,9 +1,10 @@
 //! The wasmtime engines and the ticker that drives their deadlines.
 //!
-//! Every engine has the component model, the pooling allocator, epoch interruption (the
-//! wall-clock deadline) and fuel (the deterministic budget). The wasm stack limit is an
-//! engine setting, so there is one engine per stack limit in use; most plugins share the
-//! default one. One thread advances every engine's epoch each [`EPOCH_TICK`].
+//! Every engine has the component model, the pooling allocator and epoch interruption (the
+//! wall-clock deadline); fuel metering (the deterministic budget) is on unless a plugin
+//! turns it off. The wasm stack limit and fuel metering are engine settings, so there is one
+//! engine per combination in use; most plugins share the default one. One thread advances
+//! every engine's epoch each [`EPOCH_TICK`].
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -20,36 +21,48 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// Component instances (all plugins' warm instances together) the pool has room for.
 const TOTAL_COMPONENT_INSTANCES: u32 = 1000;
 
-/// The host's engines, by stack limit.
+/// What distinguishes engines: the wasm stack limit and whether fuel is metered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EngineKey {
+    /// `max_wasm_stack`, in bytes.
+    pub stack_bytes: u64,
+    /// Whether calls consume fuel.
+    pub metered: bool,
+}
+
+/// The host's engines, by key.
 pub struct Engines {
-    by_stack: Mutex<BTreeMap<u64, Engine>>,
+    by_key: Mutex<BTreeMap<EngineKey, Engine>>,
+    this: Weak<Engines>,
 }
 
 impl Engines {
-    /// No engines yet, and a ticker thread that lives as long as they do.
+    /// No engines yet; the ticker starts with the first one.
     pub fn new() -> Arc<Engines> {
-        let engines = Arc::new(Engines {
-            by_stack: Mutex::new(BTreeMap::new()),
-        });
-        let weak = Arc::downgrade(&engines);
-        std::thread::Builder::new()
-            .name("keel-plugin-epoch".into())
-            .spawn(move || tick(weak))
-            .map_err(|e| tracing::error!("cannot start the plugin epoch ticker: {e}"))
-            .ok();
-        engines
+        Arc::new_cyclic(|this| Engines {
+            by_key: Mutex::new(BTreeMap::new()),
+            this: this.clone(),
+        })
     }
 
-    /// The engine for plugins with this stack limit.
-    pub fn get(&self, stack_bytes: u64) -> Result<Engine, LoadError> {
-        let mut engines = self.by_stack.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(engine) = engines.get(&stack_bytes) {
+    /// The engine for plugins with this key. Making the first engine starts the ticker
+    /// (which lives as long as the engines do); without it no deadline could fire, so a
+    /// failure to start it is an error.
+    pub fn get(&self, key: EngineKey) -> Result<Engine, LoadError> {
+        let mut engines = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(engine) = engines.get(&key) {
             return Ok(engine.clone());
         }
-        let engine = Engine::new(&config(stack_bytes)).map_err(|e| {
-            LoadError::Spec(format!("no engine for stackBytes {stack_bytes}: {e:#}"))
-        })?;
-        engines.insert(stack_bytes, engine.clone());
+        if engines.is_empty() {
+            let this = self.this.clone();
+            std::thread::Builder::new()
+                .name("keel-plugin-epoch".into())
+                .spawn(move || tick(this))
+                .map_err(|e| LoadError::Spec(format!("cannot start the deadline ticker: {e}")))?;
+        }
+        let engine = Engine::new(&config(key))
+            .map_err(|e| LoadError::Spec(format!("no engine for {key:?}: {e:#}")))?;
+        engines.insert(key, engine.clone());
         Ok(engine)
     }
 }
@@ -61,7 +74,7 @@ fn tick(engines: Weak<Engines>) {
             return;
         };
         for engine in engines
-            .by_stack
+            .by_key
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
@@ -71,8 +84,8 @@ fn tick(engines: Weak<Engines>) {
     }
 }
 
-/// The one engine configuration, but for the stack limit.
-pub(crate) fn config(stack_bytes: u64) -> Config {
+/// The one engine configuration, but for what `key` sets.
+pub(crate) fn config(key: EngineKey) -> Config {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(TOTAL_COMPONENT_INSTANCES)
         .total_core_instances(TOTAL_COMPONENT_INSTANCES * 4)
@@ -91,8 +104,8 @@ pub(crate) fn config(stack_bytes: u64) -> Config {
     config
         .wasm_component_model(true)
         .epoch_interruption(true)
-        .consume_fuel(true)
-        .max_wasm_stack(stack_bytes as usize)
+        .consume_fuel(key.metered)
+        .max_wasm_stack(key.stack_bytes as usize)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config
 }

@@ -11,7 +11,7 @@ use wasmtime::component::Linker;
 use super::bindings::{admission, controller, network, scheduler};
 use super::compile::{CompileCache, digest};
 use super::contract;
-use super::engine::Engines;
+use super::engine::{EngineKey, Engines};
 use super::error::LoadError;
 use super::instance::{Plugin, Pre};
 use super::spec::{PluginSpec, PluginType};
@@ -49,7 +49,10 @@ impl PluginHost {
             });
         }
         spec.limits.validate().map_err(LoadError::Spec)?;
-        let engine = self.engines.get(spec.limits.stack_bytes)?;
+        let engine = self.engines.get(EngineKey {
+            stack_bytes: spec.limits.stack_bytes,
+            metered: spec.limits.fuel.is_some(),
+        })?;
         let component = self.cache.component(&engine, &spec.module, bytes)?;
         contract::check(&engine, &component, spec.plugin_type)?;
 

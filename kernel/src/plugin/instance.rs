@@ -152,8 +152,10 @@ impl Plugin {
     /// Refills the budgets for one call (or one instantiation).
     fn arm(&self, store: &mut Store<HostState>) {
         let limits = &self.spec.limits;
-        // Fuel is on in every engine, so this cannot fail.
-        let _ = store.set_fuel(limits.fuel);
+        if let Some(fuel) = limits.fuel {
+            // The engine meters fuel whenever the limits set a budget, so this cannot fail.
+            let _ = store.set_fuel(fuel);
+        }
         let ticks = limits
             .timeout_millis
             .div_ceil(EPOCH_TICK.as_millis() as u64)
@@ -245,7 +247,9 @@ impl Plugin {
             Some(Trap::Interrupt) => CallErrorKind::Timeout {
                 millis: limits.timeout_millis,
             },
-            Some(Trap::OutOfFuel) => CallErrorKind::FuelExhausted { fuel: limits.fuel },
+            Some(Trap::OutOfFuel) => CallErrorKind::FuelExhausted {
+                fuel: limits.fuel.unwrap_or(0),
+            },
             Some(Trap::StackOverflow) => CallErrorKind::StackOverflow,
             Some(trap) => CallErrorKind::Trap(trap.to_string()),
             None => {

@@ -13,8 +13,10 @@ pub struct Limits {
     pub memory_bytes: u64,
     /// Wall-clock time one call may take, in milliseconds (epoch interruption).
     pub timeout_millis: u64,
-    /// Deterministic budget for one call, in wasmtime fuel units (about one per instruction).
-    pub fuel: u64,
+    /// Deterministic budget for one call, in wasmtime fuel units (about one per
+    /// instruction). `null` turns metering off: the call is bounded by its deadline only,
+    /// and tight loops run about 15% faster (the plugin-bench figures).
+    pub fuel: Option<u64>,
     /// Native stack the plugin's wasm may use, in bytes.
     pub stack_bytes: u64,
     /// Log output one call may write through `host.log`, in bytes; more is dropped.
@@ -28,7 +30,7 @@ impl Default for Limits {
         Limits {
             memory_bytes: 64 << 20,
             timeout_millis: 1000,
-            fuel: 2_000_000_000,
+            fuel: Some(2_000_000_000),
             stack_bytes: 512 << 10,
             log_bytes: 64 << 10,
             answer_bytes: 4 << 20,
@@ -62,7 +64,7 @@ impl Limits {
                 "stackBytes",
                 MAX_STACK_BYTES,
             ),
-            (self.fuel == 0, "fuel", u64::MAX),
+            (self.fuel == Some(0), "fuel", u64::MAX),
         ];
         match checks.iter().find(|(bad, ..)| *bad) {
             Some((_, field, max)) => Err(format!(

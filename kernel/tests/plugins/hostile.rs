@@ -63,7 +63,7 @@ fn an_infinite_loop_is_stopped_at_its_deadline() {
     let host = PluginHost::new(None);
     let limits = Limits {
         timeout_millis: 200,
-        fuel: u64::MAX,
+        fuel: None,
         ..Limits::default()
     };
     let plugin = hostile(&host, limits);
@@ -89,7 +89,7 @@ fn an_infinite_loop_is_stopped_by_its_fuel_budget() {
     let host = PluginHost::new(None);
     let limits = Limits {
         timeout_millis: 60_000,
-        fuel: 50_000_000,
+        fuel: Some(50_000_000),
         ..Limits::default()
     };
     let plugin = hostile(&host, limits);

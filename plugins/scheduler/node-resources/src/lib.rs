@@ -11,7 +11,6 @@
 //! types ([`NodeTable`]), compiled natively as well for the benchmark's comparison.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use keel_sdk::scheduler::{Candidates, FilterResult, Node, PluginError, Pod, Resources, Scheduler};
 
@@ -48,27 +47,33 @@ impl NodeTable {
             .ok_or_else(|| PluginError::new(format!("node index {index} was never synced")))
     }
 
-    /// NodeResourcesFit over every candidate.
+    /// NodeResourcesFit over every candidate. Each node's shortfalls are a bitmask (cpu,
+    /// memory, pods, then each extended resource); reason strings are made once per
+    /// distinct mask, not per node.
     pub fn filter(&self, pod: &Pod, nodes: &Candidates) -> Result<FilterResult, PluginError> {
         check_columns(pod, nodes)?;
-        let n = nodes.index.len();
         let request = &pod.requests;
+        if request.extended.len() > MAX_EXTENDED {
+            return Err(PluginError::new(format!(
+                "at most {MAX_EXTENDED} extended resources per pod"
+            )));
+        }
+        let n = nodes.index.len();
         let mut codes = Vec::with_capacity(n);
-        let mut reasons: Vec<Vec<String>> = Vec::new();
-        let mut code_of: HashMap<Vec<String>, u16> = HashMap::new();
+        let mut masks: Vec<u64> = Vec::new();
         for (i, &index) in nodes.index.iter().enumerate() {
             let node = self.node(index)?;
-            let mut short = Vec::new();
+            let mut mask = 0u64;
             if request.milli_cpu > 0
                 && free(node.milli_cpu, nodes.used_milli_cpu[i]) < request.milli_cpu
             {
-                short.push("Insufficient cpu".to_string());
+                mask |= CPU;
             }
             if request.memory > 0 && free(node.memory, nodes.used_memory[i]) < request.memory {
-                short.push("Insufficient memory".to_string());
+                mask |= MEMORY;
             }
             if free(node.pods, nodes.used_pods[i]) < 1 {
-                short.push("Too many pods".to_string());
+                mask |= PODS;
             }
             for (j, (name, amount)) in request.extended.iter().enumerate() {
                 let have = node
@@ -77,21 +82,26 @@ impl NodeTable {
                     .find(|(n, _)| n == name)
                     .map_or(0, |(_, a)| *a);
                 if *amount > 0 && free(have, nodes.used_extended[j * n + i]) < *amount {
-                    short.push(format!("Insufficient {name}"));
+                    mask |= 1 << (FIRST_EXTENDED + j);
                 }
             }
-            if short.is_empty() {
+            if mask == 0 {
                 codes.push(0);
                 continue;
             }
-            let next = u16::try_from(reasons.len() + 1)
-                .map_err(|_| PluginError::new("too many distinct reasons"))?;
-            let code = *code_of.entry(short.clone()).or_insert_with(|| {
-                reasons.push(short);
-                next
-            });
-            codes.push(code);
+            let position = match masks.iter().position(|&m| m == mask) {
+                Some(position) => position,
+                None => {
+                    masks.push(mask);
+                    masks.len() - 1
+                }
+            };
+            codes.push(
+                u16::try_from(position + 1)
+                    .map_err(|_| PluginError::new("too many distinct reasons"))?,
+            );
         }
+        let reasons = masks.iter().map(|&mask| reasons(mask, request)).collect();
         Ok(FilterResult { codes, reasons })
     }
 
@@ -108,6 +118,33 @@ impl NodeTable {
         }
         Ok(scores)
     }
+}
+
+const CPU: u64 = 1;
+const MEMORY: u64 = 1 << 1;
+const PODS: u64 = 1 << 2;
+const FIRST_EXTENDED: usize = 3;
+/// Extended resources a pod may request (bits of the shortfall mask).
+pub const MAX_EXTENDED: usize = 64 - FIRST_EXTENDED;
+
+/// The reasons a shortfall mask stands for, as Kubernetes words them.
+fn reasons(mask: u64, request: &Resources) -> Vec<String> {
+    let mut reasons = Vec::new();
+    for (bit, reason) in [
+        (CPU, "Insufficient cpu"),
+        (MEMORY, "Insufficient memory"),
+        (PODS, "Too many pods"),
+    ] {
+        if mask & bit != 0 {
+            reasons.push(reason.to_string());
+        }
+    }
+    for (j, (name, _)) in request.extended.iter().enumerate() {
+        if mask & (1 << (FIRST_EXTENDED + j)) != 0 {
+            reasons.push(format!("Insufficient {name}"));
+        }
+    }
+    reasons
 }
 
 fn free(allocatable: u64, used: u64) -> u64 {
