@@ -12,6 +12,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::catalog::Catalog;
+use crate::catalog::install::{self, PluginSeed};
 use crate::catalog::sync::CatalogSync;
 use crate::plugin::PluginHost;
 use crate::registry::{ApiError, Objects, WriteOptions};
@@ -32,6 +33,8 @@ pub struct ServerConfig {
     pub watch_history: usize,
     /// Entries between snapshots.
     pub snapshot_every: u64,
+    /// Plugins to create when absent.
+    pub plugins: Vec<PluginSeed>,
 }
 
 /// A running server's handles.
@@ -77,6 +80,7 @@ pub async fn run(
     let store = Store::open(&store_config).await?;
     let objects = Objects::new(store.clone());
     bootstrap(&objects).await?;
+    install::install(&objects, &config.plugins).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;

@@ -206,3 +206,55 @@ fn a_spec_with_limits_out_of_range_is_refused_with_its_reason() -> Result<()> {
     assert!(message.contains("memoryBytes"), "{message}");
     Ok(())
 }
+
+#[test]
+fn plugins_named_at_start_are_created_once_and_admin_changes_survive_restarts() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let seed = format!("gate=admission:{}", artifacts::ECHO);
+    let mut server = Server::start(dir.path(), &["--plugin", &seed])?;
+    wait_status(&server, "gate", |o| ready(o) == Some("True"))?;
+
+    let patch = br#"{"spec":{"config":{"tag":"admin"}}}"#;
+    let (code, body) = keel_tests::http(
+        server.port,
+        "PATCH",
+        "/apis/keel.dev/v1alpha1/plugins/gate",
+        "application/merge-patch+json",
+        patch,
+    )?;
+    assert_eq!(code, 200, "{body}");
+    server.restart()?;
+    let after = wait_status(&server, "gate", |o| ready(o) == Some("True"))?;
+    assert_eq!(
+        after.pointer("/spec/config/tag"),
+        Some(&Value::from("admin")),
+        "the seed overwrote the admin's change"
+    );
+
+    let missing = Command::new(keel_binary()?)
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--plugin",
+            "x=admission:/nonexistent/x.wasm",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("second"))
+        .output()?;
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("plugin x: cannot read /nonexistent/x.wasm"),
+        "{stderr}"
+    );
+    let bad = Command::new(keel_binary()?)
+        .args(["server", "--plugin", "x=gardening:/x.wasm"])
+        .output()?;
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("NAME=TYPE:PATH"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    Ok(())
+}

@@ -7,10 +7,11 @@
 //!   Plugin's status what this host runs, why a spec was refused, call counters, and the
 //!   revision history `keel plugin rollback` uses.
 //! - [`modules`]: modules as content-addressed `PluginModule` objects; [`oci`]: modules
-//!   from OCI image layouts.
+//!   from OCI image layouts; [`install`]: the plugins a cluster starts with.
 //!
 //! **Invariant**: a spec that fails to load never replaces the version serving.
 
+pub mod install;
 pub mod modules;
 pub mod oci;
 pub mod status;

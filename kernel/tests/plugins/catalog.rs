@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use keel::catalog::{Catalog, modules};
+use keel::catalog::{Catalog, install};
 use keel::cluster::{self, ServerConfig};
 use keel::object::patch::PatchType;
-use keel::registry::{ApiError, Objects, Part, WriteOptions};
+use keel::registry::{Objects, Part, WriteOptions};
 use keel_plugin_artifacts as artifacts;
 use serde_json::{Value, json};
 
@@ -18,21 +18,9 @@ use super::{bytes, request};
 const UPDATES: usize = 100;
 
 async fn push(objects: &Objects, module: &[u8]) -> String {
-    let kind = objects
-        .kinds()
-        .by_path("keel.dev", "v1alpha1", "pluginmodules")
-        .unwrap_or_else(|| panic!("pluginmodules"));
-    let (digest, parts) = modules::objects_for(module);
-    for object in parts {
-        match objects
-            .create(kind, None, object, WriteOptions::default())
-            .await
-        {
-            Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
-            Err(e) => panic!("push: {e}"),
-        }
-    }
-    digest
+    install::store_module(objects, module)
+        .await
+        .unwrap_or_else(|e| panic!("push: {e}"))
 }
 
 /// Waits until the catalog serves plugin `name` with `module` and configuration tag `tag`.
@@ -63,6 +51,7 @@ async fn plugin_updates_through_the_api_swap_live_with_no_failed_call() {
         listen: ([127, 0, 0, 1], 0).into(),
         watch_history: 10_000,
         snapshot_every: 20_000,
+        plugins: vec![],
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -77,6 +77,9 @@ struct ServerArgs {
     /// Log entries between state machine snapshots.
     #[arg(long, default_value_t = 20_000)]
     snapshot_every: u64,
+    /// A plugin to create at start unless it exists: NAME=TYPE:PATH (repeatable).
+    #[arg(long = "plugin", value_name = "NAME=TYPE:PATH")]
+    plugins: Vec<keel::catalog::install::PluginSeed>,
 }
 
 impl ServerArgs {
@@ -86,6 +89,7 @@ impl ServerArgs {
             listen: self.listen,
             watch_history: self.watch_history,
             snapshot_every: self.snapshot_every,
+            plugins: self.plugins.clone(),
         }
     }
 }

@@ -1,0 +1,138 @@
+//! What a cluster starts with: plugins named on the command line (`--plugin
+//! NAME=TYPE:PATH`), stored as modules and created as Plugins when absent. An existing
+//! Plugin is left as it is, so an admin's changes survive restarts.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::modules;
+use crate::object::resource::KEEL_GROUP;
+use crate::plugin::PluginType;
+use crate::registry::{ApiError, Objects, WriteOptions};
+
+/// A plugin a cluster starts with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginSeed {
+    /// The Plugin's name.
+    pub name: String,
+    /// Its type.
+    pub plugin_type: PluginType,
+    /// The component file.
+    pub path: PathBuf,
+}
+
+impl std::str::FromStr for PluginSeed {
+    type Err = String;
+
+    /// Parses `NAME=TYPE:PATH` (`image-policy=admission:/path/image_policy.wasm`).
+    fn from_str(text: &str) -> Result<PluginSeed, String> {
+        let usage = || {
+            format!(
+                "{text:?} is not NAME=TYPE:PATH (TYPE: scheduler, admission, controller or network)"
+            )
+        };
+        let (name, rest) = text.split_once('=').ok_or_else(usage)?;
+        let (plugin_type, path) = rest.split_once(':').ok_or_else(usage)?;
+        let plugin_type = [
+            PluginType::Scheduler,
+            PluginType::Admission,
+            PluginType::Controller,
+            PluginType::Network,
+        ]
+        .into_iter()
+        .find(|t| t.interface().eq_ignore_ascii_case(plugin_type))
+        .ok_or_else(usage)?;
+        if name.is_empty() || path.is_empty() {
+            return Err(usage());
+        }
+        Ok(PluginSeed {
+            name: name.to_string(),
+            plugin_type,
+            path: PathBuf::from(path),
+        })
+    }
+}
+
+/// Stores `bytes` as PluginModule objects (those already stored are kept); answers the
+/// module's digest.
+pub async fn store_module(objects: &Objects, bytes: &[u8]) -> Result<String, ApiError> {
+    let kind = objects
+        .kinds()
+        .by_path(KEEL_GROUP, "v1alpha1", "pluginmodules")
+        .ok_or_else(|| ApiError::Internal("pluginmodules are not served".into()))?;
+    let (digest, parts) = modules::objects_for(bytes);
+    for object in parts {
+        match objects
+            .create(kind, None, object, WriteOptions::default())
+            .await
+        {
+            Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(digest)
+}
+
+/// Stores each seed's module and creates its Plugin unless one by that name exists.
+pub async fn install(objects: &Objects, seeds: &[PluginSeed]) -> anyhow::Result<()> {
+    let plugins = objects
+        .kinds()
+        .by_path(KEEL_GROUP, "v1alpha1", "plugins")
+        .ok_or_else(|| anyhow::anyhow!("plugins are not served"))?;
+    for seed in seeds {
+        let bytes = std::fs::read(&seed.path).map_err(|e| {
+            anyhow::anyhow!(
+                "plugin {}: cannot read {}: {e}",
+                seed.name,
+                seed.path.display()
+            )
+        })?;
+        let digest = store_module(objects, &bytes).await?;
+        let plugin = json!({
+            "apiVersion": format!("{KEEL_GROUP}/v1alpha1"),
+            "kind": "Plugin",
+            "metadata": {"name": seed.name},
+            "spec": {"type": seed.plugin_type, "module": digest},
+        });
+        match objects
+            .create(plugins, None, plugin, WriteOptions::default())
+            .await
+        {
+            Ok(_) => tracing::info!(plugin = seed.name, module = digest, "plugin installed"),
+            Err(ApiError::AlreadyExists { .. }) => {
+                tracing::info!(plugin = seed.name, "plugin exists; left as it is")
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_parse_and_bad_ones_say_what_is_expected() {
+        let seed: Result<PluginSeed, _> = "images=Admission:/p/image_policy.wasm".parse();
+        assert_eq!(
+            seed,
+            Ok(PluginSeed {
+                name: "images".into(),
+                plugin_type: PluginType::Admission,
+                path: "/p/image_policy.wasm".into()
+            })
+        );
+        for bad in [
+            "images",
+            "images=admission",
+            "images=gardening:/p.wasm",
+            "=admission:/p.wasm",
+            "images=admission:",
+        ] {
+            let error = bad.parse::<PluginSeed>().err().unwrap_or_default();
+            assert!(error.contains("NAME=TYPE:PATH"), "{bad}: {error}");
+        }
+    }
+}
