@@ -402,11 +402,20 @@ async fn swap_latency(swaps: u32) -> Result<()> {
     println!(
         "swap latency: Plugin update committed through the API -> new version serving (goal: under 100 ms)"
     );
+    // A module pushed with the update compiles on the way; one pushed ahead of its rollout
+    // was compiled when it arrived (the catalog compiles modules as they are stored).
     let mut tag = 1;
-    let first = swap(&objects, plugins, &catalog, &digests[1], tag).await?;
+    let fresh = install::store_module(&objects, &std::fs::read(artifacts::IMAGE_POLICY)?).await?;
+    let with_update = swap(&objects, plugins, &catalog, &fresh, tag).await?;
     println!(
-        "  {:<34} {first:>11.2} ms (one sample: compiling dominates)",
-        "module change, first load"
+        "  {:<34} {with_update:>11.2} ms (one sample: compiling dominates)",
+        "new module pushed with the update"
+    );
+    tag += 1;
+    let ahead = swap(&objects, plugins, &catalog, &digests[1], tag).await?;
+    println!(
+        "  {:<34} {ahead:>11.2} ms (one sample: compiled when pushed)",
+        "new module pushed beforehand"
     );
     let mut config_only = Vec::new();
     let mut module_change = Vec::new();

@@ -43,7 +43,7 @@ pub fn objects_for(bytes: &[u8]) -> (String, Vec<Value>) {
         let part = digest(chunk);
         objects.push(object(
             &part,
-            json!({"digest": part, "size": chunk.len(), "data": STANDARD.encode(chunk)}),
+            json!({"digest": part, "size": chunk.len(), "part": true, "data": STANDARD.encode(chunk)}),
         ));
         parts.push(object_name(&part));
     }
@@ -52,6 +52,14 @@ pub fn objects_for(bytes: &[u8]) -> (String, Vec<Value>) {
         json!({"digest": module_digest, "size": bytes.len(), "parts": parts}),
     ));
     (module_digest, objects)
+}
+
+/// The digest of a whole module stored in `object` (none for a part of one).
+pub fn module_digest(object: &Value) -> Option<&str> {
+    if object.pointer("/spec/part").and_then(Value::as_bool) == Some(true) {
+        return None;
+    }
+    object.pointer("/spec/digest").and_then(Value::as_str)
 }
 
 /// Reassembles the module `wanted` from objects fetched by name with `get`, checking

@@ -2,7 +2,8 @@
 //! it in once it loaded, and write what happened into the Plugin's status.
 //!
 //! A spec is loaded when it differs from the one serving; a refused spec is not tried again
-//! until it changes or a `PluginModule` arrives (it may have been missing). Loading runs on
+//! until it changes or a `PluginModule` arrives (it may have been missing). A module is
+//! compiled when it arrives, in the background, so swapping to it later does not compile. Loading runs on
 //! a blocking thread (compiling can take a while); the loop handles one Plugin at a time.
 //! Call counters are written to `status.stats` every [`STATS_EVERY`] when they changed.
 
@@ -79,11 +80,7 @@ impl CatalogSync {
             // Each branch is cancel-safe: a watcher keeps its place when `next` is dropped.
             tokio::select! {
                 event = plugin_events.next() => self.on_plugin_event(event).await,
-                event = module_events.next() => {
-                    if !matches!(event, WatchEvent::Deleted(_)) {
-                        self.retry_refused().await;
-                    }
-                }
+                event = module_events.next() => self.on_module_event(event).await,
                 _ = stats_tick.tick() => self.publish_stats().await,
             }
         }
@@ -112,6 +109,32 @@ impl CatalogSync {
                 }
             }
         }
+    }
+
+    /// A module arrived: compile it in the background (so the Plugin that names it later
+    /// swaps without compiling), and retry the Plugins refused, which may have waited for it.
+    async fn on_module_event(&mut self, event: WatchEvent) {
+        let arrived = match event {
+            WatchEvent::Applied(object) => vec![object],
+            WatchEvent::Restarted(objects) => objects,
+            WatchEvent::Deleted(_) => return,
+        };
+        for object in &arrived {
+            let Some(digest) = modules::module_digest(object) else {
+                continue;
+            };
+            let (objects, kind) = (self.objects.clone(), self.modules);
+            let Ok(bytes) = modules::assemble(digest, |n| objects.get(kind, None, n).ok()) else {
+                continue;
+            };
+            let host = self.host.clone();
+            tokio::task::spawn_blocking(move || {
+                if let Err(error) = host.precompile(&bytes) {
+                    tracing::info!("module does not compile ahead of use: {error}");
+                }
+            });
+        }
+        self.retry_refused().await;
     }
 
     fn forget(&mut self, name: &str) {

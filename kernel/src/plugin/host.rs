@@ -14,6 +14,7 @@ use super::contract;
 use super::engine::{EngineKey, Engines};
 use super::error::LoadError;
 use super::instance::{Plugin, Pre};
+use super::limits::Limits;
 use super::spec::{PluginSpec, PluginType};
 use super::state::HostState;
 use super::stats::CallStats;
@@ -31,6 +32,19 @@ impl PluginHost {
             engines: Engines::new(),
             cache: CompileCache::new(cache_dir),
         }
+    }
+
+    /// Compiles `bytes` for plugins with default limits and keeps the result in the cache,
+    /// so a Plugin that later names this module swaps without compiling.
+    pub fn precompile(&self, bytes: &[u8]) -> Result<(), LoadError> {
+        let limits = Limits::default();
+        let engine = self.engines.get(EngineKey {
+            stack_bytes: limits.stack_bytes,
+            metered: limits.fuel.is_some(),
+        })?;
+        self.cache
+            .component(&engine, &digest(bytes), bytes)
+            .map(drop)
     }
 
     /// Loads `bytes` as version `spec` of plugin `name`, counting its calls in `stats`.
