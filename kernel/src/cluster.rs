@@ -38,6 +38,7 @@ pub struct ServerConfig {
 }
 
 /// A running server's handles.
+#[derive(Clone)]
 pub struct Running {
     /// The address the API listens on (the real port when asked for 0).
     pub addr: SocketAddr,
@@ -104,4 +105,46 @@ pub async fn run(
     catalog_task.abort();
     store.shutdown().await;
     Ok(())
+}
+
+/// A server running on this process's tokio runtime (tests, benchmarks, embedding).
+pub struct InProcess {
+    /// Its handles.
+    pub running: Running,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl InProcess {
+    /// Starts a server and waits until it serves.
+    pub async fn start(config: ServerConfig) -> anyhow::Result<InProcess> {
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(run(
+            config,
+            move |running| {
+                let _ = ready_tx.send(running.clone());
+            },
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        match ready_rx.await {
+            Ok(running) => Ok(InProcess {
+                running,
+                stop,
+                task,
+            }),
+            Err(_) => Err(task
+                .await?
+                .err()
+                .unwrap_or_else(|| anyhow::anyhow!("the server ended before serving"))),
+        }
+    }
+
+    /// Stops the server and waits until its store is closed.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await?
+    }
 }

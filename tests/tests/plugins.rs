@@ -52,6 +52,21 @@ fn wait_status(server: &Server, name: &str, done: impl Fn(&Value) -> bool) -> Re
     }
 }
 
+fn create_plugin(server: &Server, manifest: &str) -> Result<()> {
+    let path = "/apis/keel.dev/v1alpha1/plugins";
+    let (code, body) = keel_tests::http(
+        server.port,
+        "POST",
+        path,
+        "application/json",
+        manifest.as_bytes(),
+    )?;
+    if code != 201 {
+        bail!("creating a Plugin: {code} {body}");
+    }
+    Ok(())
+}
+
 fn ready(object: &Value) -> Option<&str> {
     object
         .pointer("/status/conditions/0/status")
@@ -160,14 +175,7 @@ fn a_plugin_waits_for_its_module_and_a_chunked_python_module_loads() -> Result<(
         r#"{{"apiVersion":"keel.dev/v1alpha1","kind":"Plugin","metadata":{{"name":"images"}},
             "spec":{{"type":"Admission","module":"{digest}","config":{{"allowedPrefixes":["registry.example/"]}}}}}}"#
     );
-    let (code, body) = keel_tests::http(
-        server.port,
-        "POST",
-        "/apis/keel.dev/v1alpha1/plugins",
-        "application/json",
-        manifest.as_bytes(),
-    )?;
-    assert_eq!(code, 201, "{body}");
+    create_plugin(&server, &manifest)?;
     let missing = wait_status(&server, "images", |o| ready(o) == Some("False"))?;
     assert_eq!(reason(&missing), Some("ModuleMissing"));
 
@@ -189,14 +197,7 @@ fn a_spec_with_limits_out_of_range_is_refused_with_its_reason() -> Result<()> {
         r#"{{"apiVersion":"keel.dev/v1alpha1","kind":"Plugin","metadata":{{"name":"greedy"}},
             "spec":{{"type":"Admission","module":"{digest}","limits":{{"memoryBytes":1099511627776}}}}}}"#
     );
-    let (code, body) = keel_tests::http(
-        server.port,
-        "POST",
-        "/apis/keel.dev/v1alpha1/plugins",
-        "application/json",
-        manifest.as_bytes(),
-    )?;
-    assert_eq!(code, 201, "{body}");
+    create_plugin(&server, &manifest)?;
     let refused = wait_status(&server, "greedy", |o| ready(o) == Some("False"))?;
     assert_eq!(reason(&refused), Some("InvalidSpec"));
     let message = refused

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Parser;
 use keel::catalog::{Catalog, install};
-use keel::cluster::{self, ServerConfig};
+use keel::cluster::{InProcess, ServerConfig};
 use keel::object::patch::PatchType;
 use keel::plugin::calls::{Candidates, FixedNodes, Node, Pod, Resources};
 use keel::plugin::{CallStats, Limits, Plugin, PluginHost, PluginSpec, PluginType, digest};
@@ -366,14 +366,11 @@ async fn swap_latency(swaps: u32) -> Result<()> {
         snapshot_every: 20_000,
         plugins: vec![],
     };
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(cluster::run(
-        config,
-        move |r| drop(tx.send((r.objects.clone(), r.catalog.clone()))),
-        async move { drop(stopped.await) },
-    ));
-    let (objects, catalog) = rx.await.context("server did not start")?;
+    let server = InProcess::start(config).await?;
+    let (objects, catalog) = (
+        server.running.objects.clone(),
+        server.running.catalog.clone(),
+    );
     let plugins = objects
         .kinds()
         .by_path("keel.dev", "v1alpha1", "plugins")
@@ -431,8 +428,7 @@ async fn swap_latency(swaps: u32) -> Result<()> {
     println!(
         "  anchor    Kubewarden and kube-scheduler-wasm-extension: no hot reload (a rollout or restart)\n"
     );
-    let _ = stop.send(());
-    server.await??;
+    server.stop().await?;
     Ok(())
 }
 
@@ -461,17 +457,12 @@ async fn swap(
 }
 
 async fn wait_serving(catalog: &Catalog, module: &str, tag: u32) -> Result<()> {
-    let mut changes = catalog.changes();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if catalog
-            .current("swap")
-            .is_some_and(|p| p.digest() == module && p.spec().config["tag"] == json!(tag))
-        {
-            return Ok(());
-        }
-        tokio::time::timeout_at(deadline, changes.changed())
-            .await
-            .context("the swap never happened")??;
+    let serving = |p: &Plugin| p.digest() == module && p.spec().config["tag"] == json!(tag);
+    match catalog
+        .wait_for("swap", serving, Duration::from_secs(60))
+        .await
+    {
+        true => Ok(()),
+        false => anyhow::bail!("the swap to {module} (tag {tag}) never happened"),
     }
 }

@@ -65,6 +65,29 @@ impl Catalog {
         plugins
     }
 
+    /// Waits until the version of `name` serving satisfies `wanted`, or `timeout` passes;
+    /// answers whether it did.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        wanted: impl Fn(&Plugin) -> bool,
+        timeout: std::time::Duration,
+    ) -> bool {
+        let mut changes = self.changes();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.current(name).is_some_and(|p| wanted(&p)) {
+                return true;
+            }
+            if !matches!(
+                tokio::time::timeout_at(deadline, changes.changed()).await,
+                Ok(Ok(()))
+            ) {
+                return false;
+            }
+        }
+    }
+
     /// A signal that counts changes (a version installed or a plugin removed).
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()

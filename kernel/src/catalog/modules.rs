@@ -110,20 +110,19 @@ mod tests {
 
     use super::*;
 
+    fn by_name(objects: &[Value]) -> HashMap<String, Value> {
+        let name = |o: &Value| {
+            o.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        objects.iter().map(|o| (name(o), o.clone())).collect()
+    }
+
     fn round_trip(bytes: &[u8]) -> (usize, Result<Vec<u8>, String>) {
         let (digest, objects) = objects_for(bytes);
-        let by_name: HashMap<String, Value> = objects
-            .iter()
-            .map(|o| {
-                (
-                    o.pointer("/metadata/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
-                    o.clone(),
-                )
-            })
-            .collect();
+        let by_name = by_name(&objects);
         (
             objects.len(),
             assemble(&digest, |n| by_name.get(n).cloned()),
@@ -137,8 +136,15 @@ mod tests {
         let large: Vec<u8> = (0..CHUNK_BYTES * 2 + 5).map(|i| (i % 251) as u8).collect();
         assert_eq!(
             round_trip(&large),
-            (4, Ok(large)),
+            (4, Ok(large.clone())),
             "three parts and the module"
+        );
+        let (digest, objects) = objects_for(&large);
+        let wholes: Vec<Option<&str>> = objects.iter().map(module_digest).collect();
+        assert_eq!(
+            wholes,
+            [None, None, None, Some(digest.as_str())],
+            "parts are not modules"
         );
     }
 
@@ -146,18 +152,7 @@ mod tests {
     fn tampered_or_missing_parts_are_refused() {
         let large: Vec<u8> = (0..CHUNK_BYTES + 1).map(|i| (i % 13) as u8).collect();
         let (digest, objects) = objects_for(&large);
-        let mut by_name: HashMap<String, Value> = objects
-            .iter()
-            .map(|o| {
-                (
-                    o.pointer("/metadata/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
-                    o.clone(),
-                )
-            })
-            .collect();
+        let mut by_name = by_name(&objects);
         let first_part = objects[0]
             .pointer("/metadata/name")
             .and_then(Value::as_str)

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use keel::catalog::{Catalog, install};
-use keel::cluster::{self, ServerConfig};
+use keel::cluster::{InProcess, ServerConfig};
 use keel::object::patch::PatchType;
 use keel::registry::{Objects, Part, WriteOptions};
 use keel_plugin_artifacts as artifacts;
@@ -25,22 +25,12 @@ async fn push(objects: &Objects, module: &[u8]) -> String {
 
 /// Waits until the catalog serves plugin `name` with `module` and configuration tag `tag`.
 async fn serving(catalog: &Catalog, name: &str, module: &str, tag: &str) {
-    let mut changes = catalog.changes();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if catalog
-            .current(name)
-            .is_some_and(|p| p.digest() == module && p.spec().config["tag"] == json!(tag))
-        {
-            return;
-        }
-        if tokio::time::timeout_at(deadline, changes.changed())
-            .await
-            .is_err()
-        {
-            panic!("plugin {name} never served {module} with tag {tag}");
-        }
-    }
+    let wanted =
+        |p: &keel::plugin::Plugin| p.digest() == module && p.spec().config["tag"] == json!(tag);
+    let served = catalog
+        .wait_for(name, wanted, Duration::from_secs(60))
+        .await;
+    assert!(served, "plugin {name} never served {module} with tag {tag}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,18 +43,13 @@ async fn plugin_updates_through_the_api_swap_live_with_no_failed_call() {
         snapshot_every: 20_000,
         plugins: vec![],
     };
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(cluster::run(
-        config,
-        move |running| {
-            let _ = tx.send((running.objects.clone(), running.catalog.clone()));
-        },
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
-    let (objects, catalog) = rx.await.unwrap_or_else(|_| panic!("server did not start"));
+    let server = InProcess::start(config)
+        .await
+        .unwrap_or_else(|e| panic!("server: {e}"));
+    let (objects, catalog) = (
+        server.running.objects.clone(),
+        server.running.catalog.clone(),
+    );
     let plugins = objects
         .kinds()
         .by_path("keel.dev", "v1alpha1", "plugins")
@@ -172,6 +157,5 @@ async fn plugin_updates_through_the_api_swap_live_with_no_failed_call() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    server.stop().await.unwrap_or_else(|e| panic!("stop: {e}"));
 }
