@@ -138,7 +138,9 @@ impl Plugin {
             Pre::Network(pre) => pre.instantiate(&mut store).map(Exports::Network),
         };
         let exports = exports.map_err(|e| match self.classify(&e, &store) {
-            CallErrorKind::Trap(message) => self.error(CallErrorKind::Instantiate(message)),
+            CallErrorKind::Trap(message) | CallErrorKind::BadAnswer(message) => {
+                self.error(CallErrorKind::Instantiate(message))
+            }
             kind => self.error(kind),
         })?;
         self.instantiated.fetch_add(1, Ordering::Relaxed);
@@ -251,18 +253,20 @@ impl Plugin {
                 fuel: limits.fuel.unwrap_or(0),
             },
             Some(Trap::StackOverflow) => CallErrorKind::StackOverflow,
+            Some(
+                trap @ (Trap::InvalidChar
+                | Trap::StringOutOfBounds
+                | Trap::ListOutOfBounds
+                | Trap::InvalidDiscriminant
+                | Trap::UnalignedPointer),
+            ) => CallErrorKind::BadAnswer(trap.to_string()),
             Some(trap) => CallErrorKind::Trap(trap.to_string()),
+            // Not a trap: the answer could not be lifted (a string that is not UTF-8, a list
+            // past the end of memory) or an import refused the plugin outright; either way
+            // the plugin broke the contract.
             None => {
                 let message = format!("{error:#}");
-                let first = message.lines().next().unwrap_or_default();
-                if first.contains("list")
-                    || first.contains("string")
-                    || first.contains("discriminant")
-                {
-                    CallErrorKind::BadAnswer(first.to_string())
-                } else {
-                    CallErrorKind::Trap(first.to_string())
-                }
+                CallErrorKind::BadAnswer(message.lines().next().unwrap_or_default().to_string())
             }
         }
     }
