@@ -16,7 +16,7 @@ use crate::catalog::install::{self, PluginSeed};
 use crate::catalog::sync::CatalogSync;
 use crate::plugin::PluginHost;
 use crate::registry::{ApiError, Objects, WriteOptions};
-use crate::store::{Store, StoreConfig};
+use crate::store::{DEFAULT_SNAPSHOT_EVERY, DEFAULT_WATCH_HISTORY, Store, StoreConfig};
 
 /// Namespaces every cluster has.
 pub const SYSTEM_NAMESPACES: &[&str] =
@@ -35,6 +35,20 @@ pub struct ServerConfig {
     pub snapshot_every: u64,
     /// Plugins to create when absent.
     pub plugins: Vec<PluginSeed>,
+}
+
+impl ServerConfig {
+    /// A server over `data_dir` listening on `listen`, with the default history, snapshot
+    /// interval and no plugins.
+    pub fn new(data_dir: PathBuf, listen: SocketAddr) -> ServerConfig {
+        ServerConfig {
+            data_dir,
+            listen,
+            watch_history: DEFAULT_WATCH_HISTORY,
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            plugins: Vec::new(),
+        }
+    }
 }
 
 /// A running server's handles.

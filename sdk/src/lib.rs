@@ -42,9 +42,20 @@ pub mod scheduler;
 /// The contract version this SDK builds plugins against.
 pub const CONTRACT_VERSION: &str = "0.1.0";
 
-/// Items every plugin-type module shares, defined once over that module's generated bindings.
-macro_rules! common_items {
-    () => {
+/// A plugin-type module's bindings (the `generate!` output for `$world`) and the items every
+/// such module shares, defined once.
+macro_rules! world {
+    ($world:tt) => {
+        #[doc(hidden)]
+        #[allow(missing_docs, clippy::all)]
+        pub mod bindings {
+            wit_bindgen::generate!({
+                world: $world,
+                path: "../wit",
+                pub_export_macro: true,
+            });
+        }
+
         pub use bindings::keel::plugin::host;
         pub use bindings::keel::plugin::host::Level;
         pub use bindings::keel::plugin::types::PluginError;
@@ -73,4 +84,20 @@ macro_rules! common_items {
         }
     };
 }
-pub(crate) use common_items;
+pub(crate) use world;
+
+/// The body of every `export_*!` macro: on wasm32, wit-bindgen's export of `$plugin` as the
+/// implementation of module `$module`'s world; elsewhere nothing is exported, and naming the
+/// (unit) type keeps it used.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_world {
+    ($plugin:ident, $module:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        $crate::$module::bindings::export!($plugin with_types_in $crate::$module::bindings);
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = $plugin;
+        };
+    };
+}

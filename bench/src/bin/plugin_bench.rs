@@ -101,8 +101,11 @@ fn load_with(
     limits: Limits,
 ) -> Result<Plugin> {
     let bytes = std::fs::read(path).with_context(|| path.to_string())?;
-    let object = json!({"spec": {"type": plugin_type, "module": digest(&bytes), "config": config, "limits": limits}});
-    let spec = PluginSpec::from_object(&object)?;
+    let spec = PluginSpec {
+        config,
+        limits,
+        ..PluginSpec::new(plugin_type, digest(&bytes))
+    };
     Ok(host.load(name, spec, &bytes, Arc::new(CallStats::default()))?)
 }
 
@@ -338,9 +341,10 @@ fn idle_memory(host: &PluginHost, instances: usize) -> Result<()> {
     let before = rss_bytes();
     let mut versions = Vec::new();
     for v in 0..instances.div_ceil(4) {
-        let spec = PluginSpec::from_object(
-            &json!({"spec": {"type": "Admission", "module": digest(&bytes), "config": {"tag": v}}}),
-        )?;
+        let spec = PluginSpec {
+            config: json!({"tag": v}),
+            ..PluginSpec::new(PluginType::Admission, digest(&bytes))
+        };
         let plugin = host.load("idle", spec, &bytes, Arc::new(CallStats::default()))?;
         for _ in 0..3 {
             plugin.warm_up()?;
@@ -359,13 +363,7 @@ fn idle_memory(host: &PluginHost, instances: usize) -> Result<()> {
 
 async fn swap_latency(swaps: u32) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let config = ServerConfig {
-        data_dir: dir.path().to_path_buf(),
-        listen: ([127, 0, 0, 1], 0).into(),
-        watch_history: 10_000,
-        snapshot_every: 20_000,
-        plugins: vec![],
-    };
+    let config = ServerConfig::new(dir.path().to_path_buf(), ([127, 0, 0, 1], 0).into());
     let server = InProcess::start(config).await?;
     let (objects, catalog) = (
         server.running.objects.clone(),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::Store;
 
 use super::bindings::{admission, controller, network, scheduler, types};
-use super::error::CallError;
+use super::error::{CallError, CallErrorKind};
 use super::instance::{Exports, Plugin, Warm};
 use super::spec::PluginType;
 use super::state::{CacheView, HostState};
@@ -137,14 +137,11 @@ impl Plugin {
                 .call_score(store, pod, candidates)
         })?;
         if scores.len() != candidates.index.len() || scores.iter().any(|&s| s > 100) {
-            return Err(CallError {
-                plugin: self.name().to_string(),
-                kind: super::error::CallErrorKind::BadAnswer(format!(
-                    "{} scores for {} candidates, or a score over 100",
-                    scores.len(),
-                    candidates.index.len()
-                )),
-            });
+            return Err(self.error(CallErrorKind::BadAnswer(format!(
+                "{} scores for {} candidates, or a score over 100",
+                scores.len(),
+                candidates.index.len()
+            ))));
         }
         Ok(scores)
     }

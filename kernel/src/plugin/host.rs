@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use wasmtime::component::Linker;
+use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::{admission, controller, network, scheduler};
 use super::compile::{CompileCache, digest};
@@ -70,50 +70,51 @@ impl PluginHost {
         let component = self.cache.component(&engine, &spec.module, bytes)?;
         contract::check(&engine, &component, spec.plugin_type)?;
 
-        let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        let linked = match spec.plugin_type {
-            PluginType::Scheduler => scheduler::SchedulerPlugin::add_to_linker::<
-                _,
-                wasmtime::component::HasSelf<_>,
-            >(&mut linker, |s| s),
-            PluginType::Admission => admission::AdmissionPlugin::add_to_linker::<
-                _,
-                wasmtime::component::HasSelf<_>,
-            >(&mut linker, |s| s),
-            PluginType::Controller => controller::ControllerPlugin::add_to_linker::<
-                _,
-                wasmtime::component::HasSelf<_>,
-            >(&mut linker, |s| s),
-            PluginType::Network => network::NetworkPlugin::add_to_linker::<
-                _,
-                wasmtime::component::HasSelf<_>,
-            >(&mut linker, |s| s),
-        };
-        linked.map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        let instance_pre = linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        let link = |e: wasmtime::Error| LoadError::Link(format!("{e:#}"));
-        let pre = match spec.plugin_type {
-            PluginType::Scheduler => {
-                Pre::Scheduler(scheduler::SchedulerPluginPre::new(instance_pre).map_err(link)?)
-            }
-            PluginType::Admission => {
-                Pre::Admission(admission::AdmissionPluginPre::new(instance_pre).map_err(link)?)
-            }
-            PluginType::Controller => {
-                Pre::Controller(controller::ControllerPluginPre::new(instance_pre).map_err(link)?)
-            }
-            PluginType::Network => {
-                Pre::Network(network::NetworkPluginPre::new(instance_pre).map_err(link)?)
-            }
-        };
+        let pre = link(&engine, &component, spec.plugin_type)?;
         let plugin = Plugin::new(name, Arc::new(spec), engine, pre, stats);
         plugin
             .warm_up()
             .map_err(|e| LoadError::Instantiate(e.kind.to_string()))?;
         Ok(plugin)
     }
+}
+
+/// Links `component` with WASI (granting nothing) and its type's world, and pre-instantiates it.
+fn link(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+    plugin_type: PluginType,
+) -> Result<Pre, LoadError> {
+    let error = |e: wasmtime::Error| LoadError::Link(format!("{e:#}"));
+    let mut linker = Linker::<HostState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(error)?;
+    macro_rules! world {
+        ($world:ty, $pre:ty, $variant:ident) => {{
+            <$world>::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(error)?;
+            let instance_pre = linker.instantiate_pre(component).map_err(error)?;
+            Pre::$variant(<$pre>::new(instance_pre).map_err(error)?)
+        }};
+    }
+    Ok(match plugin_type {
+        PluginType::Scheduler => world!(
+            scheduler::SchedulerPlugin,
+            scheduler::SchedulerPluginPre<HostState>,
+            Scheduler
+        ),
+        PluginType::Admission => world!(
+            admission::AdmissionPlugin,
+            admission::AdmissionPluginPre<HostState>,
+            Admission
+        ),
+        PluginType::Controller => world!(
+            controller::ControllerPlugin,
+            controller::ControllerPluginPre<HostState>,
+            Controller
+        ),
+        PluginType::Network => world!(
+            network::NetworkPlugin,
+            network::NetworkPluginPre<HostState>,
+            Network
+        ),
+    })
 }

@@ -100,7 +100,7 @@ impl Plugin {
         self.instantiated.load(Ordering::Relaxed)
     }
 
-    fn error(&self, kind: CallErrorKind) -> CallError {
+    pub(crate) fn error(&self, kind: CallErrorKind) -> CallError {
         CallError {
             plugin: self.name.to_string(),
             kind,

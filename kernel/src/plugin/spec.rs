@@ -90,6 +90,21 @@ fn default_weight() -> u32 {
 }
 
 impl PluginSpec {
+    /// A spec for `module` (a `sha256:` digest) of `plugin_type`, with no configuration and
+    /// the default limits, failure policy, order and weight.
+    pub fn new(plugin_type: PluginType, module: String) -> PluginSpec {
+        PluginSpec {
+            plugin_type,
+            module,
+            config: serde_json::Value::Null,
+            limits: Limits::default(),
+            failure_policy: FailurePolicy::default(),
+            order: 0,
+            weight: default_weight(),
+            namespaces: Vec::new(),
+        }
+    }
+
     /// Parses and checks the `spec` of a Plugin object.
     pub fn from_object(object: &serde_json::Value) -> Result<PluginSpec, LoadError> {
         let spec = object.get("spec").cloned().unwrap_or_default();
@@ -144,6 +159,11 @@ mod tests {
         let spec =
             PluginSpec::from_object(&json!({"spec": {"type": "Admission", "module": digest}}));
         let Ok(spec) = spec else { panic!("{spec:?}") };
+        assert_eq!(
+            spec,
+            PluginSpec::new(PluginType::Admission, digest.clone()),
+            "new() has the defaults parsing gives"
+        );
         assert_eq!(
             (spec.plugin_type, spec.failure_policy, spec.weight),
             (PluginType::Admission, FailurePolicy::Fail, 1)

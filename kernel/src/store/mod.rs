@@ -45,6 +45,12 @@ pub enum StoreError {
 /// A `Result` with [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Events kept for watch resumption, unless configured.
+pub const DEFAULT_WATCH_HISTORY: usize = 100_000;
+
+/// Log entries between snapshots, unless configured.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 20_000;
+
 /// How a store is opened.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -69,8 +75,8 @@ impl StoreConfig {
             data_dir: data_dir.into(),
             node_id: 1,
             advertise: "127.0.0.1:0".into(),
-            watch_history: 100_000,
-            snapshot_every: 20_000,
+            watch_history: DEFAULT_WATCH_HISTORY,
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             keep_behind_snapshot: 1_000,
         }
     }

@@ -36,13 +36,7 @@ async fn serving(catalog: &Catalog, name: &str, module: &str, tag: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_updates_through_the_api_swap_live_with_no_failed_call() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let config = ServerConfig {
-        data_dir: dir.path().to_path_buf(),
-        listen: ([127, 0, 0, 1], 0).into(),
-        watch_history: 10_000,
-        snapshot_every: 20_000,
-        plugins: vec![],
-    };
+    let config = ServerConfig::new(dir.path().to_path_buf(), ([127, 0, 0, 1], 0).into());
     let server = InProcess::start(config)
         .await
         .unwrap_or_else(|e| panic!("server: {e}"));

@@ -24,8 +24,11 @@ pub fn spec(
     config: serde_json::Value,
     limits: Limits,
 ) -> PluginSpec {
-    let object = serde_json::json!({"spec": {"type": plugin_type, "module": digest(bytes), "config": config, "limits": limits}});
-    PluginSpec::from_object(&object).unwrap_or_else(|e| panic!("spec: {e}"))
+    PluginSpec {
+        config,
+        limits,
+        ..PluginSpec::new(plugin_type, digest(bytes))
+    }
 }
 
 /// Loads the component at `path` as plugin `name`.

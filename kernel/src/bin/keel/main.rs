@@ -72,10 +72,10 @@ struct ServerArgs {
     #[arg(long, default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
     /// Events kept so watches can resume from an older resourceVersion.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = keel::store::DEFAULT_WATCH_HISTORY)]
     watch_history: usize,
     /// Log entries between state machine snapshots.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = keel::store::DEFAULT_SNAPSHOT_EVERY)]
     snapshot_every: u64,
     /// A plugin to create at start unless it exists: NAME=TYPE:PATH (repeatable).
     #[arg(long = "plugin", value_name = "NAME=TYPE:PATH")]
