@@ -29,6 +29,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     for watched in ["wit", "sdk", "plugins", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
+    // Checkouts share one target directory (scripts/env.sh), and the paths above are this
+    // checkout's: a build from another checkout must run this script again.
+    println!("cargo:rerun-if-env-changed=KEEL_CHECKOUT");
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out: share one directory per profile.
     let target_dir = out_dir
