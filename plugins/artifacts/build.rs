@@ -12,6 +12,11 @@ use std::process::Command;
 /// (constant, package) for every plugin the tests and benchmarks load.
 const PLUGINS: &[(&str, &str)] = &[
     ("IMAGE_POLICY", "keel-plugin-image-policy"),
+    ("SCHEMA", "keel-plugin-schema"),
+    ("POD_SECURITY", "keel-plugin-pod-security"),
+    ("NAMESPACE_LIFECYCLE", "keel-plugin-namespace-lifecycle"),
+    ("LIMIT_RANGER", "keel-plugin-limit-ranger"),
+    ("RESOURCE_QUOTA", "keel-plugin-resource-quota"),
     ("HOST_LOCAL", "keel-plugin-host-local"),
     ("ROOT_CA_PUBLISHER", "keel-plugin-root-ca-publisher"),
     ("NODE_RESOURCES", "keel-plugin-node-resources"),

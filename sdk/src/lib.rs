@@ -21,7 +21,7 @@
 //!         Ok(Mutation { patch: None, warnings: vec![] })
 //!     }
 //!     fn validate(_: Request) -> Result<Verdict, PluginError> {
-//!         Ok(Verdict { denied: None, warnings: vec![] })
+//!         Ok(Verdict::allow())
 //!     }
 //! }
 //!
@@ -38,6 +38,9 @@ pub mod admission;
 pub mod controller;
 pub mod network;
 pub mod scheduler;
+
+/// Kubernetes resource quantities (`100m`, `1.5Gi`).
+pub use keel_quantity as quantity;
 
 /// The contract version this SDK builds plugins against.
 pub const CONTRACT_VERSION: &str = "0.1.0";

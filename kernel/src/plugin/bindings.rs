@@ -20,6 +20,7 @@ pub mod admission {
         with: {
             "keel:plugin/types": super::scheduler::keel::plugin::types,
             "keel:plugin/host": super::scheduler::keel::plugin::host,
+            "keel:plugin/cache": super::controller::keel::plugin::cache,
         },
     });
 }

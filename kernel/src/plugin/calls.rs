@@ -86,25 +86,38 @@ fn sync_nodes(
 }
 
 impl Plugin {
-    /// `admission.validate`.
-    pub fn validate(&self, request: &AdmissionRequest) -> Result<Verdict, CallError> {
-        self.admission(|store, plugin| plugin.keel_plugin_admission().call_validate(store, request))
+    /// `admission.validate`, with `view` as the plugin's `cache` for the call.
+    pub fn validate(
+        &self,
+        view: Arc<dyn CacheView>,
+        request: &AdmissionRequest,
+    ) -> Result<Verdict, CallError> {
+        self.admission(view, |store, plugin| {
+            plugin.keel_plugin_admission().call_validate(store, request)
+        })
     }
 
-    /// `admission.mutate`.
-    pub fn mutate(&self, request: &AdmissionRequest) -> Result<Mutation, CallError> {
-        self.admission(|store, plugin| plugin.keel_plugin_admission().call_mutate(store, request))
+    /// `admission.mutate`, with `view` as the plugin's `cache` for the call.
+    pub fn mutate(
+        &self,
+        view: Arc<dyn CacheView>,
+        request: &AdmissionRequest,
+    ) -> Result<Mutation, CallError> {
+        self.admission(view, |store, plugin| {
+            plugin.keel_plugin_admission().call_mutate(store, request)
+        })
     }
 
     fn admission<R: super::instance::Answer>(
         &self,
+        view: Arc<dyn CacheView>,
         call: impl FnOnce(
             &mut Store<HostState>,
             &admission::AdmissionPlugin,
         ) -> wasmtime::Result<Result<R, types::PluginError>>,
     ) -> Result<R, CallError> {
         self.expect_type(PluginType::Admission)?;
-        self.call(None, |Warm { store, exports, .. }| match exports {
+        self.call(Some(view), |Warm { store, exports, .. }| match exports {
             Exports::Admission(plugin) => call(store, plugin),
             _ => Err(wasmtime::Error::msg("instance is not an admission plugin")),
         })

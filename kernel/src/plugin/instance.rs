@@ -296,6 +296,7 @@ fn strings(list: &[String]) -> usize {
 impl Answer for admission::exports::keel::plugin::admission::Verdict {
     fn size(&self) -> usize {
         strings(&self.warnings)
+            + strings(&self.status_updates)
             + self
                 .denied
                 .as_ref()

@@ -37,5 +37,5 @@ pub use instance::Plugin;
 pub use limits::Limits;
 pub use slot::PluginSlot;
 pub use spec::{FailurePolicy, PluginSpec, PluginType};
-pub use state::CacheView;
+pub use state::{CacheView, EmptyView};
 pub use stats::{CallStats, StatsSnapshot};

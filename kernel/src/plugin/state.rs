@@ -1,5 +1,5 @@
 //! The host state of one plugin instance, and the host side of the interfaces a plugin
-//! imports: `host` (log, config, clock) and, for controllers, `cache`.
+//! imports: `host` (log, config, clock) and, for controllers and admission, `cache`.
 //!
 //! WASI is linked because components built by standard toolchains import it, but nothing
 //! is granted: no preopened directories, no environment or arguments, no sockets or name
@@ -18,13 +18,32 @@ use super::bindings::controller::keel::plugin::cache;
 use super::bindings::{host, types};
 use super::limits::{Limits, MemoryLimiter};
 
-/// What a controller plugin may read: a scoped, read-only view of the controller host's
-/// cache. Objects are JSON text.
+/// What a controller or admission plugin may read: a scoped, read-only view of a
+/// watch-backed cache. Objects are JSON text.
 pub trait CacheView: Send + Sync {
     /// One object, if the view holds it.
     fn get(&self, key: &types::ObjectRef) -> Option<String>;
     /// Objects of a kind in a namespace ("" for all) matching a label selector ("" for all).
     fn list(&self, group: &str, kind: &str, namespace: &str, label_selector: &str) -> Vec<String>;
+}
+
+/// A view that holds nothing: for callers with no cache to offer.
+pub struct EmptyView;
+
+impl EmptyView {
+    /// An empty view, shared.
+    pub fn shared() -> Arc<dyn CacheView> {
+        Arc::new(EmptyView)
+    }
+}
+
+impl CacheView for EmptyView {
+    fn get(&self, _: &types::ObjectRef) -> Option<String> {
+        None
+    }
+    fn list(&self, _: &str, _: &str, _: &str, _: &str) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Log output budget of the current call.

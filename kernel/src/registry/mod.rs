@@ -88,6 +88,11 @@ fn outcome(rt: &ResourceType, name: &str, out: Outcome) -> Result<Value> {
         )),
         Outcome::Conflict { .. } => Err(ApiError::conflict(rt, name, MODIFIED)),
         Outcome::Invalid(m) => Err(ApiError::BadRequest(m)),
+        Outcome::Refused { key, .. } => Err(ApiError::conflict(
+            rt,
+            name,
+            format!("{key}, written with it, changed concurrently"),
+        )),
         Outcome::Nothing => Err(ApiError::Internal("the store applied no command".into())),
     }
 }

@@ -137,19 +137,15 @@ fn revision_conflict(expected: Option<u64>, current: u64) -> Option<Outcome> {
         })
 }
 
-/// Stores `object` at `revision` and records the event: ADDED when there
-/// was no previous object, MODIFIED otherwise.
+/// Stores `obj` at `revision` and records the event: ADDED when there was no previous
+/// object, MODIFIED otherwise.
 fn store_object(
     p: &mut Pending<'_>,
     key: String,
-    object: &str,
+    mut obj: Value,
     revision: u64,
     prev: Option<Value>,
 ) -> Result<Outcome, StorageError> {
-    let mut obj = match parse_object(object) {
-        Ok(v) => v,
-        Err(e) => return Ok(Outcome::Invalid(e)),
-    };
     stamp(&mut obj, revision);
     let json = p.put(&key, revision, &obj)?;
     let kind = if prev.is_some() {
@@ -170,30 +166,45 @@ fn store_object(
     })
 }
 
-/// Applies one command at `revision`.
-fn execute(p: &mut Pending<'_>, cmd: Command, revision: u64) -> Result<Outcome, StorageError> {
-    let key = cmd.key().to_string();
-    let current = p.current(&key)?;
-    match cmd {
-        Command::Create { object, .. } => {
-            if current.is_some() {
-                return Ok(Outcome::AlreadyExists);
-            }
-            store_object(p, key, &object, revision, None)
-        }
+/// What a command found when its preconditions held: the object it stores (parsed; none
+/// for a delete) and the object it replaces or removes (none for a create).
+struct Found {
+    new: Option<Value>,
+    prev: Option<Value>,
+}
+
+/// Checks a single command's preconditions against the current state: what it found, or
+/// the outcome that refuses it.
+fn check(p: &Pending<'_>, cmd: &Command) -> Result<Result<Found, Outcome>, StorageError> {
+    let current = p.current(cmd.key())?;
+    Ok(match cmd {
+        Command::Create { object, .. } => match (current, parse_object(object)) {
+            (Some(_), _) => Err(Outcome::AlreadyExists),
+            (None, Err(e)) => Err(Outcome::Invalid(e)),
+            (None, Ok(new)) => Ok(Found {
+                new: Some(new),
+                prev: None,
+            }),
+        },
         Command::Update {
             object,
             expected_revision,
             ..
         } => {
             let Some(cur) = current else {
-                return Ok(Outcome::NotFound);
+                return Ok(Err(Outcome::NotFound));
             };
             let (cur_rev, prev) = stored_value(&cur)?;
-            if let Some(conflict) = revision_conflict(expected_revision, cur_rev) {
-                return Ok(conflict);
+            if let Some(conflict) = revision_conflict(*expected_revision, cur_rev) {
+                return Ok(Err(conflict));
             }
-            store_object(p, key, &object, revision, Some(prev))
+            match parse_object(object) {
+                Ok(new) => Ok(Found {
+                    new: Some(new),
+                    prev: Some(prev),
+                }),
+                Err(e) => Err(Outcome::Invalid(e)),
+            }
         }
         Command::Delete {
             expected_revision,
@@ -201,19 +212,51 @@ fn execute(p: &mut Pending<'_>, cmd: Command, revision: u64) -> Result<Outcome, 
             ..
         } => {
             let Some(cur) = current else {
-                return Ok(Outcome::NotFound);
+                return Ok(Err(Outcome::NotFound));
             };
             let (cur_rev, prev) = stored_value(&cur)?;
-            if let Some(conflict) = revision_conflict(expected_revision, cur_rev) {
-                return Ok(conflict);
+            if let Some(conflict) = revision_conflict(*expected_revision, cur_rev) {
+                return Ok(Err(conflict));
             }
             let uid = meta::meta_str(&prev, "uid").unwrap_or("");
-            if let Some(want) = expected_uid.filter(|w| w != uid) {
-                return Ok(Outcome::Conflict {
+            match expected_uid.as_deref().filter(|w| *w != uid) {
+                Some(want) => Err(Outcome::Conflict {
                     current_revision: cur_rev,
                     reason: format!("UID in precondition: {want}, UID in object meta: {uid}"),
-                });
+                }),
+                None => Ok(Found {
+                    new: None,
+                    prev: Some(prev),
+                }),
             }
+        }
+        Command::Atomic { .. } => Err(Outcome::Invalid(
+            "an atomic write cannot contain another".into(),
+        )),
+    })
+}
+
+/// Applies a single command whose preconditions held at `revision`.
+fn perform(
+    p: &mut Pending<'_>,
+    cmd: Command,
+    found: Found,
+    revision: u64,
+) -> Result<Outcome, StorageError> {
+    match (cmd, found) {
+        (
+            Command::Create { key, .. } | Command::Update { key, .. },
+            Found {
+                new: Some(new),
+                prev,
+            },
+        ) => store_object(p, key, new, revision, prev),
+        (
+            Command::Delete { key, .. },
+            Found {
+                prev: Some(prev), ..
+            },
+        ) => {
             p.delete(&key);
             let mut last = prev.clone();
             stamp(&mut last, revision);
@@ -231,7 +274,55 @@ fn execute(p: &mut Pending<'_>, cmd: Command, revision: u64) -> Result<Outcome, 
                 object: json,
             })
         }
+        (Command::Atomic { .. }, _) => Ok(Outcome::Invalid(
+            "an atomic write cannot contain another".into(),
+        )),
+        // `check` finds an object to store for creates and updates, and one to remove
+        // for deletes.
+        (_, _) => Ok(Outcome::NotFound),
     }
+}
+
+/// Applies one command after `*revision`, moving `*revision` past every write it made.
+fn execute(p: &mut Pending<'_>, cmd: Command, revision: &mut u64) -> Result<Outcome, StorageError> {
+    let Command::Atomic { commands } = cmd else {
+        return Ok(match check(p, &cmd)? {
+            Err(refused) => refused,
+            Ok(found) => {
+                let out = perform(p, cmd, found, *revision + 1)?;
+                if matches!(out, Outcome::Applied { .. }) {
+                    *revision += 1;
+                }
+                out
+            }
+        });
+    };
+    let mut keys = std::collections::HashSet::new();
+    if commands.is_empty() || !commands.iter().all(|c| keys.insert(c.key())) {
+        return Ok(Outcome::Invalid(
+            "an atomic write needs at least one command and no key twice".into(),
+        ));
+    }
+    let mut found = Vec::with_capacity(commands.len());
+    for (i, command) in commands.iter().enumerate() {
+        match check(p, command)? {
+            Ok(f) => found.push(f),
+            Err(refused) if i == 0 => return Ok(refused),
+            Err(refused) => {
+                return Ok(Outcome::Refused {
+                    key: command.key().to_string(),
+                    outcome: Box::new(refused),
+                });
+            }
+        }
+    }
+    let mut first = None;
+    for (command, found) in commands.into_iter().zip(found) {
+        let out = perform(p, command, found, *revision + 1)?;
+        *revision += 1;
+        first.get_or_insert(out);
+    }
+    Ok(first.unwrap_or_default())
 }
 
 impl StateMachine {
@@ -340,11 +431,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Normal(Proposal(commands)) => {
                     let mut outs = Vec::with_capacity(commands.len());
                     for cmd in commands {
-                        let out = execute(&mut p, cmd, revision + 1)?;
-                        if matches!(out, Outcome::Applied { .. }) {
-                            revision += 1;
-                        }
-                        outs.push(out);
+                        outs.push(execute(&mut p, cmd, &mut revision)?);
                     }
                     outs
                 }

@@ -61,6 +61,14 @@ pub enum Command {
         /// The uid the object must have, if any.
         expected_uid: Option<String>,
     },
+    /// A write (`commands[0]`) with writes to other keys that must take effect with it: all
+    /// of them, each at its own revision, or none. Preconditions are checked for every
+    /// command before any is applied. Used for writes that charge other objects (an
+    /// admission plugin's ResourceQuota usage). Nested `Atomic` commands are refused.
+    Atomic {
+        /// The write first, then the others; no key twice.
+        commands: Vec<Command>,
+    },
 }
 
 impl Command {
@@ -71,15 +79,17 @@ impl Command {
                 key.len() + object.len()
             }
             Command::Delete { key, .. } => key.len(),
+            Command::Atomic { commands } => commands.iter().map(Command::size).sum(),
         }
     }
 
-    /// The key the command writes.
+    /// The key the command writes (for `Atomic`, its first command's).
     pub fn key(&self) -> &str {
         match self {
             Command::Create { key, .. }
             | Command::Update { key, .. }
             | Command::Delete { key, .. } => key,
+            Command::Atomic { commands } => commands.first().map_or("", Command::key),
         }
     }
 }
@@ -108,6 +118,14 @@ pub enum Outcome {
     },
     /// The command's object is not a JSON object.
     Invalid(String),
+    /// An `Atomic` write was not applied because one of the writes after the first failed
+    /// its precondition (the first write's own failure is reported as itself).
+    Refused {
+        /// The key of the write that failed.
+        key: String,
+        /// How it failed.
+        outcome: Box<Outcome>,
+    },
     /// An entry that is not a command (blank or membership).
     #[default]
     Nothing,

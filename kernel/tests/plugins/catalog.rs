@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use keel::plugin::EmptyView;
 use keel::catalog::{Catalog, install};
 use keel::cluster::{InProcess, ServerConfig};
 use keel::object::patch::PatchType;
@@ -72,7 +73,7 @@ async fn plugin_updates_through_the_api_swap_live_with_no_failed_call() {
                         .current("swapped")
                         .unwrap_or_else(|| panic!("the plugin vanished during updates"));
                     let warnings = plugin
-                        .validate(&request("Pod", "p", None))
+                        .validate(EmptyView::shared(), &request("Pod", "p", None))
                         .unwrap_or_else(|e| panic!("a call failed during updates: {e}"))
                         .warnings;
                     assert_eq!(warnings.len(), 1, "{warnings:?}");
@@ -102,7 +103,7 @@ async fn plugin_updates_through_the_api_swap_live_with_no_failed_call() {
         let current = catalog.current("swapped").unwrap_or_else(|| panic!("gone"));
         let answer = tokio::task::spawn_blocking(move || {
             current
-                .validate(&request("Pod", "p", None))
+                .validate(EmptyView::shared(), &request("Pod", "p", None))
                 .map(|v| v.warnings)
         })
         .await;

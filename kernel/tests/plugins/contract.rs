@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use keel::plugin::EmptyView;
 use keel::plugin::{CallStats, Limits, LoadError, PluginHost, PluginType};
 use keel_plugin_artifacts as artifacts;
 use serde_json::json;
@@ -106,7 +107,7 @@ fn compiled_components_are_cached_on_disk_and_a_corrupt_entry_is_recompiled() {
             .load("echo", spec, &good, Arc::new(CallStats::default()))
             .unwrap_or_else(|e| panic!("{e}"));
         plugin
-            .validate(&request("Pod", "p", None))
+            .validate(EmptyView::shared(), &request("Pod", "p", None))
             .map(|v| v.warnings)
             .map_err(|e| e.to_string())
     };

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use keel::plugin::EmptyView;
 use keel::plugin::calls::{
     Action, Candidates, FixedNodes, Node, NodeNetwork, ObjectRef, Pod, PodRef, Resources,
 };
@@ -24,7 +25,7 @@ fn image_policy_allows_and_denies(path: &str) {
         Limits::default(),
     );
 
-    let allowed = plugin.validate(&request(
+    let allowed = plugin.validate(EmptyView::shared(), &request(
         "Pod",
         "ok",
         Some(pod(&["registry.example/web:1"])),
@@ -34,7 +35,7 @@ fn image_policy_allows_and_denies(path: &str) {
         "{path}: registry.example/web:1 was denied"
     );
 
-    let denied = plugin.validate(&request(
+    let denied = plugin.validate(EmptyView::shared(), &request(
         "Pod",
         "bad",
         Some(pod(&["registry.example/web:1", "evil.io/x"])),
@@ -49,13 +50,13 @@ fn image_policy_allows_and_denies(path: &str) {
         r#"container "c1" uses image "evil.io/x": not under an allowed prefix (registry.example/)"#
     );
 
-    let not_a_pod = plugin.validate(&request("ConfigMap", "cm", Some(json!({"data": {}}))));
+    let not_a_pod = plugin.validate(EmptyView::shared(), &request("ConfigMap", "cm", Some(json!({"data": {}}))));
     assert!(
         matches!(not_a_pod, Ok(v) if v.denied.is_none()),
         "{path}: a ConfigMap was denied"
     );
     let mutation = plugin
-        .mutate(&request("Pod", "ok", Some(pod(&["evil.io/x"]))))
+        .mutate(EmptyView::shared(), &request("Pod", "ok", Some(pod(&["evil.io/x"]))))
         .map_err(|e| e.to_string());
     assert_eq!(mutation.map(|m| m.patch), Ok(None));
 }
@@ -82,7 +83,7 @@ fn a_bad_configuration_is_a_plugin_error() {
             json!({"allowedPrefixes": 7}),
             Limits::default(),
         );
-        let result = plugin.validate(&request("Pod", "p", Some(pod(&["x"]))));
+        let result = plugin.validate(EmptyView::shared(), &request("Pod", "p", Some(pod(&["x"]))));
         assert!(
             matches!(result, Err(ref e) if matches!(e.kind, CallErrorKind::Plugin(_))),
             "{path}: {result:?}"

@@ -5,6 +5,7 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use keel::plugin::EmptyView;
 use keel::plugin::{CallErrorKind, Limits, Plugin, PluginHost, PluginType};
 use keel_plugin_artifacts as artifacts;
 use serde_json::json;
@@ -26,7 +27,7 @@ fn hostile(host: &PluginHost, limits: Limits) -> Plugin {
 /// and a good plugin answers too.
 fn still_serving(host: &PluginHost, plugin: &Plugin) {
     let calm = plugin
-        .validate(&request("Pod", "calm", None))
+        .validate(EmptyView::shared(), &request("Pod", "calm", None))
         .map(|v| v.warnings)
         .map_err(|e| e.to_string());
     assert!(
@@ -42,14 +43,14 @@ fn still_serving(host: &PluginHost, plugin: &Plugin) {
         Limits::default(),
     );
     let answer = good
-        .validate(&request("Pod", "p", None))
+        .validate(EmptyView::shared(), &request("Pod", "p", None))
         .map(|v| v.warnings)
         .map_err(|e| e.to_string());
     assert_eq!(answer, Ok(vec!["echo:good".to_string()]));
 }
 
 fn kind_of(plugin: &Plugin, name: &str) -> CallErrorKind {
-    match plugin.validate(&request("Pod", name, None)) {
+    match plugin.validate(EmptyView::shared(), &request("Pod", name, None)) {
         Ok(answer) => panic!("{name}: answered {answer:?}"),
         Err(error) => {
             assert_eq!(error.plugin, "hostile");
@@ -170,7 +171,7 @@ fn a_log_flood_is_cut_at_its_cap_and_the_call_answers() {
         },
     );
     let answer = plugin
-        .validate(&request("Pod", "log-flood", None))
+        .validate(EmptyView::shared(), &request("Pod", "log-flood", None))
         .map(|v| v.warnings)
         .map_err(|e| e.to_string());
     assert_eq!(answer, Ok(vec!["flooded".to_string()]));
@@ -206,7 +207,7 @@ fn files_environment_and_sockets_are_denied() {
         Limits::default(),
     );
     let warnings = plugin
-        .validate(&request("Pod", "escape", None))
+        .validate(EmptyView::shared(), &request("Pod", "escape", None))
         .map(|v| v.warnings)
         .unwrap_or_else(|e| panic!("{e}"));
     let [file, dir, env, cwd, socket] = warnings.as_slice() else {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
+use keel::plugin::EmptyView;
 use keel::plugin::{CallStats, Limits, PluginHost, PluginSlot, PluginType};
 use keel_plugin_artifacts as artifacts;
 use serde_json::json;
@@ -47,7 +48,7 @@ fn a_plugin_swapped_100_times_under_load_answers_every_call() {
                 while !done.load(Ordering::Acquire) {
                     let warnings = slot
                         .current()
-                        .validate(&request("Pod", "p", None))
+                        .validate(EmptyView::shared(), &request("Pod", "p", None))
                         .map(|v| v.warnings);
                     let warnings =
                         warnings.unwrap_or_else(|e| panic!("a call failed during swaps: {e}"));
@@ -67,7 +68,7 @@ fn a_plugin_swapped_100_times_under_load_answers_every_call() {
         slot.swap(next);
         let answer = slot
             .current()
-            .validate(&request("Pod", "p", None))
+            .validate(EmptyView::shared(), &request("Pod", "p", None))
             .map(|v| v.warnings)
             .map_err(|e| e.to_string());
         assert_eq!(

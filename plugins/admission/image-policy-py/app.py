@@ -59,4 +59,4 @@ class Admission(exports.Admission):
             # Malformed config or object: an error (the host applies the failure policy),
             # not an uncaught exception, which would trap the instance.
             raise Err(PluginError(f"image policy: {e}"))
-        return Verdict(denied=denial, warnings=[])
+        return Verdict(denied=denial, warnings=[], status_updates=[])

@@ -2,7 +2,7 @@
 //! configuration's `tag`), so a caller can see which version answered. A request named
 //! `deny` is denied (403) instead, and one named `fail` returns a plugin error.
 
-use keel_sdk::admission::{Admission, Denial, Mutation, PluginError, Request, Verdict, config};
+use keel_sdk::admission::{Admission, Mutation, PluginError, Request, Verdict, config};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -27,17 +27,10 @@ impl Admission for Echo {
         let tag = config::<Option<Config>>()?.unwrap_or_default().tag;
         match request.name.as_str() {
             "fail" => Err(PluginError::new("echo fails on purpose")),
-            "deny" => Ok(Verdict {
-                denied: Some(Denial {
-                    code: 403,
-                    reason: "Forbidden".into(),
-                    message: format!("echo:{tag} denies"),
-                }),
-                warnings: vec![],
-            }),
+            "deny" => Ok(Verdict::forbidden(format!("echo:{tag} denies"))),
             _ => Ok(Verdict {
-                denied: None,
                 warnings: vec![format!("echo:{tag}")],
+                ..Verdict::allow()
             }),
         }
     }

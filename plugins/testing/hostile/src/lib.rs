@@ -89,8 +89,8 @@ impl Admission for Hostile {
             _ => vec![format!("hostile:{}", config.tag)],
         };
         Ok(Verdict {
-            denied: None,
             warnings,
+            ..Verdict::allow()
         })
     }
 }

@@ -1,0 +1,19 @@
+//! Admission plugin: no new objects in a namespace that does not exist or is terminating.
+//!
+//! (Being written.)
+
+use keel_sdk::admission::{Admission, Mutation, PluginError, Request, Verdict};
+
+struct Plugin;
+
+impl Admission for Plugin {
+    fn mutate(_: Request) -> Result<Mutation, PluginError> {
+        Ok(Mutation::none())
+    }
+
+    fn validate(_: Request) -> Result<Verdict, PluginError> {
+        Ok(Verdict::allow())
+    }
+}
+
+keel_sdk::export_admission!(Plugin);

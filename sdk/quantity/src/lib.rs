@@ -1,0 +1,255 @@
+//! Kubernetes resource quantities, as `resource.Quantity` reads and prints them: a decimal
+//! number with an optional binary (`Ki` … `Ei`), decimal (`n`, `u`, `m`, `k`, `M` … `E`) or
+//! exponent (`e3`, `E-2`) suffix. Values are held exactly in thousandths (`milli`), the
+//! finest unit requests and limits use; finer inputs round up, as Kubernetes' `MilliValue`
+//! does. Shared by plugins (through `keel-sdk`) and the kernel.
+
+use std::fmt;
+
+/// A quantity in thousandths of its unit (millicores for CPU, millibytes for memory).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Quantity(i128);
+
+/// Why a string is not a quantity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError(String);
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Kubernetes refuses quantities past this many thousandths (2^63 - 1 units).
+const LIMIT: i128 = (i64::MAX as i128) * 1000;
+
+impl Quantity {
+    /// Zero.
+    pub const ZERO: Quantity = Quantity(0);
+
+    /// A quantity of `milli` thousandths.
+    pub fn from_milli(milli: i128) -> Quantity {
+        Quantity(milli)
+    }
+
+    /// A quantity of whole `units`.
+    pub fn from_units(units: i64) -> Quantity {
+        Quantity(i128::from(units) * 1000)
+    }
+
+    /// The value in thousandths (CPU in millicores).
+    pub fn milli(self) -> i128 {
+        self.0
+    }
+
+    /// The value in whole units, rounded up (memory in bytes, counts).
+    pub fn units(self) -> i128 {
+        self.0.div_euclid(1000) + i128::from(self.0.rem_euclid(1000) != 0)
+    }
+
+    /// Whether the quantity is zero.
+    pub fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    /// `self + other`, saturating.
+    pub fn plus(self, other: Quantity) -> Quantity {
+        Quantity(self.0.saturating_add(other.0))
+    }
+
+    /// `self - other`, saturating.
+    pub fn minus(self, other: Quantity) -> Quantity {
+        Quantity(self.0.saturating_sub(other.0))
+    }
+
+    /// Parses a quantity string.
+    pub fn parse(text: &str) -> Result<Quantity, ParseError> {
+        let bad = || ParseError(format!("{text:?}"));
+        let s = text.trim();
+        let (negative, s) = match s.as_bytes().first() {
+            Some(b'-') => (true, &s[1..]),
+            Some(b'+') => (false, &s[1..]),
+            _ => (false, s),
+        };
+        let number_end = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
+        let (number, suffix) = s.split_at(number_end);
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+            return Err(bad());
+        }
+        // The digits as an integer, and the power of ten that scales them.
+        let digits = format!("{whole}{fraction}");
+        let digits = digits.trim_start_matches('0');
+        if digits.len() > 30 {
+            return Err(bad());
+        }
+        let mantissa: i128 = if digits.is_empty() {
+            0
+        } else {
+            digits.parse().map_err(|_| bad())?
+        };
+        let mut exp10 = -(fraction.len() as i32);
+        let mut multiplier: i128 = 1;
+        match suffix {
+            "" => {}
+            "Ki" => multiplier = 1 << 10,
+            "Mi" => multiplier = 1 << 20,
+            "Gi" => multiplier = 1 << 30,
+            "Ti" => multiplier = 1 << 40,
+            "Pi" => multiplier = 1 << 50,
+            "Ei" => multiplier = 1 << 60,
+            "n" => exp10 -= 9,
+            "u" => exp10 -= 6,
+            "m" => exp10 -= 3,
+            "k" => exp10 += 3,
+            "M" => exp10 += 6,
+            "G" => exp10 += 9,
+            "T" => exp10 += 12,
+            "P" => exp10 += 15,
+            "E" => exp10 += 18,
+            exponent if exponent.starts_with(['e', 'E']) => {
+                let e: i32 = exponent[1..].parse().map_err(|_| bad())?;
+                if !(-40..=40).contains(&e) {
+                    return Err(bad());
+                }
+                exp10 += e;
+            }
+            _ => return Err(bad()),
+        }
+        // Thousandths: scale by 10^(exp10 + 3), rounding up what is finer.
+        let scale = exp10 + 3;
+        let magnitude = if scale >= 0 {
+            10i128
+                .checked_pow(scale as u32)
+                .and_then(|p| mantissa.checked_mul(p))
+                .and_then(|v| v.checked_mul(multiplier))
+        } else {
+            let divisor = 10i128.checked_pow((-scale) as u32);
+            match divisor {
+                None => Some(i128::from(mantissa != 0)),
+                Some(d) => mantissa
+                    .checked_mul(multiplier)
+                    .map(|v| v / d + i128::from(v % d != 0)),
+            }
+        }
+        .filter(|v| *v <= LIMIT)
+        .ok_or_else(bad)?;
+        Ok(Quantity(if negative { -magnitude } else { magnitude }))
+    }
+}
+
+impl std::str::FromStr for Quantity {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Quantity, ParseError> {
+        Quantity::parse(s)
+    }
+}
+
+impl fmt::Display for Quantity {
+    /// The canonical form: whole units with the largest binary suffix that is exact when the
+    /// value is a multiple of 1024, otherwise plain units, or millis (`250m`) for fractions.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let milli = self.0;
+        if milli % 1000 != 0 {
+            return write!(f, "{milli}m");
+        }
+        let units = milli / 1000;
+        if units != 0 && units % 1024 == 0 {
+            let mut value = units;
+            let mut suffix = 0;
+            while value % 1024 == 0 && suffix < 6 {
+                value /= 1024;
+                suffix += 1;
+            }
+            let suffixes = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
+            return write!(f, "{value}{}", suffixes[suffix]);
+        }
+        write!(f, "{units}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn milli(s: &str) -> i128 {
+        match Quantity::parse(s) {
+            Ok(q) => q.milli(),
+            Err(e) => panic!("{s}: {e}"),
+        }
+    }
+
+    #[test]
+    fn parses_every_suffix_family() {
+        assert_eq!(milli("100m"), 100);
+        assert_eq!(milli("0.5"), 500);
+        assert_eq!(milli("2"), 2000);
+        assert_eq!(milli("1Ki"), 1024 * 1000);
+        assert_eq!(milli("1.5Gi"), 3 * (1 << 29) * 1000);
+        assert_eq!(milli("128974848"), 128_974_848_000);
+        assert_eq!(milli("129e6"), 129_000_000_000);
+        assert_eq!(milli("123Mi"), 123 * (1 << 20) * 1000);
+        assert_eq!(milli("1k"), 1_000_000);
+        assert_eq!(milli("1E-3"), 1);
+        assert_eq!(milli("-1"), -1000);
+        assert_eq!(milli("+3"), 3000);
+        assert_eq!(milli(".5"), 500);
+    }
+
+    #[test]
+    fn finer_than_milli_rounds_up_like_milli_value() {
+        assert_eq!(milli("1n"), 1);
+        assert_eq!(milli("1500u"), 2);
+        assert_eq!(milli("0"), 0);
+    }
+
+    #[test]
+    fn refuses_what_kubernetes_refuses() {
+        for bad in [
+            "",
+            "abc",
+            "1.2.3",
+            "1Kb",
+            "1 Gi",
+            "m",
+            "1e",
+            "9999999999999999999999Ei",
+        ] {
+            assert!(Quantity::parse(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn prints_canonically_and_round_trips() {
+        for (input, printed) in [
+            ("250m", "250m"),
+            ("2", "2"),
+            ("1024", "1Ki"),
+            ("1Gi", "1Gi"),
+            ("1.5Gi", "1536Mi"),
+            ("1000", "1000"),
+            ("0", "0"),
+        ] {
+            let q = Quantity::parse(input).unwrap_or_default();
+            assert_eq!(q.to_string(), printed, "{input}");
+            assert_eq!(Quantity::parse(printed), Ok(q));
+        }
+    }
+
+    #[test]
+    fn arithmetic_and_units() {
+        let a = Quantity::parse("1500m").unwrap_or_default();
+        assert_eq!(a.units(), 2);
+        assert_eq!(a.plus(Quantity::from_units(1)).milli(), 2500);
+        assert_eq!(a.minus(Quantity::from_milli(500)), Quantity::from_units(1));
+        assert!(Quantity::ZERO.is_zero());
+    }
+}
