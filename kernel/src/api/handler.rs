@@ -14,6 +14,7 @@ use super::table::{self, IncludeObject};
 use super::{body, discovery, openapi, watch};
 use crate::object::ResourceType;
 use crate::object::patch::PatchType;
+use crate::registry::admission::{UserInfo, Warnings};
 use crate::registry::{ApiError, DeleteOptions, Objects, Part, Result, ScaleChange, WriteOptions};
 
 /// How long a list waits for a resourceVersion newer than the store's.
@@ -24,12 +25,57 @@ pub async fn handle(objects: Objects, req: Request<Incoming>) -> Response<Body> 
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let started = std::time::Instant::now();
-    let resp = match dispatch(&objects, req).await {
+    let context = WriteOptions {
+        user: user_of(&req),
+        ..WriteOptions::default()
+    };
+    let warnings = context.warnings.clone();
+    let mut resp = match dispatch(&objects, req, &context).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
     };
+    add_warnings(&mut resp, &warnings);
     tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
     resp
+}
+
+/// Who makes the request. Keel serves its API to whoever holds the kubeconfig, as the
+/// cluster administrator; `Impersonate-User` and `Impersonate-Group` (kubectl `--as`,
+/// `--as-group`) name someone else, which admission plugins see.
+fn user_of(req: &Request<Incoming>) -> UserInfo {
+    let header = |name: &str| {
+        req.headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    match header("impersonate-user").into_iter().next() {
+        Some(username) => UserInfo {
+            username,
+            groups: header("impersonate-group")
+                .into_iter()
+                .chain(["system:authenticated".to_string()])
+                .collect(),
+        },
+        None => UserInfo::default(),
+    }
+}
+
+/// Adds each warning as a `Warning: 299 - "text"` header (RFC 7234), as Kubernetes does.
+fn add_warnings(resp: &mut Response<Body>, warnings: &Warnings) {
+    for warning in warnings.take() {
+        let text: String = warning
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"");
+        if let Ok(value) = http::HeaderValue::from_str(&format!("299 - \"{text}\"")) {
+            resp.headers_mut().append(header::WARNING, value);
+        }
+    }
 }
 
 /// Whether the client asked for a Table (kubectl get).
@@ -55,7 +101,11 @@ fn not_allowed(method: &Method, what: &str) -> ApiError {
     ))
 }
 
-async fn dispatch(objects: &Objects, req: Request<Incoming>) -> Result<Response<Body>> {
+async fn dispatch(
+    objects: &Objects,
+    req: Request<Incoming>,
+    context: &WriteOptions,
+) -> Result<Response<Body>> {
     let route = route::parse(objects.kinds(), req.uri().path())?;
     let kinds = objects.kinds();
     let ok = |v: Value| Ok(json_response(StatusCode::OK, &v));
@@ -92,7 +142,9 @@ async fn dispatch(objects: &Objects, req: Request<Incoming>) -> Result<Response<
         Route::OpenApiV2 => Err(ApiError::NoSuchResource(
             "OpenAPI v2 is not served; read /openapi/v3".into(),
         )),
-        Route::Collection { rt, namespace } => collection(objects, rt, namespace, req).await,
+        Route::Collection { rt, namespace } => {
+            collection(objects, rt, namespace, req, context).await
+        }
         Route::Object {
             rt,
             namespace,
@@ -106,6 +158,7 @@ async fn dispatch(objects: &Objects, req: Request<Incoming>) -> Result<Response<
                 &name,
                 subresource.as_deref(),
                 req,
+                context,
             )
             .await
         }
@@ -137,6 +190,7 @@ async fn collection(
     rt: &'static ResourceType,
     ns: Option<String>,
     req: Request<Incoming>,
+    context: &WriteOptions,
 ) -> Result<Response<Body>> {
     let q = Query::parse(req.uri().query());
     let ns = ns.as_deref();
@@ -200,15 +254,17 @@ async fn collection(
             let dry_run = q.dry_run()?;
             let ct = content_type(&req);
             let value = body::decode(&ct, &body::read(req.into_body()).await?)?;
-            let created = objects
-                .create(rt, ns, value, WriteOptions { dry_run })
-                .await?;
+            let opts = WriteOptions {
+                dry_run,
+                ..context.clone()
+            };
+            let created = objects.create(rt, ns, value, opts).await?;
             Ok(json_response(StatusCode::CREATED, &created))
         }
         Method::DELETE => {
             let list = q.list_options()?;
             let ct = content_type(&req);
-            let opts = delete_options(&q, &ct, &body::read(req.into_body()).await?)?;
+            let opts = delete_options(&q, &ct, &body::read(req.into_body()).await?, context)?;
             let deleted = objects.delete_collection(rt, ns, &list, &opts).await?;
             let rv = objects.store().revision().to_string();
             let list = json!({"kind": list_kind(rt), "apiVersion": rt.api_version(), "metadata": {"resourceVersion": rv}, "items": deleted});
@@ -219,7 +275,12 @@ async fn collection(
 }
 
 /// DeleteOptions from the query and the (optional) body.
-fn delete_options(q: &Query, content_type: &str, raw: &[u8]) -> Result<DeleteOptions> {
+fn delete_options(
+    q: &Query,
+    content_type: &str,
+    raw: &[u8],
+    context: &WriteOptions,
+) -> Result<DeleteOptions> {
     let body = if raw.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -237,7 +298,10 @@ fn delete_options(q: &Query, content_type: &str, raw: &[u8]) -> Result<DeleteOpt
     Ok(DeleteOptions {
         uid: precondition("uid"),
         resource_version: crate::registry::prepare_rv(precondition("resourceVersion").as_deref())?,
-        dry_run: q.dry_run()? || dry_run_body,
+        write: WriteOptions {
+            dry_run: q.dry_run()? || dry_run_body,
+            ..context.clone()
+        },
     })
 }
 
@@ -262,10 +326,12 @@ async fn object(
     name: &str,
     sub: Option<&str>,
     req: Request<Incoming>,
+    context: &WriteOptions,
 ) -> Result<Response<Body>> {
     let q = Query::parse(req.uri().query());
     let opts = WriteOptions {
         dry_run: q.dry_run()?,
+        ..context.clone()
     };
     let table = wants_table(&req);
     let method = req.method().clone();
@@ -327,7 +393,7 @@ async fn object(
         }
         Method::DELETE if part == Part::Main => {
             let raw = body::read(req.into_body()).await?;
-            let dopts = delete_options(&q, &ct, &raw)?;
+            let dopts = delete_options(&q, &ct, &raw, context)?;
             let last = objects.delete(rt, ns, name, &dopts).await?;
             if last.pointer("/metadata/deletionTimestamp").is_some()
                 && !crate::object::meta::finalizers(&last).is_empty()

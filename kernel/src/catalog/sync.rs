@@ -108,6 +108,7 @@ impl CatalogSync {
                     self.forget(name);
                 }
             }
+            WatchEvent::Bookmark(_) => {}
         }
     }
 
@@ -117,7 +118,7 @@ impl CatalogSync {
         let arrived = match event {
             WatchEvent::Applied(object) => vec![object],
             WatchEvent::Restarted(objects) => objects,
-            WatchEvent::Deleted(_) => return,
+            WatchEvent::Deleted(_) | WatchEvent::Bookmark(_) => return,
         };
         for object in &arrived {
             let Some(digest) = modules::module_digest(object) else {

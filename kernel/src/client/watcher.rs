@@ -4,6 +4,8 @@
 //! object) and `Following(revision)` (report each applied change after `revision`, waiting
 //! on the store's revision signal when there is none). A revision older than the watch
 //! history (the 410 a remote client would get) sends the watcher back to `Listing`.
+//! [`Watcher::revision`] says how far the events returned so far reach, so a cache built on
+//! a watcher knows which store revision it reflects.
 
 use std::collections::VecDeque;
 
@@ -26,6 +28,9 @@ pub enum WatchEvent {
     Applied(Value),
     /// An object was deleted (its last state).
     Deleted(Value),
+    /// Nothing of this kind changed up to this revision (other kinds did), as Kubernetes'
+    /// BOOKMARK events say.
+    Bookmark(u64),
 }
 
 enum State {
@@ -39,7 +44,10 @@ pub struct Watcher {
     kind: &'static ResourceType,
     prefix: String,
     state: State,
-    pending: VecDeque<WatchEvent>,
+    /// Events read but not yet returned, each with its revision.
+    pending: VecDeque<(u64, WatchEvent)>,
+    /// The revision the events returned so far reach.
+    returned: u64,
     notify: watch::Receiver<u64>,
 }
 
@@ -53,15 +61,23 @@ impl Watcher {
             kind,
             state: State::Listing,
             pending: VecDeque::new(),
+            returned: 0,
             notify,
         }
+    }
+
+    /// The store revision the events returned so far reflect: every change of the kind up
+    /// to it has been returned.
+    pub fn revision(&self) -> u64 {
+        self.returned
     }
 
     /// The next event. A failure to read the store is retried after a pause: the watcher
     /// never ends while the store is open.
     pub async fn next(&mut self) -> WatchEvent {
         loop {
-            if let Some(event) = self.pending.pop_front() {
+            if let Some((revision, event)) = self.pending.pop_front() {
+                self.returned = revision;
                 return event;
             }
             match self.state {
@@ -69,6 +85,7 @@ impl Watcher {
                 {
                     Ok(list) => {
                         self.state = State::Following(list.revision);
+                        self.returned = list.revision;
                         return WatchEvent::Restarted(list.items);
                     }
                     Err(error) => {
@@ -110,10 +127,18 @@ impl Watcher {
         };
         for event in events.iter().filter(|e| e.key.starts_with(&self.prefix)) {
             let object = (*event.object).clone();
-            self.pending.push_back(match event.kind {
-                EventType::Added | EventType::Modified => WatchEvent::Applied(object),
-                EventType::Deleted => WatchEvent::Deleted(object),
-            });
+            self.pending.push_back((
+                event.revision,
+                match event.kind {
+                    EventType::Added | EventType::Modified => WatchEvent::Applied(object),
+                    EventType::Deleted => WatchEvent::Deleted(object),
+                },
+            ));
+        }
+        match self.pending.back_mut() {
+            // The last event of the kind stands for the whole batch.
+            Some((revision, _)) => *revision = last,
+            None => self.pending.push_back((last, WatchEvent::Bookmark(last))),
         }
         self.state = State::Following(last);
     }

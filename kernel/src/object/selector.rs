@@ -1,5 +1,6 @@
 //! Label and field selectors, parsed from the query string forms Kubernetes
-//! uses (`a=b,c!=d,e in (x,y),f notin (z),g,!h` and `metadata.name=x`).
+//! uses (`a=b,c!=d,e in (x,y),f notin (z),g,!h` and `metadata.name=x`), and label
+//! selectors from their object form (`matchLabels`, `matchExpressions`).
 
 use serde_json::Value;
 
@@ -97,6 +98,77 @@ impl LabelSelector {
                 LabelReq::Exists(part.to_string())
             };
             reqs.push(req);
+        }
+        Ok(Self { reqs })
+    }
+
+    /// Reads a `metav1.LabelSelector` object (`{"matchLabels": {..}, "matchExpressions":
+    /// [{"key", "operator": In|NotIn|Exists|DoesNotExist, "values"}]}`); null or `{}` is
+    /// the empty selector, which matches everything.
+    pub fn from_object(selector: &Value) -> Result<Self, String> {
+        let mut reqs = Vec::new();
+        if selector.is_null() {
+            return Ok(Self { reqs });
+        }
+        let map = selector
+            .as_object()
+            .ok_or_else(|| format!("a label selector must be an object, not {selector}"))?;
+        if let Some(labels) = map.get("matchLabels").filter(|v| !v.is_null()) {
+            let labels = labels
+                .as_object()
+                .ok_or("matchLabels must be an object of strings")?;
+            for (key, value) in labels {
+                check_key(key)?;
+                let value = value
+                    .as_str()
+                    .ok_or_else(|| format!("matchLabels[{key}] must be a string"))?;
+                reqs.push(LabelReq::Eq(key.clone(), value.to_string()));
+            }
+        }
+        if let Some(exprs) = map.get("matchExpressions").filter(|v| !v.is_null()) {
+            let exprs = exprs
+                .as_array()
+                .ok_or("matchExpressions must be a list")?;
+            for expr in exprs {
+                let key = expr
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .ok_or("a match expression needs a key")?;
+                check_key(key)?;
+                let values: Vec<String> = expr
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .map(|vs| {
+                        vs.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let operator = expr.get("operator").and_then(Value::as_str).unwrap_or("");
+                let key = key.to_string();
+                reqs.push(match operator {
+                    "In" | "NotIn" if values.is_empty() => {
+                        return Err(format!(
+                            "values: Required value: must be specified when `operator` is 'In' or 'NotIn' (key {key})"
+                        ));
+                    }
+                    "In" => LabelReq::In(key, values),
+                    "NotIn" => LabelReq::NotIn(key, values),
+                    "Exists" | "DoesNotExist" if !values.is_empty() => {
+                        return Err(format!(
+                            "values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist' (key {key})"
+                        ));
+                    }
+                    "Exists" => LabelReq::Exists(key),
+                    "DoesNotExist" => LabelReq::NotExists(key),
+                    other => {
+                        return Err(format!(
+                            "operator: Invalid value: {other:?}: not a valid selector operator"
+                        ));
+                    }
+                });
+            }
         }
         Ok(Self { reqs })
     }
@@ -218,5 +290,33 @@ mod tests {
                 .and_then(|f| f.required("metadata.name").map(str::to_string)),
             Some("x".to_string())
         );
+    }
+
+    #[test]
+    fn object_form_selectors_match_like_kubernetes() {
+        let sel = LabelSelector::from_object(&json!({
+            "matchLabels": {"app": "web"},
+            "matchExpressions": [
+                {"key": "tier", "operator": "In", "values": ["a", "b"]},
+                {"key": "legacy", "operator": "DoesNotExist"}
+            ]
+        }));
+        let Ok(sel) = sel else { panic!("{sel:?}") };
+        assert!(sel.matches(&obj(json!({"app": "web", "tier": "a"}))));
+        assert!(!sel.matches(&obj(json!({"app": "web", "tier": "c"}))));
+        assert!(!sel.matches(&obj(json!({"app": "web", "tier": "a", "legacy": "1"}))));
+        assert!(!sel.matches(&obj(json!({"tier": "a"}))));
+        let everything = LabelSelector::from_object(&json!({}));
+        assert!(everything.is_ok_and(|s| s.is_empty()));
+        assert!(LabelSelector::from_object(&Value::Null).is_ok_and(|s| s.is_empty()));
+        for bad in [
+            json!({"matchExpressions": [{"key": "a", "operator": "In"}]}),
+            json!({"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]}),
+            json!({"matchExpressions": [{"key": "a", "operator": "Near"}]}),
+            json!({"matchLabels": {"a": 1}}),
+            json!("app=web"),
+        ] {
+            assert!(LabelSelector::from_object(&bad).is_err(), "{bad}");
+        }
     }
 }

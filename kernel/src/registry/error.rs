@@ -77,6 +77,17 @@ pub enum ApiError {
     /// 504: waited too long (a resource version from the future).
     #[error("{0}")]
     Timeout(String),
+    /// Admission denied the write, or failed deciding it: the code and reason come from
+    /// the plugin's denial (403 Forbidden, 422 Invalid, 404 NotFound) or its failure.
+    #[error("{message}")]
+    Admission {
+        /// The HTTP status code.
+        code: u16,
+        /// The Kubernetes `reason`.
+        reason: String,
+        /// The whole message, naming the plugin.
+        message: String,
+    },
 }
 
 /// A `Result` with [`ApiError`].
@@ -99,11 +110,12 @@ impl ApiError {
             ApiError::Internal(_) => 500,
             ApiError::Unavailable(_) => 503,
             ApiError::Timeout(_) => 504,
+            ApiError::Admission { code, .. } => *code,
         }
     }
 
     /// The Kubernetes `reason`.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> &str {
         match self {
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Forbidden(_) => "Forbidden",
@@ -119,6 +131,7 @@ impl ApiError {
             ApiError::Internal(_) => "InternalError",
             ApiError::Unavailable(_) => "ServiceUnavailable",
             ApiError::Timeout(_) => "Timeout",
+            ApiError::Admission { reason, .. } => reason,
         }
     }
 

@@ -4,6 +4,7 @@
 //! [`Objects`]; it turns each request into store commands under Kubernetes'
 //! metadata rules and optimistic concurrency.
 
+pub mod admission;
 mod error;
 pub mod prepare;
 mod read;
@@ -16,8 +17,11 @@ pub use prepare::Part;
 pub use read::{ListOptions, ObjectList};
 pub use write::{DeleteOptions, WriteOptions, parse_resource_version as prepare_rv};
 
+use std::sync::{Arc, OnceLock};
+
 use serde_json::Value;
 
+use admission::Admission;
 use crate::object::{Registry, ResourceType, object_key};
 use crate::store::{Outcome, Store};
 
@@ -25,20 +29,34 @@ use crate::store::{Outcome, Store};
 /// after losing a race (as Kubernetes' GuaranteedUpdate does).
 const MAX_RETRIES: usize = 16;
 
+/// How many times a create is admitted again because a status update admission made with
+/// it (a quota charge) lost a race: one round per write that won, so many clients racing
+/// for one quota's last slots all get an answer.
+const MAX_ADMISSION_ROUNDS: usize = 128;
+
 /// The object verbs over one store.
 #[derive(Clone)]
 pub struct Objects {
     store: Store,
     kinds: Registry,
+    admission: Arc<OnceLock<Arc<dyn Admission>>>,
 }
 
 impl Objects {
-    /// The verbs over `store`, serving the built-in kinds.
+    /// The verbs over `store`, serving the built-in kinds, admitting every write once
+    /// [`Objects::set_admission`] is called.
     pub fn new(store: Store) -> Self {
         Self {
             store,
             kinds: Registry::default(),
+            admission: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Installs the admission every later write passes through (once; a second call is
+    /// refused and returns false).
+    pub fn set_admission(&self, admission: Arc<dyn Admission>) -> bool {
+        self.admission.set(admission).is_ok()
     }
 
     /// The kinds served.

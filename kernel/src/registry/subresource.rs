@@ -111,6 +111,10 @@ impl Objects {
         opts: WriteOptions,
     ) -> Result<Value> {
         require_scale(rt)?;
+        let opts = WriteOptions {
+            subresource: Some("scale"),
+            ..opts
+        };
         let updated = self
             .guaranteed_update(rt, ns, name, None, Part::Main, opts, |current| {
                 let cur_scale = scale_of(current);
@@ -157,7 +161,11 @@ impl Objects {
             .filter(|n| !n.is_empty())
             .ok_or_else(|| ApiError::invalid(rt, name, "target.name", "Required value"))?
             .to_string();
-        self.guaranteed_update(rt, ns, name, None, Part::Main, opts, |current| {
+        let binding = WriteOptions {
+            subresource: Some("binding"),
+            ..opts.clone()
+        };
+        self.guaranteed_update(rt, ns, name, None, Part::Main, binding, |current| {
             if let Some(existing) = current
                 .pointer("/spec/nodeName")
                 .and_then(Value::as_str)

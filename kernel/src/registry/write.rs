@@ -1,19 +1,31 @@
-//! create, update, patch, delete and deletecollection.
+//! create, update, patch, delete and deletecollection, each admitted (see
+//! [`super::admission`]) before it is written.
 
 use serde_json::Value;
 
+use super::admission::{Admitted, Attempt, Operation, StatusUpdate, UserInfo, Warnings};
 use super::prepare::{self, Next, Part};
-use super::{ApiError, ListOptions, MAX_RETRIES, MODIFIED, Objects, Result, key, outcome};
+use super::{
+    ApiError, ListOptions, MAX_ADMISSION_ROUNDS, MAX_RETRIES, MODIFIED, Objects, Result, key,
+    key_namespace, outcome,
+};
 use crate::object::ResourceType;
 use crate::object::meta::{finalizers, meta_str, resource_version};
 use crate::object::patch::{self, PatchType};
 use crate::store::{Command, Outcome};
 
-/// Options every write takes.
-#[derive(Debug, Clone, Copy, Default)]
+/// Options every write takes: the request's context.
+#[derive(Debug, Clone, Default)]
 pub struct WriteOptions {
-    /// `dryRun=All`: check everything, store nothing.
+    /// `dryRun=All`: check everything (admission included), store nothing.
     pub dry_run: bool,
+    /// Who asks.
+    pub user: UserInfo,
+    /// Where admission's warnings go.
+    pub warnings: Warnings,
+    /// The subresource written through (`scale`, `binding`), when not the object or its
+    /// `status` (which [`Part`] says).
+    pub subresource: Option<&'static str>,
 }
 
 /// What a delete asks for (the `DeleteOptions` body and query).
@@ -23,8 +35,8 @@ pub struct DeleteOptions {
     pub uid: Option<String>,
     /// Delete only if the object is at this revision.
     pub resource_version: Option<u64>,
-    /// `dryRun=All`.
-    pub dry_run: bool,
+    /// The request's context (`dryRun`, user, warnings).
+    pub write: WriteOptions,
 }
 
 /// Parses a `resourceVersion` a client sent; empty means none.
@@ -48,11 +60,26 @@ impl Objects {
         body: Value,
         opts: WriteOptions,
     ) -> Result<Value> {
-        let (mut obj, generated) = prepare::for_create(rt, ns, body)?;
-        let attempts = if generated { 8 } else { 1 };
-        for _ in 0..attempts {
-            let name = meta_str(&obj, "name").unwrap_or_default().to_string();
+        let (mut prepared, generated) = prepare::for_create(rt, ns, body)?;
+        let mut names_left = if generated { 8 } else { 1 };
+        for _ in 0..MAX_ADMISSION_ROUNDS {
+            let name = meta_str(&prepared, "name").unwrap_or_default().to_string();
             let key = key(rt, ns, &name);
+            let admitted = self
+                .admit(Attempt {
+                    operation: Operation::Create,
+                    kind: rt,
+                    namespace: key_namespace(rt, ns),
+                    name: &name,
+                    subresource: None,
+                    object: Some(&prepared),
+                    old_object: None,
+                    dry_run: opts.dry_run,
+                    user: &opts.user,
+                    warnings: &opts.warnings,
+                })
+                .await?;
+            let obj = admitted.object.as_ref().unwrap_or(&prepared);
             if opts.dry_run {
                 if self.store.get(&key)?.is_some() {
                     return Err(ApiError::AlreadyExists {
@@ -60,22 +87,29 @@ impl Objects {
                         name,
                     });
                 }
-                return Ok(obj);
+                return Ok(obj.clone());
             }
+            let command = Command::Create {
+                key,
+                object: obj.to_string(),
+            };
             match self
                 .store
-                .write(Command::Create {
-                    key,
-                    object: obj.to_string(),
-                })
+                .write(with_status_updates(command, &admitted.status_updates)?)
                 .await?
             {
-                Outcome::AlreadyExists if generated => prepare::regenerate_name(&mut obj),
+                Outcome::AlreadyExists if generated && names_left > 1 => {
+                    names_left -= 1;
+                    prepare::regenerate_name(&mut prepared);
+                }
+                Outcome::Refused { .. } => {}
                 out => return outcome(rt, &name, out),
             }
         }
-        Err(ApiError::Internal(
-            "could not find a free generated name".into(),
+        Err(ApiError::conflict(
+            rt,
+            meta_str(&prepared, "name").unwrap_or_default(),
+            format!("gave up after {MAX_ADMISSION_ROUNDS} rounds of admission and conflicting writes"),
         ))
     }
 
@@ -163,13 +197,31 @@ impl Objects {
             }
             let proposed = propose(&current)?;
             let key = key(rt, ns, name);
-            let (command, preview) = match prepare::for_update(rt, &current, proposed, part)? {
+            let next = prepare::for_update(rt, &current, proposed, part)?;
+            let (Next::Update(preview) | Next::Delete(preview)) = &next;
+            let admitted = self
+                .admit(Attempt {
+                    operation: Operation::Update,
+                    kind: rt,
+                    namespace: key_namespace(rt, ns),
+                    name,
+                    subresource: opts
+                        .subresource
+                        .or((part == Part::Status).then_some("status")),
+                    object: Some(preview),
+                    old_object: Some(&current),
+                    dry_run: opts.dry_run,
+                    user: &opts.user,
+                    warnings: &opts.warnings,
+                })
+                .await?;
+            let (command, preview) = match next {
                 Next::Update(obj) => {
-                    let object = obj.to_string();
+                    let obj = admitted.object.clone().unwrap_or(obj);
                     (
                         Command::Update {
                             key,
-                            object,
+                            object: obj.to_string(),
                             expected_revision: Some(revision),
                         },
                         obj,
@@ -187,8 +239,10 @@ impl Objects {
             if opts.dry_run {
                 return Ok(preview);
             }
+            let command = with_status_updates(command, &admitted.status_updates)?;
             match self.store.write(command).await? {
                 Outcome::Conflict { .. } if precondition.is_none() => continue,
+                Outcome::Refused { .. } => continue,
                 out => return outcome(rt, name, out),
             }
         }
@@ -252,15 +306,31 @@ impl Objects {
                     marked,
                 )
             };
-            if opts.dry_run {
+            let admitted = self
+                .admit(Attempt {
+                    operation: Operation::Delete,
+                    kind: rt,
+                    namespace: key_namespace(rt, ns),
+                    name,
+                    subresource: None,
+                    object: None,
+                    old_object: Some(&current),
+                    dry_run: opts.write.dry_run,
+                    user: &opts.write.user,
+                    warnings: &opts.write.warnings,
+                })
+                .await?;
+            if opts.write.dry_run {
                 return Ok(preview);
             }
+            let command = with_status_updates(command, &admitted.status_updates)?;
             match self.store.write(command).await? {
                 Outcome::Conflict { .. } | Outcome::NotFound
                     if opts.resource_version.is_none() && opts.uid.is_none() =>
                 {
                     continue;
                 }
+                Outcome::Refused { .. } => continue,
                 out => return outcome(rt, name, out),
             }
         }
@@ -300,4 +370,48 @@ impl Objects {
         }
         Ok(deleted)
     }
+}
+
+impl Objects {
+    /// Runs admission on one attempt; with no admission installed every write is allowed
+    /// as it is.
+    async fn admit(&self, attempt: Attempt<'_>) -> Result<Admitted> {
+        match self.admission.get() {
+            Some(admission) => admission.admit(attempt).await,
+            None => Ok(Admitted::default()),
+        }
+    }
+}
+
+/// `command` with the status updates admission asked for: one atomic write, guarded by
+/// the revision each updated object was read at.
+fn with_status_updates(command: Command, updates: &[StatusUpdate]) -> Result<Command> {
+    if updates.is_empty() {
+        return Ok(command);
+    }
+    let mut commands = vec![command];
+    for update in updates {
+        let kind = update.kind;
+        let name = meta_str(&update.current, "name").unwrap_or_default();
+        let namespace = meta_str(&update.current, "namespace");
+        let Some(revision) = resource_version(&update.current) else {
+            return Err(ApiError::Internal(format!(
+                "admission updated the status of {} {name:?}, read with no resourceVersion",
+                kind.kind
+            )));
+        };
+        let mut proposed = update.current.clone();
+        if let Some(map) = proposed.as_object_mut() {
+            map.insert("status".into(), update.status.clone());
+        }
+        let object = match prepare::for_update(kind, &update.current, proposed, Part::Status)? {
+            Next::Update(object) | Next::Delete(object) => object,
+        };
+        commands.push(Command::Update {
+            key: key(kind, namespace, name),
+            object: object.to_string(),
+            expected_revision: Some(revision),
+        });
+    }
+    Ok(Command::Atomic { commands })
 }

@@ -1,0 +1,225 @@
+//! A watch-backed cache of some kinds, in the manner of kube-runtime's reflector: one
+//! [`Watcher`] per kind keeps a copy of its objects, and the cache knows the store revision
+//! it reflects, so a reader can wait until it holds every write applied before some point
+//! ([`ObjectCache::wait_for`]) instead of reading the store.
+//!
+//! Readers get objects as JSON text: what plugins receive through the contract's `cache`
+//! interface, which [`ObjectCache`] implements as a [`CacheView`].
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::{WatchEvent, Watcher};
+use crate::object::meta::meta_str;
+use crate::object::selector::LabelSelector;
+use crate::object::{ResourceType, list_prefix, object_key};
+use crate::plugin::CacheView;
+use crate::plugin::calls::ObjectRef;
+use crate::registry::Objects;
+
+/// One cached object: the object, and its JSON text as plugins read it.
+struct Entry {
+    object: Value,
+    json: Arc<str>,
+}
+
+/// A cache of some kinds, kept by watchers.
+pub struct ObjectCache {
+    kinds: Vec<&'static ResourceType>,
+    /// By store key (`group/plural/namespace/name`), so one namespace is a key range.
+    entries: RwLock<BTreeMap<String, Entry>>,
+    /// Per kind, the store revision its watcher has brought the cache to.
+    revisions: Vec<AtomicU64>,
+    /// The revision the whole cache reflects (the least of `revisions`).
+    progress: watch::Sender<u64>,
+}
+
+/// The cache did not catch up in time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the object cache reflects revision {reached}, not yet {wanted}")]
+pub struct Behind {
+    /// The revision asked for.
+    pub wanted: u64,
+    /// The revision reached.
+    pub reached: u64,
+}
+
+impl ObjectCache {
+    /// Starts caching `kinds` from `objects`: one watcher task each.
+    pub fn start(objects: &Objects, kinds: Vec<&'static ResourceType>) -> Arc<ObjectCache> {
+        let cache = Arc::new(ObjectCache {
+            revisions: kinds.iter().map(|_| AtomicU64::new(0)).collect(),
+            kinds,
+            entries: RwLock::new(BTreeMap::new()),
+            progress: watch::Sender::new(0),
+        });
+        for (slot, kind) in cache.kinds.iter().enumerate() {
+            let watcher = Watcher::new(objects.clone(), kind);
+            tokio::spawn(follow(Arc::downgrade(&cache), slot, kind, watcher));
+        }
+        cache
+    }
+
+    /// The kinds cached.
+    pub fn kinds(&self) -> &[&'static ResourceType] {
+        &self.kinds
+    }
+
+    /// The store revision the cache reflects: every write applied up to it is in.
+    pub fn revision(&self) -> u64 {
+        *self.progress.borrow()
+    }
+
+    /// Waits until the cache reflects `revision`, for at most `timeout`.
+    pub async fn wait_for(&self, revision: u64, timeout: Duration) -> Result<(), Behind> {
+        let mut progress = self.progress.subscribe();
+        let reached = tokio::time::timeout(timeout, progress.wait_for(|r| *r >= revision)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(Behind {
+                wanted: revision,
+                reached: self.revision(),
+            }),
+        }
+    }
+
+    /// One object of `kind`, as JSON text.
+    pub fn get(&self, kind: &ResourceType, namespace: &str, name: &str) -> Option<Arc<str>> {
+        let namespace = if kind.namespaced { namespace } else { "" };
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .get(&object_key(kind, namespace, name))
+            .map(|e| e.json.clone())
+    }
+
+    /// Objects of `kind` in `namespace` (all namespaces when `None`) that `selector`
+    /// matches, as JSON text, in key order.
+    pub fn list(
+        &self,
+        kind: &ResourceType,
+        namespace: Option<&str>,
+        selector: &LabelSelector,
+    ) -> Vec<Arc<str>> {
+        let prefix = list_prefix(kind, namespace);
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .range(prefix.clone()..)
+            .take_while(|(key, _)| key.starts_with(&prefix))
+            .filter(|(_, e)| selector.matches(&e.object))
+            .map(|(_, e)| e.json.clone())
+            .collect()
+    }
+
+    /// The labels of a cached object, for selector checks by the kernel itself.
+    pub fn matches(
+        &self,
+        kind: &ResourceType,
+        namespace: &str,
+        name: &str,
+        selector: &LabelSelector,
+    ) -> bool {
+        let namespace = if kind.namespaced { namespace } else { "" };
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .get(&object_key(kind, namespace, name))
+            .is_some_and(|e| selector.matches(&e.object))
+    }
+
+    fn kind(&self, group: &str, kind: &str) -> Option<&'static ResourceType> {
+        self.kinds
+            .iter()
+            .copied()
+            .find(|k| k.group == group && k.kind == kind)
+    }
+
+    fn apply(&self, kind: &ResourceType, event: WatchEvent) {
+        let key_of = |object: &Value| {
+            let name = meta_str(object, "name").unwrap_or_default();
+            let namespace = meta_str(object, "namespace").unwrap_or_default();
+            object_key(kind, namespace, name)
+        };
+        let entry = |object: Value| Entry {
+            json: Arc::from(object.to_string()),
+            object,
+        };
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        match event {
+            WatchEvent::Restarted(objects) => {
+                let prefix = kind.store_prefix();
+                entries.retain(|key, _| !key.starts_with(&prefix));
+                for object in objects {
+                    entries.insert(key_of(&object), entry(object));
+                }
+            }
+            WatchEvent::Applied(object) => {
+                entries.insert(key_of(&object), entry(object));
+            }
+            WatchEvent::Deleted(object) => {
+                entries.remove(&key_of(&object));
+            }
+            WatchEvent::Bookmark(_) => {}
+        }
+    }
+
+    fn advance(&self, slot: usize, revision: u64) {
+        if let Some(r) = self.revisions.get(slot) {
+            r.store(revision, Ordering::Release);
+        }
+        let least = self
+            .revisions
+            .iter()
+            .map(|r| r.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(revision);
+        self.progress.send_if_modified(|reached| {
+            let moved = least > *reached;
+            if moved {
+                *reached = least;
+            }
+            moved
+        });
+    }
+}
+
+/// Keeps one kind of the cache up to date until the cache is dropped.
+async fn follow(
+    cache: std::sync::Weak<ObjectCache>,
+    slot: usize,
+    kind: &'static ResourceType,
+    mut watcher: Watcher,
+) {
+    loop {
+        let event = watcher.next().await;
+        let Some(cache) = cache.upgrade() else {
+            return;
+        };
+        cache.apply(kind, event);
+        cache.advance(slot, watcher.revision());
+    }
+}
+
+impl CacheView for ObjectCache {
+    fn get(&self, key: &ObjectRef) -> Option<String> {
+        let kind = self.kind(&key.group, &key.kind)?;
+        ObjectCache::get(self, kind, &key.namespace, &key.name).map(|json| json.to_string())
+    }
+
+    fn list(&self, group: &str, kind: &str, namespace: &str, label_selector: &str) -> Vec<String> {
+        let Some(kind) = self.kind(group, kind) else {
+            return Vec::new();
+        };
+        let Ok(selector) = LabelSelector::parse(label_selector) else {
+            return Vec::new();
+        };
+        let namespace = Some(namespace).filter(|ns| !ns.is_empty());
+        ObjectCache::list(self, kind, namespace, &selector)
+            .into_iter()
+            .map(|json| json.to_string())
+            .collect()
+    }
+}
