@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use crate::admission::AdmissionChain;
 use crate::catalog::Catalog;
 use crate::catalog::install::{self, PluginSeed};
 use crate::catalog::sync::CatalogSync;
@@ -81,6 +82,23 @@ pub async fn bootstrap(objects: &Objects) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// How long the server waits for the plugins it was started with before serving anyway.
+const SEED_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Waits until every seeded plugin serves (or [`SEED_WAIT`] passes), so the API never
+/// answers a write before the admission plugins it was started with are in the chain.
+async fn wait_for_seeds(catalog: &Catalog, seeds: &[PluginSeed]) {
+    for seed in seeds {
+        if !catalog.wait_for(&seed.name, |_| true, SEED_WAIT).await {
+            tracing::warn!(
+                plugin = seed.name,
+                "plugin not serving after {SEED_WAIT:?}; serving the API without it (see kubectl get plugin {})",
+                seed.name
+            );
+        }
+    }
+}
+
 /// Opens the store, bootstraps, binds the listener and serves until
 /// `shutdown`; `ready` gets the running handles once requests are served.
 pub async fn run(
@@ -108,6 +126,8 @@ pub async fn run(
         config.listen.to_string(),
     )?;
     let catalog_task = tokio::spawn(sync.run());
+    AdmissionChain::install(&objects, catalog.clone());
+    wait_for_seeds(&catalog, &config.plugins).await;
     let running = Running {
         addr: listener.local_addr()?,
         objects: objects.clone(),

@@ -7,8 +7,10 @@
 //! <- [`registry`] (the verbs on objects) <- [`api`] (the Kubernetes HTTP API).
 //! Beside them, [`plugin`] hosts the WebAssembly plugins (it depends on none of the layers),
 //! and [`catalog`] keeps the live plugins in step with `Plugin` objects through [`client`]'s
-//! watcher.
+//! watcher. [`admission`] runs the catalog's admission plugins on every write the
+//! [`registry`] makes, reading other objects from [`client`]'s watch-backed cache.
 
+pub mod admission;
 pub mod api;
 pub mod catalog;
 pub mod client;

@@ -74,13 +74,15 @@ pub async fn store_module(objects: &Objects, bytes: &[u8]) -> Result<String, Api
     Ok(digest)
 }
 
-/// Stores each seed's module and creates its Plugin unless one by that name exists.
+/// Stores each seed's module and creates its Plugin unless one by that name exists. Seeds
+/// run in the order given (`spec.order` 10, 20, ...), which is the admission chain's order.
 pub async fn install(objects: &Objects, seeds: &[PluginSeed]) -> anyhow::Result<()> {
     let plugins = objects
         .kinds()
         .by_path(KEEL_GROUP, "v1alpha1", "plugins")
         .ok_or_else(|| anyhow::anyhow!("plugins are not served"))?;
-    for seed in seeds {
+    for (position, seed) in seeds.iter().enumerate() {
+        let order = 10 * (position as i64 + 1);
         let bytes = std::fs::read(&seed.path).map_err(|e| {
             anyhow::anyhow!(
                 "plugin {}: cannot read {}: {e}",
@@ -93,7 +95,7 @@ pub async fn install(objects: &Objects, seeds: &[PluginSeed]) -> anyhow::Result<
             "apiVersion": format!("{KEEL_GROUP}/v1alpha1"),
             "kind": "Plugin",
             "metadata": {"name": seed.name},
-            "spec": {"type": seed.plugin_type, "module": digest},
+            "spec": {"type": seed.plugin_type, "module": digest, "order": order},
         });
         match objects
             .create(plugins, None, plugin, WriteOptions::default())

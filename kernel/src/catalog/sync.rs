@@ -18,6 +18,7 @@ use super::modules;
 use super::status::{self, Outcome};
 use crate::client::{WatchEvent, Watcher};
 use crate::object::ResourceType;
+use crate::object::selector::LabelSelector;
 use crate::object::patch::PatchType;
 use crate::object::resource::KEEL_GROUP;
 use crate::plugin::{LoadError, PluginHost, PluginSpec, StatsSnapshot};
@@ -161,7 +162,15 @@ impl CatalogSync {
             return;
         };
         let serving = self.serving.get(&name).map(|s| s.module.clone());
-        let spec = match PluginSpec::from_object(object) {
+        let spec = PluginSpec::from_object(object).and_then(|spec| {
+            match &spec.namespace_selector {
+                Some(selector) => LabelSelector::from_object(selector)
+                    .map(|_| spec)
+                    .map_err(|e| LoadError::Spec(format!("namespaceSelector: {e}"))),
+                None => Ok(spec),
+            }
+        });
+        let spec = match spec {
             Ok(spec) => spec,
             Err(error) => {
                 return self

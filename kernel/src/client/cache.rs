@@ -115,7 +115,16 @@ impl ObjectCache {
             .collect()
     }
 
-    /// The labels of a cached object, for selector checks by the kernel itself.
+    /// One object of `kind`, parsed.
+    pub fn object(&self, kind: &ResourceType, namespace: &str, name: &str) -> Option<Value> {
+        let namespace = if kind.namespaced { namespace } else { "" };
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .get(&object_key(kind, namespace, name))
+            .map(|e| e.object.clone())
+    }
+
+    /// Whether a cached object exists and `selector` matches its labels.
     pub fn matches(
         &self,
         kind: &ResourceType,

@@ -95,6 +95,11 @@ impl Plugin {
         &self.spec.module
     }
 
+    /// The plugin's call counters (shared by its versions).
+    pub fn stats(&self) -> &CallStats {
+        &self.stats
+    }
+
     /// How many instances this version has made (warm-up included).
     pub fn instances_made(&self) -> u64 {
         self.instantiated.load(Ordering::Relaxed)

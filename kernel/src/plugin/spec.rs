@@ -1,5 +1,6 @@
 //! The `spec` of a `keel.dev/v1alpha1` `Plugin` object: which contract it implements, its
-//! module, configuration, limits, failure policy and where it applies.
+//! module, configuration, limits, failure policy and where it applies (for admission
+//! plugins, webhook-style `rules`, a `namespaceSelector`, and `validationActions`).
 
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +84,67 @@ pub struct PluginSpec {
     /// Namespaces the plugin applies to; empty means all.
     #[serde(default)]
     pub namespaces: Vec<String>,
+    /// Admission: which writes the plugin sees, as a webhook's `rules`; empty means every
+    /// write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<AdmissionRule>,
+    /// Admission: only objects in namespaces whose labels this `metav1.LabelSelector`
+    /// matches (cluster-scoped objects always match); unset means all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<serde_json::Value>,
+    /// Admission: what a denial does: `Deny` (answer the client with it) or `Warn` (allow,
+    /// return it as a `Warning` header, and count it), as a ValidatingAdmissionPolicyBinding's
+    /// `validationActions`. Empty means `[Deny]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validation_actions: Vec<ValidationAction>,
+}
+
+/// Which writes an admission plugin sees: a write matches when its operation, API group
+/// and resource are each listed (`*` matches anything; a resource is `pods`, or
+/// `pods/status` for a subresource, and `*/*` matches every subresource).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionRule {
+    /// `CREATE`, `UPDATE`, `DELETE`, `CONNECT`, `*`.
+    #[serde(default)]
+    pub operations: Vec<String>,
+    /// API groups ("" is the core group).
+    #[serde(default)]
+    pub api_groups: Vec<String>,
+    /// Resources (plurals), with `/subresource` when one is meant.
+    #[serde(default)]
+    pub resources: Vec<String>,
+}
+
+impl AdmissionRule {
+    /// Whether the rule covers a write of `operation` on `group`/`resource` (and
+    /// `subresource`).
+    pub fn matches(
+        &self,
+        operation: &str,
+        group: &str,
+        resource: &str,
+        subresource: Option<&str>,
+    ) -> bool {
+        let any = |list: &[String], value: &str| list.iter().any(|v| v == "*" || v == value);
+        let resource_matches = self.resources.iter().any(|r| match (r.split_once('/'), subresource) {
+            (None, None) => r == "*" || r == resource,
+            (Some((res, sub)), Some(want)) => {
+                (res == "*" || res == resource) && (sub == "*" || sub == want)
+            }
+            _ => false,
+        });
+        any(&self.operations, operation) && any(&self.api_groups, group) && resource_matches
+    }
+}
+
+/// What an admission plugin's denial does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ValidationAction {
+    /// The write is refused with the plugin's denial.
+    Deny,
+    /// The write goes on; the denial becomes a warning to the client and is counted.
+    Warn,
 }
 
 fn default_weight() -> u32 {
@@ -102,6 +164,9 @@ impl PluginSpec {
             order: 0,
             weight: default_weight(),
             namespaces: Vec::new(),
+            rules: Vec::new(),
+            namespace_selector: None,
+            validation_actions: Vec::new(),
         }
     }
 
@@ -111,6 +176,18 @@ impl PluginSpec {
         let spec: PluginSpec =
             serde_json::from_value(spec).map_err(|e| LoadError::Spec(e.to_string()))?;
         spec.limits.validate().map_err(LoadError::Spec)?;
+        const OPERATIONS: [&str; 5] = ["CREATE", "UPDATE", "DELETE", "CONNECT", "*"];
+        if let Some(bad) = spec
+            .rules
+            .iter()
+            .flat_map(|r| &r.operations)
+            .find(|op| !OPERATIONS.contains(&op.as_str()))
+        {
+            return Err(LoadError::Spec(format!(
+                "rules: operation {bad:?} is not one of {}",
+                OPERATIONS.join(", ")
+            )));
+        }
         let well_formed = spec
             .module
             .strip_prefix("sha256:")
@@ -127,6 +204,12 @@ impl PluginSpec {
     /// Whether the plugin applies to objects in `namespace`.
     pub fn applies_to(&self, namespace: &str) -> bool {
         self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == namespace)
+    }
+
+    /// Whether an admission plugin only warns (`validationActions: [Warn]`).
+    pub fn warns_only(&self) -> bool {
+        !self.validation_actions.is_empty()
+            && !self.validation_actions.contains(&ValidationAction::Deny)
     }
 }
 
@@ -151,6 +234,42 @@ mod tests {
             Err(error)
         );
         assert_eq!(FailurePolicy::Fail.apply(Ok(3)), Ok(Some(3)));
+    }
+
+    #[test]
+    fn admission_rules_match_like_webhook_rules() {
+        let rule = AdmissionRule {
+            operations: vec!["CREATE".into(), "UPDATE".into()],
+            api_groups: vec!["".into()],
+            resources: vec!["pods".into(), "pods/status".into()],
+        };
+        assert!(rule.matches("CREATE", "", "pods", None));
+        assert!(rule.matches("UPDATE", "", "pods", Some("status")));
+        assert!(!rule.matches("UPDATE", "", "pods", Some("binding")));
+        assert!(!rule.matches("DELETE", "", "pods", None));
+        assert!(!rule.matches("CREATE", "apps", "pods", None));
+        assert!(!rule.matches("CREATE", "", "services", None));
+        let everything = AdmissionRule {
+            operations: vec!["*".into()],
+            api_groups: vec!["*".into()],
+            resources: vec!["*".into(), "*/*".into()],
+        };
+        assert!(everything.matches("DELETE", "apps", "deployments", Some("scale")));
+        assert!(everything.matches("CREATE", "batch", "jobs", None));
+    }
+
+    #[test]
+    fn warn_only_needs_warn_without_deny() {
+        let digest = format!("sha256:{}", "b".repeat(64));
+        let mut spec = PluginSpec::new(PluginType::Admission, digest.clone());
+        assert!(!spec.warns_only());
+        spec.validation_actions = vec![ValidationAction::Warn];
+        assert!(spec.warns_only());
+        spec.validation_actions = vec![ValidationAction::Warn, ValidationAction::Deny];
+        assert!(!spec.warns_only());
+        let bad_op = PluginSpec::from_object(&json!({"spec": {"type": "Admission",
+            "module": digest, "rules": [{"operations": ["PATCH"]}]}}));
+        assert!(matches!(bad_op, Err(LoadError::Spec(m)) if m.contains("PATCH")));
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct CallStats {
     total_micros: AtomicU64,
     buckets: [AtomicU64; BUCKETS],
     reasons: Mutex<BTreeMap<&'static str, u64>>,
+    denied: AtomicU64,
+    warned: AtomicU64,
 }
 
 /// A snapshot of the counters, as the Plugin's status shows it.
@@ -36,6 +38,16 @@ pub struct StatsSnapshot {
     pub p50_micros: u64,
     /// Likewise for 99%.
     pub p99_micros: u64,
+    /// Admission: writes the plugin denied.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub denied: u64,
+    /// Admission: denials turned into warnings (`validationActions: [Warn]`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub warned: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Default for CallStats {
@@ -46,6 +58,8 @@ impl Default for CallStats {
             total_micros: AtomicU64::new(0),
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
             reasons: Mutex::new(BTreeMap::new()),
+            denied: AtomicU64::new(0),
+            warned: AtomicU64::new(0),
         }
     }
 }
@@ -67,6 +81,12 @@ impl CallStats {
                 .entry(reason)
                 .or_default() += 1;
         }
+    }
+
+    /// Counts an admission denial: enforced, or only warned about.
+    pub fn record_denial(&self, warned: bool) {
+        let counter = if warned { &self.warned } else { &self.denied };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The counters now.
@@ -105,6 +125,8 @@ impl CallStats {
                 .unwrap_or(0),
             p50_micros: quantile(0.5),
             p99_micros: quantile(0.99),
+            denied: self.denied.load(Ordering::Relaxed),
+            warned: self.warned.load(Ordering::Relaxed),
         }
     }
 }

@@ -1,0 +1,73 @@
+//! Which admission plugins a write meets: a plugin's `rules` (operations, API groups,
+//! resources and subresources; none means every write), its `namespaces` list, and its
+//! `namespaceSelector`, matched against the namespace's labels in the admission cache.
+
+use std::sync::Arc;
+
+use crate::client::cache::ObjectCache;
+use crate::object::selector::LabelSelector;
+use crate::plugin::Plugin;
+use crate::registry::admission::Attempt;
+
+/// The plugins of `plugins` (in chain order) that `attempt` meets.
+pub fn matching(
+    plugins: &[Arc<Plugin>],
+    attempt: &Attempt<'_>,
+    cache: &ObjectCache,
+) -> Vec<Arc<Plugin>> {
+    plugins
+        .iter()
+        .filter(|p| meets(p, attempt, cache))
+        .cloned()
+        .collect()
+}
+
+fn meets(plugin: &Plugin, attempt: &Attempt<'_>, cache: &ObjectCache) -> bool {
+    let spec = plugin.spec();
+    let kind = attempt.kind;
+    let covered = spec.rules.is_empty()
+        || spec.rules.iter().any(|rule| {
+            rule.matches(
+                attempt.operation.as_str(),
+                kind.group,
+                kind.plural,
+                attempt.subresource,
+            )
+        });
+    if !covered {
+        return false;
+    }
+    // A Namespace is matched by its own name and labels, as Kubernetes does.
+    let namespace = if kind.kind == "Namespace" && kind.group.is_empty() {
+        attempt.name
+    } else {
+        attempt.namespace
+    };
+    if namespace.is_empty() {
+        return true;
+    }
+    if !spec.applies_to(namespace) {
+        return false;
+    }
+    let Some(selector) = &spec.namespace_selector else {
+        return true;
+    };
+    // The catalog refuses specs whose selector does not parse; an unparsable one here
+    // matches nothing.
+    let Ok(selector) = LabelSelector::from_object(selector) else {
+        return false;
+    };
+    if selector.is_empty() {
+        return true;
+    }
+    if kind.kind == "Namespace" && kind.group.is_empty() {
+        if let Some(object) = attempt.object.or(attempt.old_object) {
+            return selector.matches(object);
+        }
+    }
+    cache
+        .kinds()
+        .iter()
+        .find(|k| k.kind == "Namespace" && k.group.is_empty())
+        .is_some_and(|ns_kind| cache.matches(ns_kind, "", namespace, &selector))
+}
