@@ -182,7 +182,7 @@ impl Drop for Server {
     }
 }
 
-/// A raw HTTP/1.1 request on loopback; answers (status, body).
+/// One HTTP/1.1 request on loopback: the status code and the body.
 pub fn http(
     port: u16,
     method: &str,
@@ -190,28 +190,52 @@ pub fn http(
     content_type: &str,
     body: &[u8],
 ) -> Result<(u16, String)> {
+    let headers = [("Content-Type", content_type)];
+    let (code, _, body) = http_full(port, method, path, &headers, body)?;
+    Ok((code, body))
+}
+
+/// One HTTP/1.1 request on loopback with extra request headers (JSON unless a
+/// `Content-Type` is given): the status code, the response headers, and the body.
+pub fn http_full(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(u16, Vec<(String, String)>, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{head}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )?;
     s.write_all(body)?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).to_string();
-    let code = text
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
+    let code = head
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
         .context("no status line")?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((code, body))
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Ok((code, headers, body.to_string()))
 }
 
 /// A GET on loopback.
