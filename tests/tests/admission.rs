@@ -83,7 +83,9 @@ async fn schema_namespace_lifecycle_and_image_policy_deny_with_kubernetes_status
     assert!(
         status.message.contains("Pod \"no-image\" is invalid")
             && status.message.contains("admission plugin \"schema\"")
-            && status.message.contains("spec.containers[0].image: Required value"),
+            && status
+                .message
+                .contains("spec.containers[0].image: Required value"),
         "{}",
         status.message
     );
@@ -91,15 +93,27 @@ async fn schema_namespace_lifecycle_and_image_policy_deny_with_kubernetes_status
         "spec": {"containers": [{"name": "app", "image": "nginx", "ports": [{"containerPort": 70000}]}]}}))?;
     let status = refused(pods.create(&PostParams::default(), &bad_port).await)?;
     assert_eq!(status.code, 422, "{}", status.message);
-    assert!(status.message.contains("containerPort"), "{}", status.message);
+    assert!(
+        status.message.contains("containerPort"),
+        "{}",
+        status.message
+    );
     pods.create(&PostParams::default(), &pod("fine", "nginx"))
         .await?;
 
     // NamespaceLifecycle: no objects in a namespace that does not exist (404).
     let nowhere = Api::<Pod>::namespaced(client.clone(), "nowhere");
-    let status = refused(nowhere.create(&PostParams::default(), &pod("p", "nginx")).await)?;
+    let status = refused(
+        nowhere
+            .create(&PostParams::default(), &pod("p", "nginx"))
+            .await,
+    )?;
     assert_eq!((status.code, status.reason.as_str()), (404, "NotFound"));
-    assert!(status.message.contains("namespaces \"nowhere\" not found"), "{}", status.message);
+    assert!(
+        status.message.contains("namespaces \"nowhere\" not found"),
+        "{}",
+        status.message
+    );
     // ... and a namespace created just before is seen at once (the cache waits for it).
     namespace(&client, "fresh", json!({})).await?;
     Api::<Pod>::namespaced(client.clone(), "fresh")
@@ -117,7 +131,11 @@ async fn schema_namespace_lifecycle_and_image_policy_deny_with_kubernetes_status
     );
     let config = json!({"spec": {"config": {"namespaces": {"locked": ["docker.io/library/"]}}}});
     plugins
-        .patch("image-policy", &PatchParams::default(), &Patch::Merge(&config))
+        .patch(
+            "image-policy",
+            &PatchParams::default(),
+            &Patch::Merge(&config),
+        )
         .await?;
     let locked = Api::<Pod>::namespaced(client.clone(), "locked");
     let status = loop_until_refused(&locked, "evil", "evil.example/miner").await?;
@@ -130,11 +148,17 @@ async fn schema_namespace_lifecycle_and_image_policy_deny_with_kubernetes_status
         status.message
     );
     locked
-        .create(&PostParams::default(), &pod("ok", "docker.io/library/nginx"))
+        .create(
+            &PostParams::default(),
+            &pod("ok", "docker.io/library/nginx"),
+        )
         .await?;
     // Other namespaces are not locked.
-    pods.create(&PostParams::default(), &pod("elsewhere", "evil.example/miner"))
-        .await?;
+    pods.create(
+        &PostParams::default(),
+        &pod("elsewhere", "evil.example/miner"),
+    )
+    .await?;
     Ok(())
 }
 
@@ -162,12 +186,14 @@ async fn limit_ranger_defaults_and_bounds_resources() -> Result<()> {
     let (_dir, _server, client) = start().await?;
     namespace(&client, "limited", json!({})).await?;
     let ranges = Api::<LimitRange>::namespaced(client.clone(), "limited");
-    let range: LimitRange = from_json(json!({"metadata": {"name": "defaults"}, "spec": {"limits": [{
-        "type": "Container",
-        "default": {"cpu": "500m", "memory": "256Mi"},
-        "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
-        "max": {"cpu": "1", "memory": "1Gi"}
-    }]}}))?;
+    let range: LimitRange = from_json(
+        json!({"metadata": {"name": "defaults"}, "spec": {"limits": [{
+            "type": "Container",
+            "default": {"cpu": "500m", "memory": "256Mi"},
+            "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+            "max": {"cpu": "1", "memory": "1Gi"}
+        }]}}),
+    )?;
     ranges.create(&PostParams::default(), &range).await?;
     let pods = Api::<Pod>::namespaced(client.clone(), "limited");
     let created = pods
@@ -180,12 +206,16 @@ async fn limit_ranger_defaults_and_bounds_resources() -> Result<()> {
     assert_eq!(resources["limits"]["cpu"], "500m", "{resources}");
     assert_eq!(resources["limits"]["memory"], "256Mi", "{resources}");
 
-    let greedy: Pod = from_json(json!({"metadata": {"name": "greedy"}, "spec": {"containers": [{
-        "name": "app", "image": "nginx", "resources": {"limits": {"cpu": "2"}}}]}}))?;
+    let greedy: Pod = from_json(
+        json!({"metadata": {"name": "greedy"}, "spec": {"containers": [{
+        "name": "app", "image": "nginx", "resources": {"limits": {"cpu": "2"}}}]}}),
+    )?;
     let status = refused(pods.create(&PostParams::default(), &greedy).await)?;
     assert_eq!(status.code, 403, "{}", status.message);
     assert!(
-        status.message.contains("maximum cpu usage per Container is 1, but limit is 2"),
+        status
+            .message
+            .contains("maximum cpu usage per Container is 1, but limit is 2"),
         "{}",
         status.message
     );
@@ -202,12 +232,16 @@ async fn pod_security_enforces_the_namespace_level_and_warns() -> Result<()> {
     )
     .await?;
     let pods = Api::<Pod>::namespaced(client.clone(), "secure");
-    let privileged: Pod = from_json(json!({"metadata": {"name": "root"}, "spec": {"containers": [{
-        "name": "app", "image": "nginx", "securityContext": {"privileged": true}}]}}))?;
+    let privileged: Pod = from_json(
+        json!({"metadata": {"name": "root"}, "spec": {"containers": [{
+        "name": "app", "image": "nginx", "securityContext": {"privileged": true}}]}}),
+    )?;
     let status = refused(pods.create(&PostParams::default(), &privileged).await)?;
     assert_eq!((status.code, status.reason.as_str()), (403, "Forbidden"));
     assert!(
-        status.message.contains("violates PodSecurity \"restricted:latest\"")
+        status
+            .message
+            .contains("violates PodSecurity \"restricted:latest\"")
             && status.message.contains("privileged"),
         "{}",
         status.message
@@ -234,7 +268,8 @@ async fn pod_security_enforces_the_namespace_level_and_warns() -> Result<()> {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("Warning:") && stderr.contains("would violate PodSecurity \"restricted:latest\""),
+        stderr.contains("Warning:")
+            && stderr.contains("would violate PodSecurity \"restricted:latest\""),
         "{stderr}"
     );
     Ok(())
@@ -245,7 +280,8 @@ async fn dry_run_runs_the_chain_and_stores_nothing() -> Result<()> {
     let (_dir, server, client) = start().await?;
     namespace(&client, "counted", json!({})).await?;
     let quotas = Api::<ResourceQuota>::namespaced(client.clone(), "counted");
-    let quota: ResourceQuota = from_json(json!({"metadata": {"name": "q"}, "spec": {"hard": {"pods": "1"}}}))?;
+    let quota: ResourceQuota =
+        from_json(json!({"metadata": {"name": "q"}, "spec": {"hard": {"pods": "1"}}}))?;
     quotas.create(&PostParams::default(), &quota).await?;
     let body = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "dry"},
         "spec": {"containers": [{"name": "app", "image": "nginx"}]}})
@@ -254,7 +290,10 @@ async fn dry_run_runs_the_chain_and_stores_nothing() -> Result<()> {
     let (code, _, answer) = http_full(server.port, "POST", path, &[], body.as_bytes())?;
     assert_eq!(code, 201, "{answer}");
     let pods = Api::<Pod>::namespaced(client.clone(), "counted");
-    assert!(pods.get_opt("dry").await?.is_none(), "a dry run stored the pod");
+    assert!(
+        pods.get_opt("dry").await?.is_none(),
+        "a dry run stored the pod"
+    );
     let invalid = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "dry"},
         "spec": {"containers": [{"name": "app"}]}})
     .to_string();
@@ -263,9 +302,16 @@ async fn dry_run_runs_the_chain_and_stores_nothing() -> Result<()> {
     // The quota was not charged by the dry run: the one real pod still fits.
     pods.create(&PostParams::default(), &pod("real", "nginx"))
         .await?;
-    let status = refused(pods.create(&PostParams::default(), &pod("second", "nginx")).await)?;
+    let status = refused(
+        pods.create(&PostParams::default(), &pod("second", "nginx"))
+            .await,
+    )?;
     assert_eq!(status.code, 403);
-    assert!(status.message.contains("exceeded quota: q"), "{}", status.message);
+    assert!(
+        status.message.contains("exceeded quota: q"),
+        "{}",
+        status.message
+    );
     Ok(())
 }
 
@@ -298,13 +344,21 @@ async fn quota_admits_exactly_its_limit_when_fifty_clients_race() -> Result<()> 
         match racer.await? {
             Ok(_) => admitted += 1,
             Err(kube::Error::Api(status)) if status.code == 403 => {
-                assert!(status.message.contains("exceeded quota: pods"), "{}", status.message);
+                assert!(
+                    status.message.contains("exceeded quota: pods"),
+                    "{}",
+                    status.message
+                );
                 denied += 1;
             }
             Err(other) => bail!("a racer failed for another reason: {other}"),
         }
     }
-    assert_eq!((admitted, denied), (9, 41), "exactly the free slots are admitted");
+    assert_eq!(
+        (admitted, denied),
+        (9, 41),
+        "exactly the free slots are admitted"
+    );
     let stored = pods.list(&Default::default()).await?.items.len();
     assert_eq!(stored, 10);
     let quota = serde_json::to_value(quotas.get("pods").await?)?;
@@ -331,7 +385,11 @@ async fn a_policy_swapped_live_from_warn_to_enforce_fails_no_other_request() -> 
     let warn = json!({"spec": {"validationActions": ["Warn"],
         "config": {"allowedPrefixes": ["docker.io/library/"]}}});
     plugins
-        .patch("image-policy", &PatchParams::default(), &Patch::Merge(&warn))
+        .patch(
+            "image-policy",
+            &PatchParams::default(),
+            &Patch::Merge(&warn),
+        )
         .await?;
     // Wait until the warn version serves: a foreign image is allowed with a warning.
     let body = |name: &str, image: &str| {
@@ -343,18 +401,27 @@ async fn a_policy_swapped_live_from_warn_to_enforce_fails_no_other_request() -> 
     let mut warned = false;
     for i in 0..100 {
         let name = format!("probe-{i}");
-        let (code, headers, answer) =
-            http_full(server.port, "POST", path, &[], body(&name, "quay.io/x/y").as_bytes())?;
+        let (code, headers, answer) = http_full(
+            server.port,
+            "POST",
+            path,
+            &[],
+            body(&name, "quay.io/x/y").as_bytes(),
+        )?;
         assert_eq!(code, 201, "{answer}");
-        if headers.iter().any(|(k, v)| {
-            k.eq_ignore_ascii_case("warning") && v.contains("would deny the request")
-        }) {
+        if headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("warning") && v.contains("would deny the request"))
+        {
             warned = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(warned, "the warn-only policy never answered with a Warning header");
+    assert!(
+        warned,
+        "the warn-only policy never answered with a Warning header"
+    );
 
     // Clients create pods, good and bad, while the policy is swapped to enforce.
     let stop = Arc::new(AtomicBool::new(false));
@@ -362,35 +429,45 @@ async fn a_policy_swapped_live_from_warn_to_enforce_fails_no_other_request() -> 
     for c in 0..4 {
         let stop = stop.clone();
         let port = server.port;
-        clients.push(tokio::task::spawn_blocking(move || -> Result<(u32, u32, u32)> {
-            let (mut good, mut bad_allowed, mut bad_denied) = (0, 0, 0);
-            let mut i = 0;
-            while !stop.load(Ordering::Relaxed) {
-                i += 1;
-                let good_body = body(&format!("good-{c}-{i}"), "docker.io/library/nginx");
-                let (code, _, answer) = http_full(port, "POST", path, &[], good_body.as_bytes())?;
-                if code != 201 {
-                    bail!("a compliant create failed during the swap: {code} {answer}");
-                }
-                good += 1;
-                let bad_body = body(&format!("bad-{c}-{i}"), "quay.io/x/y");
-                let (code, _, answer) = http_full(port, "POST", path, &[], bad_body.as_bytes())?;
-                match code {
-                    201 if bad_denied == 0 => bad_allowed += 1,
-                    201 => bail!("a foreign image was allowed again after a denial"),
-                    403 if answer.contains("admission plugin \\\"image-policy\\\"") => {
-                        bad_denied += 1
+        clients.push(tokio::task::spawn_blocking(
+            move || -> Result<(u32, u32, u32)> {
+                let (mut good, mut bad_allowed, mut bad_denied) = (0, 0, 0);
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    let good_body = body(&format!("good-{c}-{i}"), "docker.io/library/nginx");
+                    let (code, _, answer) =
+                        http_full(port, "POST", path, &[], good_body.as_bytes())?;
+                    if code != 201 {
+                        bail!("a compliant create failed during the swap: {code} {answer}");
                     }
-                    _ => bail!("a foreign-image create failed for another reason: {code} {answer}"),
+                    good += 1;
+                    let bad_body = body(&format!("bad-{c}-{i}"), "quay.io/x/y");
+                    let (code, _, answer) =
+                        http_full(port, "POST", path, &[], bad_body.as_bytes())?;
+                    match code {
+                        201 if bad_denied == 0 => bad_allowed += 1,
+                        201 => bail!("a foreign image was allowed again after a denial"),
+                        403 if answer.contains("admission plugin \\\"image-policy\\\"") => {
+                            bad_denied += 1
+                        }
+                        _ => bail!(
+                            "a foreign-image create failed for another reason: {code} {answer}"
+                        ),
+                    }
                 }
-            }
-            Ok((good, bad_allowed, bad_denied))
-        }));
+                Ok((good, bad_allowed, bad_denied))
+            },
+        ));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let enforce = json!({"spec": {"validationActions": ["Deny"]}});
     plugins
-        .patch("image-policy", &PatchParams::default(), &Patch::Merge(&enforce))
+        .patch(
+            "image-policy",
+            &PatchParams::default(),
+            &Patch::Merge(&enforce),
+        )
         .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
@@ -400,7 +477,10 @@ async fn a_policy_swapped_live_from_warn_to_enforce_fails_no_other_request() -> 
         good += g;
         denied += d;
     }
-    assert!(good > 0 && denied > 0, "good {good}, denied after the swap {denied}");
+    assert!(
+        good > 0 && denied > 0,
+        "good {good}, denied after the swap {denied}"
+    );
     Ok(())
 }
 
@@ -420,12 +500,32 @@ async fn a_failing_plugin_is_handled_by_its_failure_policy_with_a_typed_reason()
     let pods = Api::<Pod>::namespaced(client.clone(), "default");
     // The hostile plugin spins forever on a pod named "loop": under failurePolicy Fail
     // (the default) the client gets 504 PluginTimeout.
-    let status = refused(pods.create(&PostParams::default(), &pod("loop", "nginx")).await)?;
-    assert_eq!((status.code, status.reason.as_str()), (504, "PluginTimeout"), "{}", status.message);
-    assert!(status.message.contains("admission plugin \"hostile\""), "{}", status.message);
+    let status = refused(
+        pods.create(&PostParams::default(), &pod("loop", "nginx"))
+            .await,
+    )?;
+    assert_eq!(
+        (status.code, status.reason.as_str()),
+        (504, "PluginTimeout"),
+        "{}",
+        status.message
+    );
+    assert!(
+        status.message.contains("admission plugin \"hostile\""),
+        "{}",
+        status.message
+    );
     // A panic is a 500 with its own reason.
-    let status = refused(pods.create(&PostParams::default(), &pod("panic", "nginx")).await)?;
-    assert_eq!((status.code, status.reason.as_str()), (500, "PluginTrap"), "{}", status.message);
+    let status = refused(
+        pods.create(&PostParams::default(), &pod("panic", "nginx"))
+            .await,
+    )?;
+    assert_eq!(
+        (status.code, status.reason.as_str()),
+        (500, "PluginTrap"),
+        "{}",
+        status.message
+    );
 
     // Under Ignore the write goes on.
     let ignore = json!({"spec": {"failurePolicy": "Ignore"}});
@@ -433,7 +533,10 @@ async fn a_failing_plugin_is_handled_by_its_failure_policy_with_a_typed_reason()
         .patch("hostile", &PatchParams::default(), &Patch::Merge(&ignore))
         .await?;
     for _ in 0..100 {
-        match pods.create(&PostParams::default(), &pod("panic", "nginx")).await {
+        match pods
+            .create(&PostParams::default(), &pod("panic", "nginx"))
+            .await
+        {
             Ok(_) => return Ok(()),
             Err(kube::Error::Api(s)) if s.reason == "PluginTrap" => {
                 tokio::time::sleep(Duration::from_millis(100)).await

@@ -6,17 +6,20 @@
 use serde_json::Value;
 
 use crate::client::cache::ObjectCache;
+use crate::object::ResourceType;
 use crate::object::meta::meta_str;
 use crate::object::patch::{self, PatchType};
-use crate::object::ResourceType;
 use crate::plugin::calls::Denial;
 use crate::plugin::{CallError, CallErrorKind, Plugin};
-use crate::registry::admission::StatusUpdate;
 use crate::registry::ApiError;
+use crate::registry::admission::StatusUpdate;
 
 /// Applies the plugin's failure policy to one call: the answer, `None` for a failure it
 /// ignores, or the error the client gets.
-pub fn apply_policy<T>(plugin: &Plugin, answer: Result<T, CallError>) -> Result<Option<T>, ApiError> {
+pub fn apply_policy<T>(
+    plugin: &Plugin,
+    answer: Result<T, CallError>,
+) -> Result<Option<T>, ApiError> {
     plugin
         .spec()
         .failure_policy
@@ -61,7 +64,10 @@ pub fn denied(plugin: &Plugin, kind: &ResourceType, name: &str, denial: &Denial)
         denial.message
     );
     let message = match code {
-        403 => format!("{} \"{name}\" is forbidden: {said}", kind.qualified_plural()),
+        403 => format!(
+            "{} \"{name}\" is forbidden: {said}",
+            kind.qualified_plural()
+        ),
         422 => format!("{} \"{name}\" is invalid: {said}", kind.kind),
         _ => said,
     };
@@ -126,14 +132,20 @@ pub fn status_update(
         .iter()
         .copied()
         .find(|k| k.kind == kind_name && k.group == group)
-        .ok_or_else(|| bad(format!("{kind_name:?} is not a kind the admission cache holds")))?;
+        .ok_or_else(|| {
+            bad(format!(
+                "{kind_name:?} is not a kind the admission cache holds"
+            ))
+        })?;
     let name = meta_str(&wanted, "name").unwrap_or_default();
     let namespace = meta_str(&wanted, "namespace").unwrap_or_default();
     let read_at = meta_str(&wanted, "resourceVersion")
         .ok_or_else(|| bad(format!("{kind_name} {name:?} has no resourceVersion")))?;
-    let mut current = cache
-        .object(kind, namespace, name)
-        .ok_or_else(|| bad(format!("{kind_name} {namespace}/{name} is not in the cache")))?;
+    let mut current = cache.object(kind, namespace, name).ok_or_else(|| {
+        bad(format!(
+            "{kind_name} {namespace}/{name} is not in the cache"
+        ))
+    })?;
     // Guarded by the revision the plugin read: if the cache has moved on since, the store
     // refuses the write and the chain runs again on the newer state.
     if let Some(meta) = current.get_mut("metadata").and_then(Value::as_object_mut) {

@@ -26,13 +26,13 @@ use serde_json::Value;
 use crate::catalog::Catalog;
 use crate::client::cache::ObjectCache;
 use crate::object::resource::KEEL_GROUP;
-use crate::object::{ResourceType, Registry};
-use crate::plugin::calls::{AdmissionRequest, Operation as PluginOperation, UserInfo as PluginUser};
-use crate::plugin::{CacheView, Plugin, PluginType};
-use crate::registry::admission::{
-    AdmitFuture, Admitted, Attempt, Operation, StatusUpdate,
+use crate::object::{Registry, ResourceType};
+use crate::plugin::calls::{
+    AdmissionRequest, Operation as PluginOperation, UserInfo as PluginUser,
 };
+use crate::plugin::{CacheView, Plugin, PluginType};
 use crate::registry::admission::Admission;
+use crate::registry::admission::{AdmitFuture, Admitted, Attempt, Operation, StatusUpdate};
 use crate::registry::{ApiError, Objects, Result};
 
 /// How long a write waits for the admission cache to reach the store's revision.
@@ -238,7 +238,12 @@ impl Job {
                     self.warnings.push(answer::warning(&plugin, &denial));
                     continue;
                 }
-                return Err(answer::denied(&plugin, self.kind, &self.request.name, &denial));
+                return Err(answer::denied(
+                    &plugin,
+                    self.kind,
+                    &self.request.name,
+                    &denial,
+                ));
             }
             for update in &verdict.status_updates {
                 let update = answer::status_update(&plugin, &self.cache, update);
@@ -248,7 +253,11 @@ impl Job {
             }
         }
         Ok(Admitted {
-            object: if self.mutated { self.object.take() } else { None },
+            object: if self.mutated {
+                self.object.take()
+            } else {
+                None
+            },
             status_updates: merge(status_updates),
         })
     }
@@ -261,7 +270,8 @@ fn merge(updates: Vec<StatusUpdate>) -> Vec<StatusUpdate> {
     for update in updates {
         let same = |u: &StatusUpdate| {
             std::ptr::eq(u.kind, update.kind)
-                && u.current.pointer("/metadata/namespace") == update.current.pointer("/metadata/namespace")
+                && u.current.pointer("/metadata/namespace")
+                    == update.current.pointer("/metadata/namespace")
                 && u.current.pointer("/metadata/name") == update.current.pointer("/metadata/name")
         };
         match merged.iter_mut().find(|u| same(u)) {

@@ -18,9 +18,9 @@ use super::modules;
 use super::status::{self, Outcome};
 use crate::client::{WatchEvent, Watcher};
 use crate::object::ResourceType;
-use crate::object::selector::LabelSelector;
 use crate::object::patch::PatchType;
 use crate::object::resource::KEEL_GROUP;
+use crate::object::selector::LabelSelector;
 use crate::plugin::{LoadError, PluginHost, PluginSpec, StatsSnapshot};
 use crate::registry::{Objects, Part, WriteOptions};
 
@@ -162,14 +162,13 @@ impl CatalogSync {
             return;
         };
         let serving = self.serving.get(&name).map(|s| s.module.clone());
-        let spec = PluginSpec::from_object(object).and_then(|spec| {
-            match &spec.namespace_selector {
+        let spec =
+            PluginSpec::from_object(object).and_then(|spec| match &spec.namespace_selector {
                 Some(selector) => LabelSelector::from_object(selector)
                     .map(|_| spec)
                     .map_err(|e| LoadError::Spec(format!("namespaceSelector: {e}"))),
                 None => Ok(spec),
-            }
-        });
+            });
         let spec = match spec {
             Ok(spec) => spec,
             Err(error) => {

@@ -126,9 +126,7 @@ impl LabelSelector {
             }
         }
         if let Some(exprs) = map.get("matchExpressions").filter(|v| !v.is_null()) {
-            let exprs = exprs
-                .as_array()
-                .ok_or("matchExpressions must be a list")?;
+            let exprs = exprs.as_array().ok_or("matchExpressions must be a list")?;
             for expr in exprs {
                 let key = expr
                     .get("key")

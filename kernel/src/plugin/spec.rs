@@ -127,13 +127,16 @@ impl AdmissionRule {
         subresource: Option<&str>,
     ) -> bool {
         let any = |list: &[String], value: &str| list.iter().any(|v| v == "*" || v == value);
-        let resource_matches = self.resources.iter().any(|r| match (r.split_once('/'), subresource) {
-            (None, None) => r == "*" || r == resource,
-            (Some((res, sub)), Some(want)) => {
-                (res == "*" || res == resource) && (sub == "*" || sub == want)
-            }
-            _ => false,
-        });
+        let resource_matches =
+            self.resources
+                .iter()
+                .any(|r| match (r.split_once('/'), subresource) {
+                    (None, None) => r == "*" || r == resource,
+                    (Some((res, sub)), Some(want)) => {
+                        (res == "*" || res == resource) && (sub == "*" || sub == want)
+                    }
+                    _ => false,
+                });
         any(&self.operations, operation) && any(&self.api_groups, group) && resource_matches
     }
 }

@@ -21,9 +21,9 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use admission::Admission;
 use crate::object::{Registry, ResourceType, object_key};
 use crate::store::{Outcome, Store};
+use admission::Admission;
 
 /// How many times a write whose precondition the server chose is retried
 /// after losing a race (as Kubernetes' GuaranteedUpdate does).

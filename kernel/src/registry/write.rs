@@ -109,7 +109,9 @@ impl Objects {
         Err(ApiError::conflict(
             rt,
             meta_str(&prepared, "name").unwrap_or_default(),
-            format!("gave up after {MAX_ADMISSION_ROUNDS} rounds of admission and conflicting writes"),
+            format!(
+                "gave up after {MAX_ADMISSION_ROUNDS} rounds of admission and conflicting writes"
+            ),
         ))
     }
 

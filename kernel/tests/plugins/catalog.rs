@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use keel::plugin::EmptyView;
 use keel::catalog::{Catalog, install};
 use keel::cluster::{InProcess, ServerConfig};
 use keel::object::patch::PatchType;
+use keel::plugin::EmptyView;
 use keel::registry::{Objects, Part, WriteOptions};
 use keel_plugin_artifacts as artifacts;
 use serde_json::{Value, json};

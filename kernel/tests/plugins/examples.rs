@@ -25,21 +25,23 @@ fn image_policy_allows_and_denies(path: &str) {
         Limits::default(),
     );
 
-    let allowed = plugin.validate(EmptyView::shared(), &request(
-        "Pod",
-        "ok",
-        Some(pod(&["registry.example/web:1"])),
-    ));
+    let allowed = plugin.validate(
+        EmptyView::shared(),
+        &request("Pod", "ok", Some(pod(&["registry.example/web:1"]))),
+    );
     assert!(
         matches!(allowed, Ok(v) if v.denied.is_none()),
         "{path}: registry.example/web:1 was denied"
     );
 
-    let denied = plugin.validate(EmptyView::shared(), &request(
-        "Pod",
-        "bad",
-        Some(pod(&["registry.example/web:1", "evil.io/x"])),
-    ));
+    let denied = plugin.validate(
+        EmptyView::shared(),
+        &request(
+            "Pod",
+            "bad",
+            Some(pod(&["registry.example/web:1", "evil.io/x"])),
+        ),
+    );
     let denial = denied
         .ok()
         .and_then(|v| v.denied)
@@ -50,13 +52,19 @@ fn image_policy_allows_and_denies(path: &str) {
         r#"container "c1" uses image "evil.io/x": not under an allowed prefix (registry.example/)"#
     );
 
-    let not_a_pod = plugin.validate(EmptyView::shared(), &request("ConfigMap", "cm", Some(json!({"data": {}}))));
+    let not_a_pod = plugin.validate(
+        EmptyView::shared(),
+        &request("ConfigMap", "cm", Some(json!({"data": {}}))),
+    );
     assert!(
         matches!(not_a_pod, Ok(v) if v.denied.is_none()),
         "{path}: a ConfigMap was denied"
     );
     let mutation = plugin
-        .mutate(EmptyView::shared(), &request("Pod", "ok", Some(pod(&["evil.io/x"]))))
+        .mutate(
+            EmptyView::shared(),
+            &request("Pod", "ok", Some(pod(&["evil.io/x"]))),
+        )
         .map_err(|e| e.to_string());
     assert_eq!(mutation.map(|m| m.patch), Ok(None));
 }
