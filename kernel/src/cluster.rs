@@ -12,6 +12,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::admission::AdmissionChain;
+use crate::registry::admission::Admission;
 use crate::catalog::Catalog;
 use crate::catalog::install::{self, PluginSeed};
 use crate::catalog::sync::CatalogSync;
@@ -36,6 +37,19 @@ pub struct ServerConfig {
     pub snapshot_every: u64,
     /// Plugins to create when absent.
     pub plugins: Vec<PluginSeed>,
+    /// Admission in place of the plugin chain, for embedders (and benchmarks) that admit
+    /// writes their own way; `None` runs the catalog's admission plugins.
+    pub admission: Option<CustomAdmission>,
+}
+
+/// An admission step given by the embedder.
+#[derive(Clone)]
+pub struct CustomAdmission(pub Arc<dyn Admission>);
+
+impl std::fmt::Debug for CustomAdmission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CustomAdmission")
+    }
 }
 
 impl ServerConfig {
@@ -48,6 +62,7 @@ impl ServerConfig {
             watch_history: DEFAULT_WATCH_HISTORY,
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             plugins: Vec::new(),
+            admission: None,
         }
     }
 }
@@ -126,7 +141,14 @@ pub async fn run(
         config.listen.to_string(),
     )?;
     let catalog_task = tokio::spawn(sync.run());
-    AdmissionChain::install(&objects, catalog.clone());
+    match &config.admission {
+        Some(CustomAdmission(admission)) => {
+            objects.set_admission(admission.clone());
+        }
+        None => {
+            AdmissionChain::install(&objects, catalog.clone());
+        }
+    }
     wait_for_seeds(&catalog, &config.plugins).await;
     let running = Running {
         addr: listener.local_addr()?,

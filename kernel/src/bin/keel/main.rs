@@ -85,11 +85,10 @@ struct ServerArgs {
 impl ServerArgs {
     fn config(&self) -> ServerConfig {
         ServerConfig {
-            data_dir: self.data_dir.clone(),
-            listen: self.listen,
             watch_history: self.watch_history,
             snapshot_every: self.snapshot_every,
             plugins: self.plugins.clone(),
+            ..ServerConfig::new(self.data_dir.clone(), self.listen)
         }
     }
 }

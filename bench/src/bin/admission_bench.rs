@@ -1,0 +1,410 @@
+//! `admission-bench`: what admission adds to the API's create latency, in one run.
+//!
+//! Four in-process servers take the same sequential Pod creates over one keep-alive HTTP/1
+//! connection, each first as `dryRun=All` (admission and everything else but the store
+//! write: the admission cost without fsync noise), then stored:
+//!
+//! - `none`: no admission plugin;
+//! - `chain`: the default chain of WASM plugins (schema, namespace-lifecycle, limit-ranger,
+//!   pod-security, image-policy, resource-quota), configured as `keel up` runs them;
+//! - `image-policy (wasm)`: the image policy alone, as a WASM plugin;
+//! - `image-policy (webhook)`: the same check compiled natively into an HTTP webhook server
+//!   on loopback, called with an `AdmissionReview` for every write, the way Gatekeeper and
+//!   Kubewarden are called (over plain HTTP and a kept-alive connection, which favours the
+//!   webhook: Kubernetes requires TLS for webhooks).
+//!
+//! It prints p50 and p99 for each, what each adds over `none`, and the goals: the whole
+//! chain adds under 50 µs at p50, and is at least 20x cheaper than the webhook.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use clap::Parser;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use keel::catalog::install::PluginSeed;
+use keel::cluster::{CustomAdmission, InProcess, ServerConfig};
+use keel::object::patch::PatchType;
+use keel::plugin::PluginType;
+use keel::registry::admission::{Admission, AdmitFuture, Admitted, Attempt};
+use keel::registry::{ApiError, Part, WriteOptions};
+use keel_plugin_artifacts as artifacts;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+/// The images the policy allows, in every configuration.
+const ALLOWED: &str = "docker.io/library/";
+
+#[derive(Parser)]
+#[command(about = "Create latency with and without admission, WASM plugins against a webhook")]
+struct Args {
+    /// Creates per configuration and mode (after a warm-up of a tenth as many).
+    #[arg(long, default_value_t = 2000)]
+    creates: u64,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    println!(
+        "admission-bench: {} sequential Pod creates per row, one keep-alive HTTP/1 connection",
+        args.creates
+    );
+    let webhook = Webhook::start().await?;
+    let configs: Vec<(&str, Setup)> = vec![
+        ("none", Setup::Plugins(vec![])),
+        ("chain", Setup::Plugins(default_chain())),
+        (
+            "image-policy (wasm)",
+            Setup::Plugins(vec![seed("image-policy", artifacts::IMAGE_POLICY)]),
+        ),
+        ("image-policy (webhook)", Setup::Custom(webhook.clone())),
+    ];
+    let mut rows = Vec::new();
+    for (name, setup) in configs {
+        let row = run(name, setup, args.creates)
+            .await
+            .with_context(|| format!("configuration {name}"))?;
+        rows.push(row);
+    }
+    report(&rows);
+    Ok(())
+}
+
+enum Setup {
+    Plugins(Vec<PluginSeed>),
+    Custom(Arc<WebhookClient>),
+}
+
+fn seed(name: &str, path: &str) -> PluginSeed {
+    PluginSeed {
+        name: name.into(),
+        plugin_type: PluginType::Admission,
+        path: path.into(),
+    }
+}
+
+fn default_chain() -> Vec<PluginSeed> {
+    vec![
+        seed("schema", artifacts::SCHEMA),
+        seed("namespace-lifecycle", artifacts::NAMESPACE_LIFECYCLE),
+        seed("limit-ranger", artifacts::LIMIT_RANGER),
+        seed("pod-security", artifacts::POD_SECURITY),
+        seed("image-policy", artifacts::IMAGE_POLICY),
+        seed("resource-quota", artifacts::RESOURCE_QUOTA),
+    ]
+}
+
+/// One configuration's figures, in microseconds.
+struct Row {
+    name: &'static str,
+    dry: Histogram<u64>,
+    stored: Histogram<u64>,
+}
+
+async fn run(name: &'static str, setup: Setup, creates: u64) -> Result<Row> {
+    let dir = tempfile::tempdir()?;
+    let mut config = ServerConfig::new(dir.path().to_path_buf(), ([127, 0, 0, 1], 0).into());
+    let image_policy = match setup {
+        Setup::Plugins(seeds) => {
+            let configure = seeds.iter().any(|s| s.name == "image-policy");
+            config.plugins = seeds;
+            configure
+        }
+        Setup::Custom(client) => {
+            config.admission = Some(CustomAdmission(client));
+            false
+        }
+    };
+    let server = InProcess::start(config).await?;
+    if image_policy {
+        configure_image_policy(&server).await?;
+    }
+    let mut sender = connect(server.running.addr.port()).await?;
+    // A namespace as `keel up` users have: Pod Security at baseline.
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench",
+        "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}});
+    post(&mut sender, "/api/v1/namespaces", &ns).await?;
+
+    let mut dry = Histogram::<u64>::new(3)?;
+    let mut stored = Histogram::<u64>::new(3)?;
+    for (mode, histogram, query) in [
+        ("dry", &mut dry, "?dryRun=All"),
+        ("stored", &mut stored, ""),
+    ] {
+        let path = format!("/api/v1/namespaces/bench/pods{query}");
+        let warm = (creates / 10).max(10);
+        for i in 0..warm + creates {
+            let body = pod(&format!("{mode}-{i}"));
+            let started = Instant::now();
+            let (code, answer) = post(&mut sender, &path, &body).await?;
+            let micros = started.elapsed().as_micros() as u64;
+            if code != 201 {
+                anyhow::bail!("create answered {code}: {answer}");
+            }
+            if i >= warm {
+                histogram.record(micros.max(1))?;
+            }
+        }
+    }
+    server.stop().await?;
+    println!(
+        "  {name:<24} measured: dry-run p50 {} us, stored p50 {} us",
+        dry.value_at_quantile(0.5),
+        stored.value_at_quantile(0.5)
+    );
+    Ok(Row { name, dry, stored })
+}
+
+/// The image policy's configuration, as in every row that runs it.
+async fn configure_image_policy(server: &InProcess) -> Result<()> {
+    let objects = &server.running.objects;
+    let plugins = objects
+        .kinds()
+        .by_path("keel.dev", "v1alpha1", "plugins")
+        .context("plugins are not served")?;
+    let spec = json!({"spec": {"config": {"allowedPrefixes": [ALLOWED]}}});
+    objects
+        .patch(
+            plugins,
+            None,
+            "image-policy",
+            PatchType::Merge,
+            &spec,
+            Part::Main,
+            WriteOptions::default(),
+        )
+        .await?;
+    let configured = server
+        .running
+        .catalog
+        .wait_for(
+            "image-policy",
+            |p| !p.spec().config.is_null(),
+            Duration::from_secs(60),
+        )
+        .await;
+    anyhow::ensure!(configured, "the image policy's configuration never served");
+    Ok(())
+}
+
+fn pod(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "bench"}},
+        "spec": {"containers": [{"name": "app", "image": "docker.io/library/nginx:1.27",
+            "ports": [{"containerPort": 80}],
+            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"},
+                          "limits": {"cpu": "200m", "memory": "128Mi"}}}]}})
+}
+
+async fn connect(port: u16) -> Result<SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+async fn post(
+    sender: &mut SendRequest<Full<Bytes>>,
+    path: &str,
+    body: &Value,
+) -> Result<(u16, String)> {
+    let request = Request::post(path)
+        .header("host", "127.0.0.1")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?;
+    sender.ready().await?;
+    let response = sender.send_request(request).await?;
+    let code = response.status().as_u16();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    Ok((code, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+fn report(rows: &[Row]) {
+    let p = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as i64;
+    let Some(none) = rows.iter().find(|r| r.name == "none") else {
+        return;
+    };
+    println!();
+    println!(
+        "{:<24} {:>10} {:>10} {:>12} {:>12} {:>10} {:>10} {:>12}",
+        "configuration",
+        "dry p50",
+        "dry p99",
+        "adds p50",
+        "adds p99",
+        "store p50",
+        "store p99",
+        "adds p50"
+    );
+    for row in rows {
+        println!(
+            "{:<24} {:>8}us {:>8}us {:>10}us {:>10}us {:>8}us {:>8}us {:>10}us",
+            row.name,
+            p(&row.dry, 0.5),
+            p(&row.dry, 0.99),
+            p(&row.dry, 0.5) - p(&none.dry, 0.5),
+            p(&row.dry, 0.99) - p(&none.dry, 0.99),
+            p(&row.stored, 0.5),
+            p(&row.stored, 0.99),
+            p(&row.stored, 0.5) - p(&none.stored, 0.5),
+        );
+    }
+    let added = |name: &str| {
+        rows.iter()
+            .find(|r| r.name == name)
+            .map(|r| (p(&r.dry, 0.5) - p(&none.dry, 0.5)).max(1))
+    };
+    if let (Some(chain), Some(wasm), Some(hook)) = (
+        added("chain"),
+        added("image-policy (wasm)"),
+        added("image-policy (webhook)"),
+    ) {
+        println!();
+        println!(
+            "default chain adds {chain} us at p50 (goal: under 50 us): {}",
+            if chain < 50 { "met" } else { "NOT met" }
+        );
+        println!(
+            "same check: webhook adds {hook} us, WASM plugin {wasm} us: {:.1}x cheaper (goal: at least 20x): {}",
+            hook as f64 / wasm as f64,
+            if hook >= 20 * wasm { "met" } else { "NOT met" }
+        );
+        println!(
+            "whole default chain (6 plugins) against one webhook call doing only the image check: {:.1}x cheaper",
+            hook as f64 / chain as f64
+        );
+    }
+}
+
+/// A webhook server on loopback running the image policy natively, and the client the API
+/// server calls it through for every write.
+struct Webhook;
+
+impl Webhook {
+    async fn start() -> Result<Arc<WebhookClient>> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let port = listener.local_addr()?.port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(review);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Arc::new(WebhookClient {
+            port,
+            sender: Mutex::new(None),
+        }))
+    }
+}
+
+/// The webhook's handler: an `AdmissionReview` in, one out.
+async fn review(
+    request: Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    let body = match request.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let review: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let uid = review.pointer("/request/uid").cloned().unwrap_or(Value::Null);
+    let kind = review
+        .pointer("/request/kind/kind")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let allowed_prefixes = [ALLOWED.to_string()];
+    let denial = review
+        .pointer("/request/object")
+        .and_then(|object| keel_plugin_image_policy::pod_spec(kind, object))
+        .and_then(|spec| keel_plugin_image_policy::check_pod_spec(spec, &allowed_prefixes));
+    let response = match denial {
+        None => json!({"uid": uid, "allowed": true}),
+        Some(message) => {
+            json!({"uid": uid, "allowed": false, "status": {"code": 403, "message": message}})
+        }
+    };
+    let answer = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response});
+    let bytes = serde_json::to_vec(&answer).unwrap_or_default();
+    Ok(hyper::Response::new(Full::new(Bytes::from(bytes))))
+}
+
+/// Calls the webhook, as an API server does, on a kept-alive connection.
+struct WebhookClient {
+    port: u16,
+    sender: Mutex<Option<SendRequest<Full<Bytes>>>>,
+}
+
+impl WebhookClient {
+    async fn call(&self, attempt: Attempt<'_>) -> Result<Admitted, ApiError> {
+        let kind = attempt.kind;
+        let review = json!({
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {
+                "uid": uuid_like(),
+                "kind": {"group": kind.group, "version": kind.version, "kind": kind.kind},
+                "resource": {"group": kind.group, "version": kind.version, "resource": kind.plural},
+                "subResource": attempt.subresource,
+                "name": attempt.name, "namespace": attempt.namespace,
+                "operation": attempt.operation.as_str(),
+                "userInfo": {"username": attempt.user.username, "groups": attempt.user.groups},
+                "object": attempt.object, "oldObject": attempt.old_object,
+                "dryRun": attempt.dry_run,
+            }
+        });
+        let failed = |e: String| ApiError::Admission {
+            code: 500,
+            reason: "InternalError".into(),
+            message: format!("failed calling webhook: {e}"),
+        };
+        let mut slot = self.sender.lock().await;
+        if slot.as_ref().is_none_or(|s| s.is_closed()) {
+            *slot = Some(connect(self.port).await.map_err(|e| failed(e.to_string()))?);
+        }
+        let Some(sender) = slot.as_mut() else {
+            return Err(failed("no connection".into()));
+        };
+        let (code, body) = post(sender, "/validate", &review)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        drop(slot);
+        let answer: Value = serde_json::from_str(&body).map_err(|e| failed(e.to_string()))?;
+        if code != 200 {
+            return Err(failed(format!("answered {code}")));
+        }
+        if answer.pointer("/response/allowed") == Some(&Value::Bool(true)) {
+            return Ok(Admitted::default());
+        }
+        let message = answer
+            .pointer("/response/status/message")
+            .and_then(Value::as_str)
+            .unwrap_or("denied");
+        Err(ApiError::Admission {
+            code: 403,
+            reason: "Forbidden".into(),
+            message: format!("admission webhook \"image-policy\" denied the request: {message}"),
+        })
+    }
+}
+
+impl Admission for WebhookClient {
+    fn admit<'a>(&'a self, attempt: Attempt<'a>) -> AdmitFuture<'a> {
+        Box::pin(self.call(attempt))
+    }
+}
+
+/// A request uid, unique enough for a benchmark.
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("review-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
