@@ -10,10 +10,18 @@ cargo build --release --locked --bin keel
 # The default plugins, built for wasm32-wasip2 without debug info.
 cargo build --release --locked --target wasm32-wasip2 \
   --config profile.release.debug=false --config profile.release.strip=true \
-  -p keel-plugin-node-resources -p keel-plugin-image-policy -p keel-plugin-host-local
+  -p keel-plugin-node-resources -p keel-plugin-host-local \
+  -p keel-plugin-schema -p keel-plugin-namespace-lifecycle -p keel-plugin-limit-ranger \
+  -p keel-plugin-pod-security -p keel-plugin-image-policy -p keel-plugin-resource-quota
 wasm="$CARGO_TARGET_DIR/wasm32-wasip2/release"
+# The admission chain runs in the order given here (ResourceQuota last, as in Kubernetes).
 exec "$CARGO_TARGET_DIR/release/keel" up \
   --plugin "node-resources=scheduler:$wasm/keel_plugin_node_resources.wasm" \
-  --plugin "image-policy=admission:$wasm/keel_plugin_image_policy.wasm" \
   --plugin "host-local=network:$wasm/keel_plugin_host_local.wasm" \
+  --plugin "schema=admission:$wasm/keel_plugin_schema.wasm" \
+  --plugin "namespace-lifecycle=admission:$wasm/keel_plugin_namespace_lifecycle.wasm" \
+  --plugin "limit-ranger=admission:$wasm/keel_plugin_limit_ranger.wasm" \
+  --plugin "pod-security=admission:$wasm/keel_plugin_pod_security.wasm" \
+  --plugin "image-policy=admission:$wasm/keel_plugin_image_policy.wasm" \
+  --plugin "resource-quota=admission:$wasm/keel_plugin_resource_quota.wasm" \
   "$@"
