@@ -12,11 +12,11 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::admission::AdmissionChain;
-use crate::registry::admission::Admission;
 use crate::catalog::Catalog;
 use crate::catalog::install::{self, PluginSeed};
 use crate::catalog::sync::CatalogSync;
 use crate::plugin::PluginHost;
+use crate::registry::admission::Admission;
 use crate::registry::{ApiError, Objects, WriteOptions};
 use crate::store::{DEFAULT_SNAPSHOT_EVERY, DEFAULT_WATCH_HISTORY, Store, StoreConfig};
 

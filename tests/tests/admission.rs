@@ -499,17 +499,43 @@ async fn a_failing_plugin_is_handled_by_its_failure_policy_with_a_typed_reason()
     );
     let pods = Api::<Pod>::namespaced(client.clone(), "default");
     // The hostile plugin spins forever on a pod named "loop": under failurePolicy Fail
-    // (the default) the client gets 504 PluginTimeout.
+    // (the default) it runs out of fuel, a 500 with its reason.
     let status = refused(
         pods.create(&PostParams::default(), &pod("loop", "nginx"))
             .await,
     )?;
     assert_eq!(
         (status.code, status.reason.as_str()),
-        (504, "PluginTimeout"),
+        (500, "PluginFuelExhausted"),
         "{}",
         status.message
     );
+    // Unmetered (`fuel: null`), the deadline stops it: 504 PluginTimeout.
+    let unmetered = json!([{"op": "add", "path": "/spec/limits", "value": {"fuel": null}}]);
+    let (code, _, answer) = http_full(
+        server.port,
+        "PATCH",
+        "/apis/keel.dev/v1alpha1/plugins/hostile",
+        &[("Content-Type", "application/json-patch+json")],
+        unmetered.to_string().as_bytes(),
+    )?;
+    assert_eq!(code, 200, "{answer}");
+    let mut timed_out = None;
+    for _ in 0..100 {
+        let status = refused(
+            pods.create(&PostParams::default(), &pod("loop", "nginx"))
+                .await,
+        )?;
+        if status.reason == "PluginTimeout" {
+            timed_out = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let Some(status) = timed_out else {
+        bail!("the unmetered plugin never timed out")
+    };
+    assert_eq!(status.code, 504, "{}", status.message);
     assert!(
         status.message.contains("admission plugin \"hostile\""),
         "{}",

@@ -317,7 +317,10 @@ async fn review(
         Err(_) => Bytes::new(),
     };
     let review: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let uid = review.pointer("/request/uid").cloned().unwrap_or(Value::Null);
+    let uid = review
+        .pointer("/request/uid")
+        .cloned()
+        .unwrap_or(Value::Null);
     let kind = review
         .pointer("/request/kind/kind")
         .and_then(Value::as_str)
@@ -368,7 +371,11 @@ impl WebhookClient {
         };
         let mut slot = self.sender.lock().await;
         if slot.as_ref().is_none_or(|s| s.is_closed()) {
-            *slot = Some(connect(self.port).await.map_err(|e| failed(e.to_string()))?);
+            *slot = Some(
+                connect(self.port)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?,
+            );
         }
         let Some(sender) = slot.as_mut() else {
             return Err(failed("no connection".into()));

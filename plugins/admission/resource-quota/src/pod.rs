@@ -1,0 +1,311 @@
+//! What a pod uses, as Kubernetes' pod quota evaluator measures it: requests and limits
+//! summed over containers and max'ed with each init container (`PodRequests`/`PodLimits`,
+//! plus `spec.overhead`), and which containers fail to set a resource a quota constrains.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use keel_sdk::quantity::Quantity;
+use serde_json::Value;
+
+use crate::resources::{Usage, add_into, max_into, read};
+
+/// Resources a quota on cpu or memory makes every container set (Kubernetes'
+/// `validationSet`).
+pub const MUST_SPECIFY: [&str; 6] = [
+    "cpu",
+    "memory",
+    "requests.cpu",
+    "requests.memory",
+    "limits.cpu",
+    "limits.memory",
+];
+
+/// One container's requests and limits.
+struct Container {
+    name: String,
+    requests: Usage,
+    limits: Usage,
+    sidecar: bool,
+}
+
+fn containers(pod: &Value, field: &str) -> Vec<Container> {
+    pod.pointer(&format!("/spec/{field}"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let limits = read(c.pointer("/resources/limits"));
+            let mut requests = read(c.pointer("/resources/requests"));
+            // Kubernetes defaults a pod so before admission: a limit without a request
+            // is the request too.
+            for (name, q) in &limits {
+                requests.entry(name.clone()).or_insert(*q);
+            }
+            Container {
+                name: c
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                requests,
+                limits,
+                sidecar: c.get("restartPolicy").and_then(Value::as_str) == Some("Always"),
+            }
+        })
+        .collect()
+}
+
+/// The pod total of `of` (requests or limits): regular containers and sidecars summed,
+/// raised to what each init container needs next to the sidecars started before it.
+fn total(pod: &Value, of: impl Fn(&Container) -> &Usage) -> Usage {
+    let mut sum = Usage::new();
+    for c in containers(pod, "containers") {
+        add_into(&mut sum, of(&c));
+    }
+    let mut sidecars = Usage::new();
+    let mut init = Usage::new();
+    for c in containers(pod, "initContainers") {
+        let running = if c.sidecar {
+            add_into(&mut sum, of(&c));
+            add_into(&mut sidecars, of(&c));
+            sidecars.clone()
+        } else {
+            let mut with = of(&c).clone();
+            add_into(&mut with, &sidecars);
+            with
+        };
+        max_into(&mut init, &running);
+    }
+    max_into(&mut sum, &init);
+    sum
+}
+
+/// The pod's requests, with its overhead.
+pub fn pod_requests(pod: &Value) -> Usage {
+    let mut requests = total(pod, |c| &c.requests);
+    add_into(&mut requests, &read(pod.pointer("/spec/overhead")));
+    requests
+}
+
+/// The pod's limits, with its overhead on the resources it limits.
+pub fn pod_limits(pod: &Value) -> Usage {
+    let mut limits = total(pod, |c| &c.limits);
+    for (name, q) in read(pod.pointer("/spec/overhead")) {
+        if let Some(limit) = limits.get_mut(&name) {
+            *limit = limit.plus(q);
+        }
+    }
+    limits
+}
+
+/// Whether a resource name is outside Kubernetes' own (`example.com/gpu`): it has a
+/// domain that is not `kubernetes.io`'s.
+fn is_extended(name: &str) -> bool {
+    name.contains('/') && !name.contains("kubernetes.io/") && !name.starts_with("requests.")
+}
+
+/// Kubernetes' `podComputeUsageHelper`: the quota resources `requests` and `limits` use.
+pub fn compute_usage(requests: &Usage, limits: &Usage) -> Usage {
+    let mut usage = Usage::new();
+    usage.insert("pods".into(), Quantity::from_units(1));
+    for name in ["cpu", "memory", "ephemeral-storage"] {
+        if let Some(q) = requests.get(name) {
+            usage.insert(name.into(), *q);
+            usage.insert(format!("requests.{name}"), *q);
+        }
+        if let Some(q) = limits.get(name) {
+            usage.insert(format!("limits.{name}"), *q);
+        }
+    }
+    for (name, q) in requests {
+        if name.starts_with("hugepages-") {
+            usage.insert(name.clone(), *q);
+            usage.insert(format!("requests.{name}"), *q);
+        }
+        if is_extended(name) {
+            usage.insert(format!("requests.{name}"), *q);
+        }
+    }
+    usage
+}
+
+/// Whether a pod has finished (phase `Succeeded` or `Failed`): its compute resources are
+/// no longer charged.
+pub fn is_terminal(pod: &Value) -> bool {
+    matches!(
+        pod.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+/// What a running pod uses: `pods` and its compute resources.
+pub fn usage(pod: &Value) -> Usage {
+    compute_usage(&pod_requests(pod), &pod_limits(pod))
+}
+
+/// Whether a quota resource is one a pod can use (Kubernetes' pod evaluator's
+/// `MatchingResources`).
+pub fn is_pod_resource(name: &str) -> bool {
+    const NAMES: [&str; 11] = [
+        "count/pods",
+        "pods",
+        "cpu",
+        "memory",
+        "ephemeral-storage",
+        "requests.cpu",
+        "requests.memory",
+        "requests.ephemeral-storage",
+        "limits.cpu",
+        "limits.memory",
+        "limits.ephemeral-storage",
+    ];
+    NAMES.contains(&name)
+        || name.starts_with("hugepages-")
+        || name.starts_with("requests.hugepages-")
+        || name
+            .strip_prefix("requests.")
+            .is_some_and(|rest| rest.contains('/') && !rest.contains("kubernetes.io/"))
+}
+
+/// For each of `required` (quota resources in [`MUST_SPECIFY`]) some container of the pod
+/// does not set, the names of those containers (Kubernetes' pod `Constraints`).
+pub fn missing(pod: &Value, required: &BTreeSet<String>) -> BTreeMap<String, BTreeSet<String>> {
+    let mut missing: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    if required.is_empty() {
+        return missing;
+    }
+    let all = containers(pod, "containers")
+        .into_iter()
+        .chain(containers(pod, "initContainers"));
+    for c in all {
+        let sets = compute_usage(&c.requests, &c.limits);
+        for resource in required.iter().filter(|r| !sets.contains_key(*r)) {
+            missing
+                .entry(resource.clone())
+                .or_default()
+                .insert(c.name.clone());
+        }
+    }
+    missing
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn milli(usage: &Usage, name: &str) -> Option<i128> {
+        usage.get(name).map(|q| q.milli())
+    }
+
+    /// Requests: containers summed, init containers max'ed, sidecars added, overhead added.
+    #[test]
+    fn pod_requests_follow_kubernetes() {
+        let pod = json!({"spec": {
+            "containers": [
+                {"name": "a", "resources": {"requests": {"cpu": "200m", "memory": "64Mi"}}},
+                {"name": "b", "resources": {"limits": {"cpu": "300m"}}}
+            ],
+            "initContainers": [
+                {"name": "migrate", "resources": {"requests": {"cpu": "2", "memory": "32Mi"}}},
+                {"name": "mesh", "restartPolicy": "Always", "resources": {"requests": {"cpu": "100m"}}}
+            ],
+            "overhead": {"cpu": "10m", "memory": "1Mi"}
+        }});
+        let requests = pod_requests(&pod);
+        // max(200m + 300m + 100m, 2) + 10m
+        assert_eq!(milli(&requests, "cpu"), Some(2010));
+        assert_eq!(
+            requests.get("memory"),
+            Quantity::parse("65Mi").ok().as_ref()
+        );
+        let limits = pod_limits(&pod);
+        // Only b limits cpu; overhead is added to what is limited only.
+        assert_eq!(milli(&limits, "cpu"), Some(310));
+        assert_eq!(limits.get("memory"), None);
+    }
+
+    /// podComputeUsageHelper: cpu and memory counted under both names, limits under
+    /// `limits.*`, extended resources under `requests.*`.
+    #[test]
+    fn compute_usage_names() {
+        let pod = json!({"spec": {"containers": [{"name": "a", "resources": {
+            "requests": {"cpu": "500m", "nvidia.com/gpu": "1", "hugepages-2Mi": "4Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": "1"}}}]}});
+        let usage = usage(&pod);
+        let names: Vec<&str> = usage.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "cpu",
+                "hugepages-2Mi",
+                "limits.cpu",
+                "limits.memory",
+                "memory",
+                "pods",
+                "requests.cpu",
+                "requests.hugepages-2Mi",
+                "requests.memory",
+                "requests.nvidia.com/gpu"
+            ]
+        );
+        assert_eq!(milli(&usage, "requests.cpu"), Some(500));
+        assert_eq!(milli(&usage, "limits.cpu"), Some(1000));
+        assert_eq!(milli(&usage, "pods"), Some(1000));
+    }
+
+    #[test]
+    fn pod_resources_and_terminal_phases() {
+        for name in [
+            "pods",
+            "count/pods",
+            "requests.cpu",
+            "limits.memory",
+            "requests.nvidia.com/gpu",
+            "hugepages-1Gi",
+        ] {
+            assert!(is_pod_resource(name), "{name}");
+        }
+        for name in [
+            "requests.storage",
+            "services",
+            "count/secrets",
+            "limits.nvidia.com/gpu",
+            "requests.kubernetes.io/x",
+        ] {
+            assert!(!is_pod_resource(name), "{name}");
+        }
+        assert!(is_terminal(&json!({"status": {"phase": "Succeeded"}})));
+        assert!(is_terminal(&json!({"status": {"phase": "Failed"}})));
+        assert!(!is_terminal(&json!({"status": {"phase": "Running"}})));
+        assert!(!is_terminal(&json!({})));
+    }
+
+    /// "must specify limits.cpu for: web; requests.cpu for: web" — per resource, the
+    /// containers (and init containers) that do not set it; a limit alone sets the request.
+    #[test]
+    fn missing_lists_containers_per_resource() {
+        let pod = json!({"spec": {
+            "containers": [
+                {"name": "web", "resources": {}},
+                {"name": "cache", "resources": {"limits": {"cpu": "1"}}}
+            ],
+            "initContainers": [{"name": "init", "resources": {"requests": {"cpu": "1"}}}]
+        }});
+        let required: BTreeSet<String> = ["requests.cpu", "limits.cpu"].map(String::from).into();
+        let missing = missing(&pod, &required);
+        let flat: Vec<(&str, Vec<&str>)> = missing
+            .iter()
+            .map(|(r, cs)| (r.as_str(), cs.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(
+            flat,
+            [
+                ("limits.cpu", vec!["init", "web"]),
+                ("requests.cpu", vec!["web"])
+            ]
+        );
+        assert!(super::missing(&pod, &BTreeSet::new()).is_empty());
+    }
+}

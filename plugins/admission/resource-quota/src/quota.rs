@@ -1,0 +1,261 @@
+//! ResourceQuota objects, and checking and charging them: the usage a quota has recorded
+//! (or, when it has none that fits its `spec.hard`, recomputed from the cache), a create
+//! charged against every quota that constrains what the object uses (denied when one would
+//! go over), and a delete or shrinking update released. The answer's status updates are
+//! whole quota objects as read, with a new `status`, so the host can guard each by its
+//! `resourceVersion`.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+use crate::message;
+use crate::pod::{self, MUST_SPECIFY};
+use crate::resources::{Usage, add_into, mask, non_zero, read, release, to_json};
+use crate::usage::{Kind, source, usage};
+
+/// The objects of the request's namespace, by core kind, as the admission cache holds them.
+pub trait Objects {
+    /// Every object of core `kind` (`Pod`, `ResourceQuota`) in the namespace.
+    fn list(&self, kind: &str) -> Vec<Value>;
+}
+
+/// An object the usage is being computed around, to leave out of a recount (the cache
+/// does not hold a created object yet; this guards against counting it twice regardless).
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// Its kind.
+    pub kind: Kind<'a>,
+    /// Its name.
+    pub name: &'a str,
+}
+
+/// One ResourceQuota.
+#[derive(Debug, Clone)]
+pub struct Quota {
+    /// The object as read from the cache.
+    pub object: Value,
+    /// `metadata.name`.
+    pub name: String,
+    /// `spec.hard`, parsed.
+    pub hard: Usage,
+    /// `status.used`, when the status is current: its `hard` is the spec's and it has a
+    /// value for every hard resource.
+    recorded: Option<Usage>,
+}
+
+impl Quota {
+    /// Reads a quota; `Err` says why it is ignored (it is scoped: scopes and scope selectors
+    /// are not supported, so such a quota matches nothing).
+    pub fn read(object: Value) -> Result<Quota, String> {
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let scoped = object
+            .pointer("/spec/scopes")
+            .and_then(Value::as_array)
+            .is_some_and(|s| !s.is_empty())
+            || object
+                .pointer("/spec/scopeSelector")
+                .is_some_and(|s| !s.is_null());
+        if scoped {
+            return Err(format!(
+                "ResourceQuota {name:?} has scopes or a scopeSelector, which this plugin does not support: it is not enforced"
+            ));
+        }
+        let hard = read(object.pointer("/spec/hard"));
+        let status_hard = read(object.pointer("/status/hard"));
+        let used = read(object.pointer("/status/used"));
+        let current = status_hard == hard
+            && object.pointer("/status/used").is_some_and(Value::is_object)
+            && hard.keys().all(|k| used.contains_key(k));
+        Ok(Quota {
+            recorded: current.then(|| mask(&used, &hard)),
+            object,
+            name,
+            hard,
+        })
+    }
+
+    /// Whether the status does not fit the spec (a new or edited quota), so usage must be
+    /// recounted.
+    pub fn needs_recount(&self) -> bool {
+        self.recorded.is_none()
+    }
+
+    /// What the namespace uses of each hard resource: as recorded, or recounted.
+    pub fn used(&self, objects: &dyn Objects, subject: Option<Subject<'_>>) -> Usage {
+        match &self.recorded {
+            Some(used) => used.clone(),
+            None => {
+                let partial = read(self.object.pointer("/status/used"));
+                recount(&self.hard, &partial, objects, subject)
+            }
+        }
+    }
+
+    /// The quota object with `status` = `{"hard": spec.hard, "used": used}`; metadata
+    /// (with `resourceVersion`) as read.
+    pub fn with_used(&self, used: &Usage) -> Value {
+        let mut object = self.object.clone();
+        let hard = self
+            .object
+            .pointer("/spec/hard")
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        if let Some(map) = object.as_object_mut() {
+            map.entry("apiVersion").or_insert_with(|| json!("v1"));
+            map.entry("kind").or_insert_with(|| json!("ResourceQuota"));
+            map.insert(
+                "status".into(),
+                json!({"hard": hard, "used": to_json(&mask(used, &self.hard))}),
+            );
+        }
+        object
+    }
+}
+
+/// The namespace's usage of each of `hard`'s resources, counted from the cached objects
+/// of the kinds that use them. A resource measured on a kind the cache does not hold keeps
+/// its value in `partial` (the quota's old `status.used`), else 0.
+pub fn recount(
+    hard: &Usage,
+    partial: &Usage,
+    objects: &dyn Objects,
+    subject: Option<Subject<'_>>,
+) -> Usage {
+    let mut used = Usage::new();
+    let mut kinds: Vec<&Kind<'static>> = Vec::new();
+    for name in hard.keys() {
+        match source(name) {
+            Some(kind) => {
+                used.insert(name.clone(), Default::default());
+                if !kinds.contains(&kind) {
+                    kinds.push(kind);
+                }
+            }
+            None => {
+                let kept = partial.get(name).copied().unwrap_or_default();
+                used.insert(name.clone(), kept);
+            }
+        }
+    }
+    for kind in kinds {
+        let measured: Usage = hard
+            .keys()
+            .filter(|name| source(name) == Some(kind))
+            .map(|name| (name.clone(), Default::default()))
+            .collect();
+        for object in objects.list(kind.kind) {
+            let name = object.pointer("/metadata/name").and_then(Value::as_str);
+            let is_subject = subject.is_some_and(|s| {
+                s.kind.kind == kind.kind && s.kind.group.is_empty() && Some(s.name) == name
+            });
+            if is_subject {
+                continue;
+            }
+            add_into(&mut used, &mask(&usage(kind, &object), &measured));
+        }
+    }
+    used
+}
+
+/// The answer to a write: denied with a message, or allowed with quota status updates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Allowed; these quota objects get these statuses with the write.
+    Allowed(Vec<Value>),
+    /// Denied (403) with this message.
+    Denied(String),
+}
+
+/// A create of `object` against `quotas` (Kubernetes' `CheckRequest`): a pod must set
+/// every cpu/memory resource a quota constrains; a constrained resource may not be used
+/// negatively; then each quota constraining something the object uses is charged with it,
+/// unless that would take it over a hard limit.
+pub fn charge(
+    quotas: &[Quota],
+    subject: Subject<'_>,
+    object: &Value,
+    objects: &dyn Objects,
+) -> Outcome {
+    let delta = usage(&subject.kind, object);
+    if subject.kind.group.is_empty() && subject.kind.kind == "Pod" {
+        for quota in quotas {
+            let required: BTreeSet<String> = quota
+                .hard
+                .keys()
+                .filter(|k| MUST_SPECIFY.contains(&k.as_str()))
+                .cloned()
+                .collect();
+            let missing = pod::missing(object, &required);
+            if !missing.is_empty() {
+                return Outcome::Denied(message::must_specify(&quota.name, &missing));
+            }
+        }
+    }
+    let negative: Vec<String> = crate::resources::negative(&delta)
+        .into_iter()
+        .filter(|name| quotas.iter().any(|q| q.hard.contains_key(name)))
+        .collect();
+    if !negative.is_empty() {
+        return Outcome::Denied(message::negative(&negative));
+    }
+    let delta = non_zero(delta);
+    let mut updates = Vec::new();
+    for quota in quotas {
+        let requested = mask(&delta, &quota.hard);
+        if requested.is_empty() {
+            continue;
+        }
+        let used = quota.used(objects, Some(subject));
+        let mut new = used.clone();
+        add_into(&mut new, &requested);
+        let exceeded: BTreeSet<String> = requested
+            .keys()
+            .filter(|name| new.get(*name) > quota.hard.get(*name))
+            .cloned()
+            .collect();
+        if !exceeded.is_empty() {
+            return Outcome::Denied(message::exceeded(
+                &quota.name,
+                &requested,
+                &used,
+                &quota.hard,
+                &exceeded,
+            ));
+        }
+        updates.push(quota.with_used(&new));
+    }
+    Outcome::Allowed(updates)
+}
+
+/// Usage `released` (by a delete, or an update that uses less) given back to every quota
+/// that constrains some of it, never below zero. `subject` (a quota being deleted) gets
+/// no update.
+pub fn give_back(
+    quotas: &[Quota],
+    subject: Subject<'_>,
+    released: &Usage,
+    objects: &dyn Objects,
+) -> Vec<Value> {
+    let released = non_zero(released.clone());
+    let mut updates = Vec::new();
+    for quota in quotas {
+        let is_subject = subject.kind.group.is_empty()
+            && subject.kind.kind == "ResourceQuota"
+            && subject.name == quota.name;
+        let returned = mask(&released, &quota.hard);
+        if is_subject || returned.is_empty() {
+            continue;
+        }
+        let used = quota.used(objects, None);
+        updates.push(quota.with_used(&release(&used, &returned)));
+    }
+    updates
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,269 @@
+//! Resource quantities in objects: reading one (a JSON string or number) with the field error
+//! when it does not parse, printing it in Kubernetes' canonical form (`1k`, `500m`, `1Gi`,
+//! as `Quantity.String()` does), and the resource-name facts validation needs (which
+//! resources must be whole numbers, which may be overcommitted).
+
+use keel_sdk::quantity::Quantity;
+use serde_json::Value;
+
+use crate::field::{BadValue, FieldError, Path, invalid};
+
+/// A quantity read from an object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parsed {
+    /// Its value.
+    pub quantity: Quantity,
+    /// Its canonical text, as Kubernetes prints it in messages.
+    pub text: String,
+}
+
+/// Reads the quantity at `path`: a string or a number, as Kubernetes accepts both.
+pub fn parse(value: &Value, path: &Path) -> Result<Parsed, FieldError> {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    };
+    match Quantity::parse(&text) {
+        Ok(quantity) => Ok(Parsed {
+            quantity,
+            text: canonical(&text, quantity),
+        }),
+        Err(e) => Err(invalid(path.clone(), BadValue::Str(text), &e.to_string())),
+    }
+}
+
+/// Kubernetes' `ValidateResourceQuantityValue`: not negative, and whole for resources counted
+/// in units. Returns the quantity when it parses.
+pub fn check_value(
+    resource: &str,
+    value: &Value,
+    path: &Path,
+    errs: &mut Vec<FieldError>,
+) -> Option<Parsed> {
+    let parsed = match parse(value, path) {
+        Ok(p) => p,
+        Err(e) => {
+            errs.push(e);
+            return None;
+        }
+    };
+    if parsed.quantity.milli() < 0 {
+        errs.push(invalid(
+            path.clone(),
+            BadValue::Str(parsed.text.clone()),
+            "must be greater than or equal to 0",
+        ));
+    }
+    if is_integer_resource(resource) && parsed.quantity.milli() % 1000 != 0 {
+        errs.push(invalid(
+            path.clone(),
+            BadValue::Str(parsed.text.clone()),
+            "must be an integer",
+        ));
+    }
+    Some(parsed)
+}
+
+/// The number format a quantity was written in, which its canonical form keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    DecimalSi,
+    BinarySi,
+    DecimalExponent,
+}
+
+fn format_of(text: &str) -> Format {
+    let suffix = text
+        .trim()
+        .trim_start_matches(['+', '-'])
+        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+    if suffix.ends_with('i') {
+        Format::BinarySi
+    } else if suffix.len() > 1 && suffix.starts_with(['e', 'E']) {
+        Format::DecimalExponent
+    } else {
+        Format::DecimalSi
+    }
+}
+
+/// `q` printed as Kubernetes prints a quantity written as `text`: in the format it was written
+/// in, the mantissa as small as the suffixes allow without losing precision.
+pub fn canonical(text: &str, q: Quantity) -> String {
+    let milli = q.milli();
+    if milli == 0 {
+        return "0".into();
+    }
+    let format = format_of(text);
+    if format == Format::BinarySi && milli.abs() >= 1024 * 1000 && milli % 1000 == 0 {
+        let mut value = milli / 1000;
+        let mut power = 0;
+        while value % 1024 == 0 && power < 6 {
+            value /= 1024;
+            power += 1;
+        }
+        let suffix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][power];
+        return format!("{value}{suffix}");
+    }
+    // Decimal: the value is milli x 10^-3; drop trailing zeros, then round the exponent down
+    // to a multiple of three.
+    let mut mantissa = milli;
+    let mut exponent: i32 = -3;
+    while mantissa % 10 == 0 {
+        mantissa /= 10;
+        exponent += 1;
+    }
+    while exponent.rem_euclid(3) != 0 {
+        mantissa *= 10;
+        exponent -= 1;
+    }
+    let suffix = if format == Format::DecimalExponent {
+        if exponent == 0 {
+            String::new()
+        } else {
+            format!("e{exponent}")
+        }
+    } else {
+        match exponent {
+            -3 => "m".into(),
+            0 => String::new(),
+            3 => "k".into(),
+            6 => "M".into(),
+            9 => "G".into(),
+            12 => "T".into(),
+            15 => "P".into(),
+            18 => "E".into(),
+            e => format!("e{e}"),
+        }
+    };
+    format!("{mantissa}{suffix}")
+}
+
+/// Resources named without a domain, or under `kubernetes.io/`.
+pub fn is_native(name: &str) -> bool {
+    !name.contains('/') || name.contains("kubernetes.io/")
+}
+
+/// `hugepages-<size>`.
+pub fn is_huge_pages(name: &str) -> bool {
+    name.starts_with("hugepages-")
+}
+
+/// Extended resources (`example.com/gpu`): not native, and a qualified name.
+pub fn is_extended(name: &str) -> bool {
+    !is_native(name)
+        && !name.starts_with("requests.")
+        && crate::names::qualified_name(&format!("requests.{name}")).is_empty()
+}
+
+/// Whether a request may be below its limit (CPU, memory: yes; extended resources and huge
+/// pages: no).
+pub fn overcommit_allowed(name: &str) -> bool {
+    is_native(name) && !is_huge_pages(name)
+}
+
+/// Resources counted in whole units.
+pub fn is_integer_resource(name: &str) -> bool {
+    const INTEGER: &[&str] = &[
+        "pods",
+        "resourcequotas",
+        "services",
+        "replicationcontrollers",
+        "secrets",
+        "configmaps",
+        "persistentvolumeclaims",
+        "services.nodeports",
+        "services.loadbalancers",
+    ];
+    INTEGER.contains(&name) || is_extended(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn text(s: &str) -> String {
+        match parse(&json!(s), &Path::new("x")) {
+            Ok(p) => p.text,
+            Err(e) => panic!("{s}: {e}"),
+        }
+    }
+
+    #[test]
+    fn canonical_forms_match_kubernetes() {
+        for (input, printed) in [
+            ("1", "1"),
+            ("2", "2"),
+            ("1000", "1k"),
+            ("1500", "1500"),
+            ("0.5", "500m"),
+            ("500m", "500m"),
+            ("1.5", "1500m"),
+            ("1G", "1G"),
+            ("1000M", "1G"),
+            ("1Gi", "1Gi"),
+            ("1024Mi", "1Gi"),
+            ("1.5Gi", "1536Mi"),
+            ("512", "512"),
+            ("100Ki", "100Ki"),
+            ("1e3", "1e3"),
+            ("1E", "1E"),
+            ("2k", "2k"),
+            ("-1", "-1"),
+            ("0", "0"),
+            ("0Mi", "0"),
+        ] {
+            assert_eq!(text(input), printed, "{input}");
+        }
+        assert_eq!(
+            parse(&json!(2), &Path::new("x")).map(|p| p.text),
+            Ok("2".to_string())
+        );
+    }
+
+    #[test]
+    fn a_bad_quantity_is_an_invalid_value_with_the_parse_error() {
+        let Err(e) = parse(&json!("abc"), &Path::new("spec").child("hard").key("cpu")) else {
+            panic!("abc parsed");
+        };
+        let message = e.to_string();
+        assert!(
+            message.starts_with("spec.hard[cpu]: Invalid value: \"abc\": quantities must match the regular expression"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn values_must_be_non_negative_and_whole_for_counted_resources() {
+        let path = Path::new("spec").child("hard").key("pods");
+        let mut errs = Vec::new();
+        assert!(check_value("pods", &json!("1500m"), &path, &mut errs).is_some());
+        assert_eq!(
+            errs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            vec!["spec.hard[pods]: Invalid value: \"1500m\": must be an integer"]
+        );
+        errs.clear();
+        assert!(check_value("cpu", &json!("-1"), &path, &mut errs).is_some());
+        assert_eq!(
+            errs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            vec!["spec.hard[pods]: Invalid value: \"-1\": must be greater than or equal to 0"]
+        );
+        errs.clear();
+        assert!(check_value("cpu", &json!("1500m"), &path, &mut errs).is_some());
+        assert!(errs.is_empty());
+        assert!(check_value("cpu", &json!("x"), &path, &mut errs).is_none());
+        assert_eq!(errs.len(), 1);
+    }
+
+    #[test]
+    fn resource_name_classes() {
+        assert!(is_native("cpu") && is_native("kubernetes.io/foo"));
+        assert!(is_extended("example.com/gpu") && !is_extended("cpu"));
+        assert!(!overcommit_allowed("example.com/gpu"));
+        assert!(!overcommit_allowed("hugepages-2Mi"));
+        assert!(overcommit_allowed("memory"));
+        assert!(is_integer_resource("count/pods") && is_integer_resource("pods"));
+        assert!(!is_integer_resource("cpu"));
+    }
+}
