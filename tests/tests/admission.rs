@@ -520,26 +520,34 @@ async fn a_failing_plugin_is_handled_by_its_failure_policy_with_a_typed_reason()
         unmetered.to_string().as_bytes(),
     )?;
     assert_eq!(code, 200, "{answer}");
+    // (Each try on a fresh connection: see the note in the issue log about a pooled
+    // kube-rs connection that once waited out its read timeout here.)
+    let loop_pod = serde_json::to_vec(&pod("loop", "nginx"))?;
     let mut timed_out = None;
     for _ in 0..100 {
-        let status = refused(
-            pods.create(&PostParams::default(), &pod("loop", "nginx"))
-                .await,
+        let (code, _, answer) = http_full(
+            server.port,
+            "POST",
+            "/api/v1/namespaces/default/pods",
+            &[],
+            &loop_pod,
         )?;
-        if status.reason == "PluginTimeout" {
-            timed_out = Some(status);
+        let status: Value = serde_json::from_str(&answer)?;
+        if status["reason"] == "PluginTimeout" {
+            timed_out = Some((code, status));
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let Some(status) = timed_out else {
+    let Some((code, status)) = timed_out else {
         bail!("the unmetered plugin never timed out")
     };
-    assert_eq!(status.code, 504, "{}", status.message);
+    assert_eq!(code, 504, "{status}");
     assert!(
-        status.message.contains("admission plugin \"hostile\""),
-        "{}",
-        status.message
+        status["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("admission plugin \"hostile\"")),
+        "{status}"
     );
     // A panic is a 500 with its own reason.
     let status = refused(
