@@ -195,6 +195,9 @@ pub fn http(
     Ok((code, body))
 }
 
+/// Response headers, in order.
+pub type Headers = Vec<(String, String)>;
+
 /// One HTTP/1.1 request on loopback with extra request headers (JSON unless a
 /// `Content-Type` is given): the status code, the response headers, and the body.
 pub fn http_full(
@@ -203,7 +206,7 @@ pub fn http_full(
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> Result<(u16, Vec<(String, String)>, String)> {
+) -> Result<(u16, Headers, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;

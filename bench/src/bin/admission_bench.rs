@@ -152,7 +152,21 @@ async fn run(name: &'static str, setup: Setup, creates: u64) -> Result<Row> {
             }
         }
     }
+    let chain = server.running.catalog.of_type(PluginType::Admission);
+    let breakdown: Vec<String> = chain
+        .iter()
+        .map(|p| {
+            let stats = p.stats().snapshot();
+            format!("{} {}us x{}", p.name(), stats.mean_micros, stats.calls)
+        })
+        .collect();
     server.stop().await?;
+    if !breakdown.is_empty() {
+        println!(
+            "  {name:<24} mean per plugin call (mutate and validate): {}",
+            breakdown.join(", ")
+        );
+    }
     println!(
         "  {name:<24} measured: dry-run p50 {} us, stored p50 {} us",
         dry.value_at_quantile(0.5),

@@ -60,10 +60,11 @@ fn meets(plugin: &Plugin, attempt: &Attempt<'_>, cache: &ObjectCache) -> bool {
     if selector.is_empty() {
         return true;
     }
-    if kind.kind == "Namespace" && kind.group.is_empty() {
-        if let Some(object) = attempt.object.or(attempt.old_object) {
-            return selector.matches(object);
-        }
+    if kind.kind == "Namespace"
+        && kind.group.is_empty()
+        && let Some(object) = attempt.object.or(attempt.old_object)
+    {
+        return selector.matches(object);
     }
     cache
         .kinds()
