@@ -20,7 +20,7 @@
 //! `defaults` apply to namespaces without the label; exempt namespaces, users and pods of
 //! exempt runtime classes are not checked.
 //!
-//! Modules: [`level`] (levels and labels), [`config`], [`checks`] (the standard's checks),
+//! Modules: [`level`] (levels and labels), [`mod@config`], [`checks`] (the standard's checks),
 //! [`admission`] (Pods and workloads), [`namespace`] (Namespace writes). `mutate` changes
 //! nothing.
 
