@@ -177,15 +177,18 @@ impl ObjectCache {
 
     fn advance(&self, slot: usize, revision: u64) {
         if let Some(r) = self.revisions.get(slot) {
-            r.store(revision, Ordering::Release);
+            r.store(revision, Ordering::SeqCst);
         }
-        let least = self
-            .revisions
-            .iter()
-            .map(|r| r.load(Ordering::Acquire))
-            .min()
-            .unwrap_or(revision);
+        // The least is taken under the progress signal's lock: of two watchers advancing at
+        // once, the second to take it sees both stores (without it, each could read the
+        // other's old revision and the cache would seem stuck until the next write).
         self.progress.send_if_modified(|reached| {
+            let least = self
+                .revisions
+                .iter()
+                .map(|r| r.load(Ordering::SeqCst))
+                .min()
+                .unwrap_or(revision);
             let moved = least > *reached;
             if moved {
                 *reached = least;
