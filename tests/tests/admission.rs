@@ -62,6 +62,17 @@ async fn namespace(client: &kube::Client, name: &str, labels: Value) -> Result<(
     Ok(())
 }
 
+/// The `keel.dev/v1alpha1` Plugins, through kube-rs' dynamic API.
+fn plugins_api(client: &kube::Client) -> Api<kube::api::DynamicObject> {
+    Api::all_with(
+        client.clone(),
+        &kube::api::ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk("keel.dev", "v1alpha1", "Plugin"),
+            "plugins",
+        ),
+    )
+}
+
 /// The `Status` of a refused request.
 fn refused<T: std::fmt::Debug>(result: Result<T, kube::Error>) -> Result<kube::core::Status> {
     match result {
@@ -122,13 +133,7 @@ async fn schema_namespace_lifecycle_and_image_policy_deny_with_kubernetes_status
 
     // Image policy, configured live: only docker.io/library/ in `locked`.
     namespace(&client, "locked", json!({})).await?;
-    let plugins: Api<kube::api::DynamicObject> = Api::all_with(
-        client.clone(),
-        &kube::api::ApiResource::from_gvk_with_plural(
-            &kube::api::GroupVersionKind::gvk("keel.dev", "v1alpha1", "Plugin"),
-            "plugins",
-        ),
-    );
+    let plugins = plugins_api(&client);
     let config = json!({"spec": {"config": {"namespaces": {"locked": ["docker.io/library/"]}}}});
     plugins
         .patch(
@@ -375,13 +380,7 @@ async fn quota_admits_exactly_its_limit_when_fifty_clients_race() -> Result<()> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_policy_swapped_live_from_warn_to_enforce_fails_no_other_request() -> Result<()> {
     let (_dir, server, client) = start().await?;
-    let plugins: Api<kube::api::DynamicObject> = Api::all_with(
-        client.clone(),
-        &kube::api::ApiResource::from_gvk_with_plural(
-            &kube::api::GroupVersionKind::gvk("keel.dev", "v1alpha1", "Plugin"),
-            "plugins",
-        ),
-    );
+    let plugins = plugins_api(&client);
     let warn = json!({"spec": {"validationActions": ["Warn"],
         "config": {"allowedPrefixes": ["docker.io/library/"]}}});
     plugins
@@ -490,13 +489,7 @@ async fn a_failing_plugin_is_handled_by_its_failure_policy_with_a_typed_reason()
     let seed = format!("hostile=admission:{}", artifacts::HOSTILE);
     let server = Server::start(&dir.path().join("data"), &["--plugin", &seed])?;
     let client = server.client()?;
-    let plugins: Api<kube::api::DynamicObject> = Api::all_with(
-        client.clone(),
-        &kube::api::ApiResource::from_gvk_with_plural(
-            &kube::api::GroupVersionKind::gvk("keel.dev", "v1alpha1", "Plugin"),
-            "plugins",
-        ),
-    );
+    let plugins = plugins_api(&client);
     let pods = Api::<Pod>::namespaced(client.clone(), "default");
     // The hostile plugin spins forever on a pod named "loop": under failurePolicy Fail
     // (the default) it runs out of fuel, a 500 with its reason.

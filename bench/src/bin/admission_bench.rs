@@ -33,6 +33,7 @@ use keel::object::patch::PatchType;
 use keel::plugin::PluginType;
 use keel::registry::admission::{Admission, AdmitFuture, Admitted, Attempt};
 use keel::registry::{ApiError, Part, WriteOptions};
+use keel_bench::connect;
 use keel_plugin_artifacts as artifacts;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -226,14 +227,6 @@ fn pod(name: &str) -> Value {
             "ports": [{"containerPort": 80}],
             "resources": {"requests": {"cpu": "100m", "memory": "64Mi"},
                           "limits": {"cpu": "200m", "memory": "128Mi"}}}]}})
-}
-
-async fn connect(port: u16) -> Result<SendRequest<Full<Bytes>>> {
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    stream.set_nodelay(true)?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    Ok(sender)
 }
 
 async fn post(

@@ -15,7 +15,7 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
-use hyper_util::rt::TokioIo;
+use keel_bench::connect;
 
 #[derive(Parser)]
 #[command(about = "Keel vs etcd: concurrent 1 KiB creates over HTTP")]
@@ -119,14 +119,6 @@ fn start(target: Target, args: &Args, dir: &Path, port: u16) -> Result<Proc> {
         }
     };
     Ok(Proc(child))
-}
-
-async fn connect(port: u16) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    stream.set_nodelay(true)?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    Ok(sender)
 }
 
 fn request(target: Target, port: u16, key: &str, value: &str) -> Result<Request<Full<Bytes>>> {

@@ -186,7 +186,8 @@ impl Job {
     }
 
     fn run(mut self) -> (Result<Admitted>, Vec<String>) {
-        let result = self.mutate().and_then(|()| self.validate());
+        let plugins = std::mem::take(&mut self.plugins);
+        let result = self.mutate(&plugins).and_then(|()| self.validate(&plugins));
         (result, self.warnings)
     }
 
@@ -195,13 +196,13 @@ impl Job {
     }
 
     /// The mutating step of every plugin, in order, each seeing the last one's result.
-    fn mutate(&mut self) -> Result<()> {
+    fn mutate(&mut self, plugins: &[Arc<Plugin>]) -> Result<()> {
         if self.request.operation == PluginOperation::Delete {
             return Ok(());
         }
-        for plugin in self.plugins.clone() {
+        for plugin in plugins {
             let answer = plugin.mutate(self.view(), &self.request);
-            let Some(mutation) = answer::apply_policy(&plugin, answer)? else {
+            let Some(mutation) = answer::apply_policy(plugin, answer)? else {
                 continue;
             };
             self.warnings.extend(mutation.warnings);
@@ -211,8 +212,8 @@ impl Job {
             let Some(current) = &self.object else {
                 continue;
             };
-            let patched = answer::patched(&plugin, current, &patch);
-            let Some(patched) = answer::apply_policy(&plugin, patched)? else {
+            let patched = answer::patched(plugin, current, &patch);
+            let Some(patched) = answer::apply_policy(plugin, patched)? else {
                 continue;
             };
             self.request.object = Some(patched.to_string());
@@ -223,11 +224,11 @@ impl Job {
     }
 
     /// The validating step of every plugin; the first enforced denial ends the chain.
-    fn validate(&mut self) -> Result<Admitted> {
+    fn validate(&mut self, plugins: &[Arc<Plugin>]) -> Result<Admitted> {
         let mut status_updates = Vec::new();
-        for plugin in self.plugins.clone() {
+        for plugin in plugins {
             let answer = plugin.validate(self.view(), &self.request);
-            let Some(verdict) = answer::apply_policy(&plugin, answer)? else {
+            let Some(verdict) = answer::apply_policy(plugin, answer)? else {
                 continue;
             };
             self.warnings.extend(verdict.warnings);
@@ -235,19 +236,19 @@ impl Job {
                 let warn_only = plugin.spec().warns_only();
                 plugin.stats().record_denial(warn_only);
                 if warn_only {
-                    self.warnings.push(answer::warning(&plugin, &denial));
+                    self.warnings.push(answer::warning(plugin, &denial));
                     continue;
                 }
                 return Err(answer::denied(
-                    &plugin,
+                    plugin,
                     self.kind,
                     &self.request.name,
                     &denial,
                 ));
             }
             for update in &verdict.status_updates {
-                let update = answer::status_update(&plugin, &self.cache, update);
-                if let Some(update) = answer::apply_policy(&plugin, update)? {
+                let update = answer::status_update(plugin, &self.cache, update);
+                if let Some(update) = answer::apply_policy(plugin, update)? {
                     status_updates.push(update);
                 }
             }

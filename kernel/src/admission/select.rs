@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::client::cache::ObjectCache;
+use crate::object::ResourceType;
 use crate::object::selector::LabelSelector;
 use crate::plugin::Plugin;
 use crate::registry::admission::Attempt;
@@ -15,14 +16,24 @@ pub fn matching(
     attempt: &Attempt<'_>,
     cache: &ObjectCache,
 ) -> Vec<Arc<Plugin>> {
+    let namespaces = cache
+        .kinds()
+        .iter()
+        .copied()
+        .find(|k| k.kind == "Namespace" && k.group.is_empty());
     plugins
         .iter()
-        .filter(|p| meets(p, attempt, cache))
+        .filter(|p| meets(p, attempt, cache, namespaces))
         .cloned()
         .collect()
 }
 
-fn meets(plugin: &Plugin, attempt: &Attempt<'_>, cache: &ObjectCache) -> bool {
+fn meets(
+    plugin: &Plugin,
+    attempt: &Attempt<'_>,
+    cache: &ObjectCache,
+    namespaces: Option<&ResourceType>,
+) -> bool {
     let spec = plugin.spec();
     let kind = attempt.kind;
     let covered = spec.rules.is_empty()
@@ -66,9 +77,5 @@ fn meets(plugin: &Plugin, attempt: &Attempt<'_>, cache: &ObjectCache) -> bool {
     {
         return selector.matches(object);
     }
-    cache
-        .kinds()
-        .iter()
-        .find(|k| k.kind == "Namespace" && k.group.is_empty())
-        .is_some_and(|ns_kind| cache.matches(ns_kind, "", namespace, &selector))
+    namespaces.is_some_and(|kind| cache.matches(kind, "", namespace, &selector))
 }

@@ -217,9 +217,13 @@ impl Objects {
                     warnings: &opts.warnings,
                 })
                 .await?;
+            let Admitted {
+                object: mutated,
+                status_updates,
+            } = admitted;
             let (command, preview) = match next {
                 Next::Update(obj) => {
-                    let obj = admitted.object.clone().unwrap_or(obj);
+                    let obj = mutated.unwrap_or(obj);
                     (
                         Command::Update {
                             key,
@@ -241,7 +245,7 @@ impl Objects {
             if opts.dry_run {
                 return Ok(preview);
             }
-            let command = with_status_updates(command, &admitted.status_updates)?;
+            let command = with_status_updates(command, &status_updates)?;
             match self.store.write(command).await? {
                 Outcome::Conflict { .. } if precondition.is_none() => continue,
                 Outcome::Refused { .. } => continue,

@@ -2,7 +2,10 @@
 //! number with an optional binary (`Ki` … `Ei`), decimal (`n`, `u`, `m`, `k`, `M` … `E`) or
 //! exponent (`e3`, `E-2`) suffix. Values are held exactly in thousandths (`milli`), the
 //! finest unit requests and limits use; finer inputs round up, as Kubernetes' `MilliValue`
-//! does. Shared by plugins (through `keel-sdk`) and the kernel.
+//! does. [`Quantity::to_kubernetes_string`] prints a value as Kubernetes' `Quantity.String()`
+//! does for the [`Format`] it was written in; [`json_text`] reads a quantity's text from an
+//! object, where Kubernetes accepts a string or a number. Shared by plugins (through
+//! `keel-sdk`) and the kernel.
 
 use std::fmt;
 
@@ -146,6 +149,97 @@ impl Quantity {
     }
 }
 
+/// The number format a quantity was written in, which Kubernetes' canonical form keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Decimal suffixes (`m`, `k`, `M`, ...) or none.
+    DecimalSi,
+    /// Binary suffixes (`Ki`, `Mi`, ...).
+    BinarySi,
+    /// An exponent (`1e3`).
+    DecimalExponent,
+}
+
+impl Format {
+    /// The format of a quantity written as `text`.
+    pub fn of(text: &str) -> Format {
+        let suffix = text
+            .trim()
+            .trim_start_matches(['+', '-'])
+            .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+        if suffix.ends_with('i') {
+            Format::BinarySi
+        } else if suffix.len() > 1 && suffix.starts_with(['e', 'E']) {
+            Format::DecimalExponent
+        } else {
+            Format::DecimalSi
+        }
+    }
+}
+
+/// The text of a quantity in an object: a JSON string, or a number's JSON text (Kubernetes
+/// accepts both); `None` for anything else.
+pub fn json_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl Quantity {
+    /// The quantity in a JSON value (see [`json_text`]); `None` for a value that is not a
+    /// string or number, or a string that is not a quantity.
+    pub fn from_json(value: &serde_json::Value) -> Option<Quantity> {
+        Quantity::parse(&json_text(value)?).ok()
+    }
+
+    /// The quantity as Kubernetes prints one written in `format` (`Quantity.String()`):
+    /// binary suffixes for whole multiples of 1024, otherwise the smallest mantissa the
+    /// decimal suffixes (or exponents) allow without losing precision: `1k`, `500m`, `1Gi`.
+    pub fn to_kubernetes_string(self, format: Format) -> String {
+        let milli = self.0;
+        if milli == 0 {
+            return "0".into();
+        }
+        if format == Format::BinarySi && milli.abs() >= 1024 * 1000 && milli % 1000 == 0 {
+            let mut value = milli / 1000;
+            let mut power = 0;
+            while value % 1024 == 0 && power < 6 {
+                value /= 1024;
+                power += 1;
+            }
+            let suffix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][power];
+            return format!("{value}{suffix}");
+        }
+        // Decimal: the value is milli x 10^-3; drop trailing zeros, then round the exponent
+        // down to a multiple of three.
+        let mut mantissa = milli;
+        let mut exponent: i32 = -3;
+        while mantissa % 10 == 0 {
+            mantissa /= 10;
+            exponent += 1;
+        }
+        while exponent.rem_euclid(3) != 0 {
+            mantissa *= 10;
+            exponent -= 1;
+        }
+        let suffix = match (format, exponent) {
+            (_, 0) => String::new(),
+            (Format::DecimalExponent, e) => format!("e{e}"),
+            (_, -3) => "m".into(),
+            (_, 3) => "k".into(),
+            (_, 6) => "M".into(),
+            (_, 9) => "G".into(),
+            (_, 12) => "T".into(),
+            (_, 15) => "P".into(),
+            (_, 18) => "E".into(),
+            (_, e) => format!("e{e}"),
+        };
+        format!("{mantissa}{suffix}")
+    }
+}
+
 impl std::str::FromStr for Quantity {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Quantity, ParseError> {
@@ -251,5 +345,33 @@ mod tests {
         assert_eq!(a.plus(Quantity::from_units(1)).milli(), 2500);
         assert_eq!(a.minus(Quantity::from_milli(500)), Quantity::from_units(1));
         assert!(Quantity::ZERO.is_zero());
+    }
+
+    #[test]
+    fn formats_and_json_text() {
+        assert_eq!(Format::of("1Gi"), Format::BinarySi);
+        assert_eq!(Format::of("1e3"), Format::DecimalExponent);
+        assert_eq!(Format::of("1E"), Format::DecimalSi, "E alone is exa");
+        assert_eq!(Format::of("500m"), Format::DecimalSi);
+        assert_eq!(
+            json_text(&serde_json::json!(" 2Gi ")).as_deref(),
+            Some("2Gi")
+        );
+        assert_eq!(json_text(&serde_json::json!(3)).as_deref(), Some("3"));
+        assert_eq!(json_text(&serde_json::json!(true)), None);
+        assert_eq!(
+            Quantity::from_json(&serde_json::json!("1k")),
+            Some(Quantity::from_units(1000))
+        );
+        assert_eq!(Quantity::from_json(&serde_json::json!("x")), None);
+        let k = |s: &str| {
+            Quantity::parse(s)
+                .map(|q| q.to_kubernetes_string(Format::of(s)))
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            (k("1000"), k("1024Mi"), k("0.5"), k("1e3")),
+            ("1k".into(), "1Gi".into(), "500m".into(), "1e3".into())
+        );
     }
 }

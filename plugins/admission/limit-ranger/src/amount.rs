@@ -20,11 +20,7 @@ impl Amount {
     /// Reads a quantity written as a JSON string or number; `None` for anything else or a
     /// string that is not a quantity (the schema plugin refuses those).
     pub fn read(value: &Value) -> Option<Amount> {
-        let text = match value {
-            Value::String(s) => s.trim().to_string(),
-            Value::Number(n) => n.to_string(),
-            _ => return None,
-        };
+        let text = keel_sdk::quantity::json_text(value)?;
         let quantity = Quantity::parse(&text).ok()?;
         Some(Amount { text, quantity })
     }

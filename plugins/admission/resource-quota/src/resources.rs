@@ -9,15 +9,6 @@ use serde_json::{Map, Value};
 /// Resource name to quantity, in name order.
 pub type Usage = BTreeMap<String, Quantity>;
 
-/// Reads a quantity written as a JSON string or number.
-pub fn quantity(value: &Value) -> Option<Quantity> {
-    match value {
-        Value::String(s) => Quantity::parse(s).ok(),
-        Value::Number(n) => Quantity::parse(&n.to_string()).ok(),
-        _ => None,
-    }
-}
-
 /// Reads a resource map; entries that are not quantities are left out, a missing or
 /// non-object value is empty.
 pub fn read(value: Option<&Value>) -> Usage {
@@ -25,7 +16,7 @@ pub fn read(value: Option<&Value>) -> Usage {
         .and_then(Value::as_object)
         .map(|map| {
             map.iter()
-                .filter_map(|(name, v)| Some((name.clone(), quantity(v)?)))
+                .filter_map(|(name, v)| Some((name.clone(), Quantity::from_json(v)?)))
                 .collect()
         })
         .unwrap_or_default()

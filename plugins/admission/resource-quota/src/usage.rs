@@ -8,7 +8,7 @@ use keel_sdk::quantity::Quantity;
 use serde_json::Value;
 
 use crate::pod;
-use crate::resources::{Usage, quantity};
+use crate::resources::Usage;
 
 /// A kind of object, as the request names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,10 +127,10 @@ fn claim(claim: &Value, usage: &mut Usage) {
     }
     let requested = claim
         .pointer("/spec/resources/requests/storage")
-        .and_then(quantity);
+        .and_then(Quantity::from_json);
     let allocated = claim
         .pointer("/status/allocatedResources/storage")
-        .and_then(quantity);
+        .and_then(Quantity::from_json);
     let storage = match (requested, allocated) {
         (Some(r), Some(a)) => Some(r.max(a)),
         (r, a) => r.or(a),

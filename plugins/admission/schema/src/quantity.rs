@@ -1,9 +1,9 @@
 //! Resource quantities in objects: reading one (a JSON string or number) with the field error
-//! when it does not parse, printing it in Kubernetes' canonical form (`1k`, `500m`, `1Gi`,
-//! as `Quantity.String()` does), and the resource-name facts validation needs (which
+//! when it does not parse, with its text in Kubernetes' canonical form (`1k`, `500m`, `1Gi`,
+//! `keel_sdk::quantity` prints it), and the resource-name facts validation needs (which
 //! resources must be whole numbers, which may be overcommitted).
 
-use keel_sdk::quantity::Quantity;
+use keel_sdk::quantity::{self, Format, Quantity};
 use serde_json::Value;
 
 use crate::field::{BadValue, FieldError, Path, invalid};
@@ -19,15 +19,11 @@ pub struct Parsed {
 
 /// Reads the quantity at `path`: a string or a number, as Kubernetes accepts both.
 pub fn parse(value: &Value, path: &Path) -> Result<Parsed, FieldError> {
-    let text = match value {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        other => other.to_string(),
-    };
+    let text = quantity::json_text(value).unwrap_or_else(|| value.to_string());
     match Quantity::parse(&text) {
         Ok(quantity) => Ok(Parsed {
             quantity,
-            text: canonical(&text, quantity),
+            text: quantity.to_kubernetes_string(Format::of(&text)),
         }),
         Err(e) => Err(invalid(path.clone(), BadValue::Str(text), &e.to_string())),
     }
@@ -63,80 +59,6 @@ pub fn check_value(
         ));
     }
     Some(parsed)
-}
-
-/// The number format a quantity was written in, which its canonical form keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
-    DecimalSi,
-    BinarySi,
-    DecimalExponent,
-}
-
-fn format_of(text: &str) -> Format {
-    let suffix = text
-        .trim()
-        .trim_start_matches(['+', '-'])
-        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
-    if suffix.ends_with('i') {
-        Format::BinarySi
-    } else if suffix.len() > 1 && suffix.starts_with(['e', 'E']) {
-        Format::DecimalExponent
-    } else {
-        Format::DecimalSi
-    }
-}
-
-/// `q` printed as Kubernetes prints a quantity written as `text`: in the format it was written
-/// in, the mantissa as small as the suffixes allow without losing precision.
-pub fn canonical(text: &str, q: Quantity) -> String {
-    let milli = q.milli();
-    if milli == 0 {
-        return "0".into();
-    }
-    let format = format_of(text);
-    if format == Format::BinarySi && milli.abs() >= 1024 * 1000 && milli % 1000 == 0 {
-        let mut value = milli / 1000;
-        let mut power = 0;
-        while value % 1024 == 0 && power < 6 {
-            value /= 1024;
-            power += 1;
-        }
-        let suffix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][power];
-        return format!("{value}{suffix}");
-    }
-    // Decimal: the value is milli x 10^-3; drop trailing zeros, then round the exponent down
-    // to a multiple of three.
-    let mut mantissa = milli;
-    let mut exponent: i32 = -3;
-    while mantissa % 10 == 0 {
-        mantissa /= 10;
-        exponent += 1;
-    }
-    while exponent.rem_euclid(3) != 0 {
-        mantissa *= 10;
-        exponent -= 1;
-    }
-    let suffix = if format == Format::DecimalExponent {
-        if exponent == 0 {
-            String::new()
-        } else {
-            format!("e{exponent}")
-        }
-    } else {
-        match exponent {
-            -3 => "m".into(),
-            0 => String::new(),
-            3 => "k".into(),
-            6 => "M".into(),
-            9 => "G".into(),
-            12 => "T".into(),
-            15 => "P".into(),
-            18 => "E".into(),
-            e => format!("e{e}"),
-        }
-    };
-    format!("{mantissa}{suffix}")
 }
 
 /// Resources named without a domain, or under `kubernetes.io/`.
