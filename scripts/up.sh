@@ -10,13 +10,23 @@ cargo build --release --locked --bin keel
 # The default plugins, built for wasm32-wasip2 without debug info.
 cargo build --release --locked --target wasm32-wasip2 \
   --config profile.release.debug=false --config profile.release.strip=true \
-  -p keel-plugin-node-resources -p keel-plugin-host-local \
+  -p keel-plugin-node-unschedulable -p keel-plugin-node-name -p keel-plugin-taint-toleration \
+  -p keel-plugin-node-affinity -p keel-plugin-node-resources -p keel-plugin-pod-topology-spread \
+  -p keel-plugin-inter-pod-affinity -p keel-plugin-balanced-allocation -p keel-plugin-host-local \
   -p keel-plugin-schema -p keel-plugin-namespace-lifecycle -p keel-plugin-limit-ranger \
   -p keel-plugin-pod-security -p keel-plugin-image-policy -p keel-plugin-resource-quota
 wasm="$CARGO_TARGET_DIR/wasm32-wasip2/release"
-# The admission chain runs in the order given here (ResourceQuota last, as in Kubernetes).
+# Plugins run in the order given here: the scheduler's filters in kube-scheduler's order,
+# with its score weights (TYPE/WEIGHT); the admission chain with ResourceQuota last.
 exec "$CARGO_TARGET_DIR/release/keel" up \
-  --plugin "node-resources=scheduler:$wasm/keel_plugin_node_resources.wasm" \
+  --plugin "node-unschedulable=scheduler:$wasm/keel_plugin_node_unschedulable.wasm" \
+  --plugin "node-name=scheduler:$wasm/keel_plugin_node_name.wasm" \
+  --plugin "taint-toleration=scheduler/3:$wasm/keel_plugin_taint_toleration.wasm" \
+  --plugin "node-affinity=scheduler/2:$wasm/keel_plugin_node_affinity.wasm" \
+  --plugin "node-resources=scheduler/1:$wasm/keel_plugin_node_resources.wasm" \
+  --plugin "pod-topology-spread=scheduler/2:$wasm/keel_plugin_pod_topology_spread.wasm" \
+  --plugin "inter-pod-affinity=scheduler/2:$wasm/keel_plugin_inter_pod_affinity.wasm" \
+  --plugin "balanced-allocation=scheduler/1:$wasm/keel_plugin_balanced_allocation.wasm" \
   --plugin "host-local=network:$wasm/keel_plugin_host_local.wasm" \
   --plugin "schema=admission:$wasm/keel_plugin_schema.wasm" \
   --plugin "namespace-lifecycle=admission:$wasm/keel_plugin_namespace_lifecycle.wasm" \

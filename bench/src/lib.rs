@@ -1,4 +1,7 @@
-//! What the benchmark harnesses share: a kept-alive HTTP/1 connection on loopback.
+//! What the benchmark harnesses share: a kept-alive HTTP/1 connection on loopback, and
+//! ([`native`]) the default scheduler plugins compiled natively.
+
+pub mod native;
 
 use anyhow::Result;
 use bytes::Bytes;

@@ -18,6 +18,7 @@ use crate::catalog::sync::CatalogSync;
 use crate::plugin::PluginHost;
 use crate::registry::admission::Admission;
 use crate::registry::{ApiError, Objects, WriteOptions};
+use crate::scheduler::{CatalogPlugins, Scheduler, SchedulerConfig};
 use crate::store::{DEFAULT_SNAPSHOT_EVERY, DEFAULT_WATCH_HISTORY, Store, StoreConfig};
 
 /// Namespaces every cluster has.
@@ -40,6 +41,9 @@ pub struct ServerConfig {
     /// Admission in place of the plugin chain, for embedders (and benchmarks) that admit
     /// writes their own way; `None` runs the catalog's admission plugins.
     pub admission: Option<CustomAdmission>,
+    /// The scheduler to run beside the API, with the catalog's scheduler plugins; `None`
+    /// runs none.
+    pub scheduler: Option<SchedulerConfig>,
 }
 
 /// An admission step given by the embedder.
@@ -63,6 +67,7 @@ impl ServerConfig {
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             plugins: Vec::new(),
             admission: None,
+            scheduler: None,
         }
     }
 }
@@ -150,6 +155,14 @@ pub async fn run(
         }
     }
     wait_for_seeds(&catalog, &config.plugins).await;
+    let scheduler = match &config.scheduler {
+        Some(scheduler) => Some(Scheduler::start(
+            objects.clone(),
+            Arc::new(CatalogPlugins::new(catalog.clone())),
+            scheduler.clone(),
+        )?),
+        None => None,
+    };
     let running = Running {
         addr: listener.local_addr()?,
         objects: objects.clone(),
@@ -158,6 +171,9 @@ pub async fn run(
     tracing::info!(addr = %running.addr, data_dir = %config.data_dir.display(), revision = store.revision(), "serving the API");
     ready(&running);
     crate::api::serve(listener, objects, shutdown).await;
+    if let Some(scheduler) = scheduler {
+        scheduler.stop();
+    }
     catalog_task.abort();
     store.shutdown().await;
     Ok(())

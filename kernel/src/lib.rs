@@ -8,7 +8,8 @@
 //! Beside them, [`plugin`] hosts the WebAssembly plugins (it depends on none of the layers),
 //! and [`catalog`] keeps the live plugins in step with `Plugin` objects through [`client`]'s
 //! watcher. [`admission`] runs the catalog's admission plugins on every write the
-//! [`registry`] makes, reading other objects from [`client`]'s watch-backed cache.
+//! [`registry`] makes, reading other objects from [`client`]'s watch-backed cache. [`scheduler`] places pods on
+//! nodes with the catalog's scheduler plugins, through the registry's binding subresource.
 
 pub mod admission;
 pub mod api;
@@ -19,5 +20,6 @@ pub mod kubeconfig;
 pub mod object;
 pub mod plugin;
 pub mod registry;
+pub mod scheduler;
 pub mod store;
 pub mod watch;

@@ -1,18 +1,225 @@
 //! Scheduler plugins: `filter` and `score` one pod over every candidate node in one call.
-//! Nodes are resident in the plugin (`sync_nodes`); per pod only indexes and usage columns
-//! cross the boundary.
+//! Nodes (and, for plugins that ask, placed pods) are resident in the plugin; per pod only
+//! indexes and usage columns cross the boundary.
+//!
+//! A plugin is a type implementing [`Scheduler`]: built from its configuration, it keeps
+//! the tables the host syncs and answers `filter` and `score` over them. The same type
+//! runs natively (tests, benchmarks) by calling its methods directly.
+
+use std::collections::HashMap;
 
 pub use bindings::exports::keel::plugin::scheduler::{
-    Candidates, FilterResult, Guest as Scheduler, Node, Pod, Resources, Taint, TaintEffect,
+    Candidates, Capabilities, FilterResult, Node, PlacedPod, Pod, Resources, Taint, TaintEffect,
     Toleration, TolerationOperator,
 };
 
 crate::world!("scheduler-plugin");
 
-/// Exports a type implementing [`Scheduler`] as the plugin's `keel:plugin/scheduler`.
+/// A scheduler plugin's state and logic.
+pub trait Scheduler: Sized {
+    /// Builds the plugin from its configuration (the JSON of `spec.config`, `null` when
+    /// unset).
+    fn new(config: &str) -> Result<Self, PluginError>;
+
+    /// Which calls the plugin implements and what it reads.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Adds or replaces nodes (by index) and forgets `removed`.
+    fn sync_nodes(&mut self, upserts: Vec<Node>, removed: Vec<u32>);
+
+    /// Adds or replaces placed pods (by index) and forgets `removed`; called only when
+    /// [`Capabilities::reads_pods`].
+    fn sync_pods(&mut self, upserts: Vec<PlacedPod>, removed: Vec<u32>) {
+        let _ = (upserts, removed);
+    }
+
+    /// Which candidates can run `pod`; called only when [`Capabilities::filters`].
+    fn filter(&self, pod: &Pod, nodes: &Candidates) -> Result<FilterResult, PluginError> {
+        Ok(FilterResult::all_feasible(pod, nodes))
+    }
+
+    /// A score in 0..=100 per candidate; called only when [`Capabilities::scores`].
+    fn score(&self, pod: &Pod, nodes: &Candidates) -> Result<Vec<u32>, PluginError> {
+        let _ = pod;
+        Ok(vec![0; nodes.index.len()])
+    }
+}
+
+impl Capabilities {
+    /// A filter that reads neither usage nor pods.
+    pub const FILTER: Capabilities = Capabilities {
+        filters: true,
+        scores: false,
+        reads_usage: false,
+        reads_pods: false,
+    };
+
+    /// A scorer that reads neither usage nor pods.
+    pub const SCORE: Capabilities = Capabilities {
+        filters: false,
+        scores: true,
+        reads_usage: false,
+        reads_pods: false,
+    };
+
+    /// These capabilities, also filtering.
+    pub const fn filtering(mut self) -> Capabilities {
+        self.filters = true;
+        self
+    }
+
+    /// These capabilities, also scoring.
+    pub const fn scoring(mut self) -> Capabilities {
+        self.scores = true;
+        self
+    }
+
+    /// These capabilities, also reading the usage columns.
+    pub const fn with_usage(mut self) -> Capabilities {
+        self.reads_usage = true;
+        self
+    }
+
+    /// These capabilities, also keeping a pod table.
+    pub const fn with_pods(mut self) -> Capabilities {
+        self.reads_pods = true;
+        self
+    }
+}
+
+impl FilterResult {
+    /// Every candidate feasible.
+    pub fn all_feasible(_pod: &Pod, nodes: &Candidates) -> FilterResult {
+        FilterResult {
+            codes: vec![0; nodes.index.len()],
+            reasons: Vec::new(),
+        }
+    }
+}
+
+/// Builds a [`FilterResult`] one candidate at a time, storing each distinct list of
+/// reasons once however many nodes share it.
+#[derive(Default)]
+pub struct Verdicts {
+    codes: Vec<u16>,
+    reasons: Vec<Vec<String>>,
+    known: HashMap<Vec<String>, u16>,
+}
+
+impl Verdicts {
+    /// A builder for `n` candidates.
+    pub fn with_capacity(n: usize) -> Verdicts {
+        Verdicts {
+            codes: Vec::with_capacity(n),
+            ..Verdicts::default()
+        }
+    }
+
+    /// The next candidate is feasible.
+    pub fn feasible(&mut self) {
+        self.codes.push(0);
+    }
+
+    /// The next candidate is not, for `reasons` (as Kubernetes words them).
+    pub fn infeasible(&mut self, reasons: Vec<String>) -> Result<(), PluginError> {
+        let code = match self.known.get(&reasons) {
+            Some(&code) => code,
+            None => {
+                let code = u16::try_from(self.reasons.len() + 1)
+                    .map_err(|_| PluginError::new("too many distinct reasons"))?;
+                self.known.insert(reasons.clone(), code);
+                self.reasons.push(reasons);
+                code
+            }
+        };
+        self.codes.push(code);
+        Ok(())
+    }
+
+    /// The next candidate is not, for one reason.
+    pub fn infeasible_for(&mut self, reason: &str) -> Result<(), PluginError> {
+        self.infeasible(vec![reason.to_string()])
+    }
+
+    /// The result.
+    pub fn finish(self) -> FilterResult {
+        FilterResult {
+            codes: self.codes,
+            reasons: self.reasons,
+        }
+    }
+}
+
+/// Exports a type implementing [`Scheduler`] as the plugin's `keel:plugin/scheduler`. The
+/// plugin is built from its configuration on the first call; a configuration it refuses
+/// makes every `filter` and `score` answer that error.
 #[macro_export]
 macro_rules! export_scheduler {
     ($plugin:ident) => {
-        $crate::__export_world!($plugin, scheduler);
+        #[cfg(target_arch = "wasm32")]
+        mod __keel_scheduler_export {
+            use super::$plugin;
+            use $crate::scheduler::{
+                Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod,
+                Scheduler,
+            };
+
+            thread_local! {
+                static STATE: ::std::cell::RefCell<Option<Result<$plugin, PluginError>>> =
+                    const { ::std::cell::RefCell::new(None) };
+            }
+
+            fn with<R>(f: impl FnOnce(&mut Result<$plugin, PluginError>) -> R) -> R {
+                STATE.with_borrow_mut(|state| {
+                    let state = state.get_or_insert_with(|| {
+                        <$plugin as Scheduler>::new(&$crate::scheduler::host::config())
+                    });
+                    f(state)
+                })
+            }
+
+            struct Export;
+
+            impl $crate::scheduler::bindings::exports::keel::plugin::scheduler::Guest for Export {
+                fn describe() -> Capabilities {
+                    with(|state| match state {
+                        Ok(plugin) => plugin.capabilities(),
+                        // Filter, so the configuration error reaches the caller.
+                        Err(_) => Capabilities::FILTER,
+                    })
+                }
+                fn sync_nodes(upserts: Vec<Node>, removed: Vec<u32>) {
+                    with(|state| {
+                        if let Ok(plugin) = state {
+                            plugin.sync_nodes(upserts, removed)
+                        }
+                    })
+                }
+                fn sync_pods(upserts: Vec<PlacedPod>, removed: Vec<u32>) {
+                    with(|state| {
+                        if let Ok(plugin) = state {
+                            plugin.sync_pods(upserts, removed)
+                        }
+                    })
+                }
+                fn filter(pod: Pod, nodes: Candidates) -> Result<FilterResult, PluginError> {
+                    with(|state| match state {
+                        Ok(plugin) => plugin.filter(&pod, &nodes),
+                        Err(error) => Err(error.clone()),
+                    })
+                }
+                fn score(pod: Pod, nodes: Candidates) -> Result<Vec<u32>, PluginError> {
+                    with(|state| match state {
+                        Ok(plugin) => plugin.score(&pod, &nodes),
+                        Err(error) => Err(error.clone()),
+                    })
+                }
+            }
+
+            $crate::scheduler::bindings::export!(Export with_types_in $crate::scheduler::bindings);
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn(&str) -> Result<$plugin, $crate::scheduler::PluginError> =
+            <$plugin as $crate::scheduler::Scheduler>::new;
     };
 }

@@ -49,8 +49,16 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a server on a free port over `data_dir` and waits until it serves.
+    /// Starts a server on a free port over `data_dir` and waits until it serves. It runs
+    /// no scheduler, so pods stay as the test wrote them (see [`Server::start_scheduling`]).
     pub fn start(data_dir: &Path, extra: &[&str]) -> Result<Self> {
+        let mut flags = vec!["--no-scheduler"];
+        flags.extend_from_slice(extra);
+        Self::start_on(data_dir, free_port()?, &flags)
+    }
+
+    /// Starts a server that runs its scheduler, as `keel server` does by default.
+    pub fn start_scheduling(data_dir: &Path, extra: &[&str]) -> Result<Self> {
         Self::start_on(data_dir, free_port()?, extra)
     }
 

@@ -87,6 +87,7 @@ fn seed(name: &str, path: &str) -> PluginSeed {
         name: name.into(),
         plugin_type: PluginType::Admission,
         path: path.into(),
+        weight: None,
     }
 }
 

@@ -12,7 +12,7 @@ use keel::catalog::{Catalog, install};
 use keel::cluster::{InProcess, ServerConfig};
 use keel::object::patch::PatchType;
 use keel::plugin::calls::{Candidates, FixedNodes, Node, Pod, Resources};
-use keel::plugin::{CallStats, Limits, Plugin, PluginHost, PluginSpec, PluginType, digest};
+use keel::plugin::{CallStats, Limits, Plugin, PluginHost, PluginSpec, PluginType, Tables, digest};
 use keel::registry::{Objects, Part, WriteOptions};
 use keel_plugin_artifacts as artifacts;
 use keel_sdk::scheduler as sdk;
@@ -132,7 +132,9 @@ fn empty_call(plugin: &Plugin, n: u32) -> Result<()> {
         used_pods: vec![],
         used_extended: vec![],
     };
-    let (p50, p99) = time(n, || Ok(plugin.filter(&nodes, &pod, &none)?))?;
+    let (p50, p99) = time(n, || {
+        Ok(plugin.filter(Tables::nodes_only(&nodes), &pod, &none)?)
+    })?;
     println!("empty call (filter over 0 nodes, warm instance, all limits armed)");
     println!(
         "  keel      p50 {:>8.2} us   p99 {:>8.2} us",
@@ -192,15 +194,15 @@ fn batch(metered: &Plugin, unmetered: &Plugin, n: u32, iterations: u32) -> Resul
     };
     let wasm = |plugin: &Plugin| -> Result<[f64; 3]> {
         let (filter, _) = time(iterations, || {
-            Ok(plugin.filter(&nodes, &pod, &candidates)?)
+            Ok(plugin.filter(Tables::nodes_only(&nodes), &pod, &candidates)?)
         })?;
         let (score, _) = time(iterations, || {
-            Ok(plugin.score(&nodes, &pod, &candidates)?)
+            Ok(plugin.score(Tables::nodes_only(&nodes), &pod, &candidates)?)
         })?;
         let (both, _) = time(iterations, || {
             Ok((
-                plugin.filter(&nodes, &pod, &candidates)?,
-                plugin.score(&nodes, &pod, &candidates)?,
+                plugin.filter(Tables::nodes_only(&nodes), &pod, &candidates)?,
+                plugin.score(Tables::nodes_only(&nodes), &pod, &candidates)?,
             ))
         })?;
         Ok([filter, score, both])
@@ -209,7 +211,8 @@ fn batch(metered: &Plugin, unmetered: &Plugin, n: u32, iterations: u32) -> Resul
     let deadline_only = wasm(unmetered)?;
 
     // The same plugin code, compiled natively, over the SDK's types.
-    let mut table = keel_plugin_node_resources::NodeTable::default();
+    let mut table = keel_plugin_node_resources::NodeResources::from_config("null")
+        .map_err(|e| anyhow::anyhow!(e.message))?;
     let sdk_nodes: Vec<sdk::Node> = (0..n)
         .map(|i| sdk::Node {
             index: i,

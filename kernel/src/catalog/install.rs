@@ -1,5 +1,5 @@
 //! What a cluster starts with: plugins named on the command line (`--plugin
-//! NAME=TYPE:PATH`), stored as modules and created as Plugins when absent. An existing
+//! NAME=TYPE[/WEIGHT]:PATH`), stored as modules and created as Plugins when absent. An existing
 //! Plugin is left as it is, so an admin's changes survive restarts.
 
 use std::path::PathBuf;
@@ -20,20 +20,30 @@ pub struct PluginSeed {
     pub plugin_type: PluginType,
     /// The component file.
     pub path: PathBuf,
+    /// `spec.weight` (a scheduler plugin's score weight); none: the default.
+    pub weight: Option<u32>,
 }
 
 impl std::str::FromStr for PluginSeed {
     type Err = String;
 
-    /// Parses `NAME=TYPE:PATH` (`image-policy=admission:/path/image_policy.wasm`).
+    /// Parses `NAME=TYPE[/WEIGHT]:PATH` (`image-policy=admission:/path/image_policy.wasm`,
+    /// `taint-toleration=scheduler/3:/path/taint_toleration.wasm`).
     fn from_str(text: &str) -> Result<PluginSeed, String> {
         let usage = || {
             format!(
-                "{text:?} is not NAME=TYPE:PATH (TYPE: scheduler, admission, controller or network)"
+                "{text:?} is not NAME=TYPE[/WEIGHT]:PATH (TYPE: scheduler, admission, controller or network; WEIGHT a number)"
             )
         };
         let (name, rest) = text.split_once('=').ok_or_else(usage)?;
         let (plugin_type, path) = rest.split_once(':').ok_or_else(usage)?;
+        let (plugin_type, weight) = match plugin_type.split_once('/') {
+            Some((plugin_type, weight)) => (
+                plugin_type,
+                Some(weight.parse::<u32>().map_err(|_| usage())?),
+            ),
+            None => (plugin_type, None),
+        };
         let plugin_type = [
             PluginType::Scheduler,
             PluginType::Admission,
@@ -50,6 +60,7 @@ impl std::str::FromStr for PluginSeed {
             name: name.to_string(),
             plugin_type,
             path: PathBuf::from(path),
+            weight,
         })
     }
 }
@@ -91,12 +102,15 @@ pub async fn install(objects: &Objects, seeds: &[PluginSeed]) -> anyhow::Result<
             )
         })?;
         let digest = store_module(objects, &bytes).await?;
-        let plugin = json!({
+        let mut plugin = json!({
             "apiVersion": format!("{KEEL_GROUP}/v1alpha1"),
             "kind": "Plugin",
             "metadata": {"name": seed.name},
             "spec": {"type": seed.plugin_type, "module": digest, "order": order},
         });
+        if let (Some(weight), Some(spec)) = (seed.weight, plugin["spec"].as_object_mut()) {
+            spec.insert("weight".into(), weight.into());
+        }
         match objects
             .create(plugins, None, plugin, WriteOptions::default())
             .await
@@ -123,10 +137,14 @@ mod tests {
             Ok(PluginSeed {
                 name: "images".into(),
                 plugin_type: PluginType::Admission,
-                path: "/p/image_policy.wasm".into()
+                path: "/p/image_policy.wasm".into(),
+                weight: None,
             })
         );
+        let weighted: Result<PluginSeed, _> = "taints=scheduler/3:/p/t.wasm".parse();
+        assert_eq!(weighted.map(|s| s.weight), Ok(Some(3)));
         for bad in [
+            "taints=scheduler/x:/p/t.wasm",
             "images",
             "images=admission",
             "images=gardening:/p.wasm",
@@ -134,7 +152,7 @@ mod tests {
             "images=admission:",
         ] {
             let error = bad.parse::<PluginSeed>().err().unwrap_or_default();
-            assert!(error.contains("NAME=TYPE:PATH"), "{bad}: {error}");
+            assert!(error.contains("NAME=TYPE[/WEIGHT]:PATH"), "{bad}: {error}");
         }
     }
 }

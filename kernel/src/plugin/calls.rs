@@ -17,69 +17,92 @@ pub use admission::exports::keel::plugin::admission::{
 pub use controller::exports::keel::plugin::controller::{Action, ReconcileResult};
 pub use network::exports::keel::plugin::network::{NodeNetwork, PodAddress, PodRef};
 pub use scheduler::exports::keel::plugin::scheduler::{
-    Candidates, FilterResult, Node, Pod, Resources, Taint, TaintEffect, Toleration,
-    TolerationOperator,
+    Candidates, Capabilities, FilterResult, Node, PlacedPod, Pod, Resources, Taint, TaintEffect,
+    Toleration, TolerationOperator,
 };
 pub use types::ObjectRef;
 
-/// The node table a scheduler plugin keeps resident, as the caller knows it. Before a
-/// filter or score call the host brings the instance up to date: the changes since the
-/// generation it holds, or the whole table for a fresh instance.
-pub trait NodeTable {
+/// A table a scheduler plugin keeps resident (its nodes, or its placed pods), as the
+/// caller knows it. Before a filter or score call the host brings the instance up to date:
+/// the changes since the generation it holds, or the whole table for a fresh instance.
+pub trait SyncedTable<R>: Sync {
     /// The table's current generation; it grows with every change.
     fn generation(&self) -> u64;
-    /// The nodes added or changed, and the indexes removed, since `generation`; `None`
+    /// The rows added or changed, and the indexes removed, since `generation`; `None`
     /// when the caller no longer knows (the whole table is sent instead).
-    fn changes_since(&self, generation: u64) -> Option<(Vec<Node>, Vec<u32>)>;
-    /// Every node.
-    fn all(&self) -> Vec<Node>;
+    fn changes_since(&self, generation: u64) -> Option<(Vec<R>, Vec<u32>)>;
+    /// Every row.
+    fn all(&self) -> Vec<R>;
 }
 
-/// A node table that never changes, for callers that set it once. Each table has a
-/// generation of its own, so an instance synced with one is never taken as synced with
-/// another.
-pub struct FixedNodes {
-    nodes: Vec<Node>,
+/// The node table a scheduler plugin keeps resident.
+pub trait NodeTable: SyncedTable<Node> {}
+impl<T: SyncedTable<Node>> NodeTable for T {}
+
+/// The tables a scheduler call brings an instance up to date with.
+#[derive(Clone, Copy)]
+pub struct Tables<'a> {
+    /// Every node.
+    pub nodes: &'a dyn SyncedTable<Node>,
+    /// Every placed pod, for plugins whose capabilities read pods (none: not synced).
+    pub pods: Option<&'a dyn SyncedTable<PlacedPod>>,
+}
+
+impl<'a> Tables<'a> {
+    /// `nodes`, and no placed pods.
+    pub fn nodes_only(nodes: &'a dyn SyncedTable<Node>) -> Tables<'a> {
+        Tables { nodes, pods: None }
+    }
+}
+
+/// A table that never changes, for callers that set it once. Each table has a generation
+/// of its own, so an instance synced with one is never taken as synced with another.
+pub struct FixedTable<R> {
+    rows: Vec<R>,
     generation: u64,
 }
 
-impl FixedNodes {
-    /// A table of `nodes`.
-    pub fn new(nodes: Vec<Node>) -> FixedNodes {
+/// A node table that never changes.
+pub type FixedNodes = FixedTable<Node>;
+
+impl<R> FixedTable<R> {
+    /// A table of `rows`.
+    pub fn new(rows: Vec<R>) -> FixedTable<R> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        FixedNodes {
-            nodes,
+        FixedTable {
+            rows,
             generation: NEXT.fetch_add(1, Ordering::Relaxed),
         }
     }
 }
 
-impl NodeTable for FixedNodes {
+impl<R: Clone + Sync> SyncedTable<R> for FixedTable<R> {
     fn generation(&self) -> u64 {
         self.generation
     }
-    fn changes_since(&self, _: u64) -> Option<(Vec<Node>, Vec<u32>)> {
+    fn changes_since(&self, _: u64) -> Option<(Vec<R>, Vec<u32>)> {
         None
     }
-    fn all(&self) -> Vec<Node> {
-        self.nodes.clone()
+    fn all(&self) -> Vec<R> {
+        self.rows.clone()
     }
 }
 
-fn sync_nodes(
-    store: &mut Store<HostState>,
+/// Brings one of an instance's resident tables up to date through `send`.
+fn sync_table<R>(
     held: &mut Option<u64>,
-    plugin: &scheduler::SchedulerPlugin,
-    nodes: &dyn NodeTable,
+    table: &dyn SyncedTable<R>,
+    send: impl FnOnce(&[R], &[u32]) -> wasmtime::Result<()>,
 ) -> wasmtime::Result<()> {
-    let generation = nodes.generation();
+    let generation = table.generation();
     if *held == Some(generation) {
         return Ok(());
     }
-    let api = plugin.keel_plugin_scheduler();
-    match held.and_then(|held| nodes.changes_since(held)) {
-        Some((upserts, removed)) => api.call_sync_nodes(&mut *store, &upserts, &removed)?,
-        None => api.call_sync_nodes(&mut *store, &nodes.all(), &[])?,
+    // Forget what the instance held first: if sending fails, it is not trusted again.
+    let since = held.take();
+    match since.and_then(|since| table.changes_since(since)) {
+        Some((upserts, removed)) => send(&upserts, &removed)?,
+        None => send(&table.all(), &[])?,
     }
     *held = Some(generation);
     Ok(())
@@ -123,28 +146,52 @@ impl Plugin {
         })
     }
 
-    /// `scheduler.filter`, after bringing the instance's node table up to date.
-    pub fn filter(
-        &self,
-        nodes: &dyn NodeTable,
-        pod: &Pod,
-        candidates: &Candidates,
-    ) -> Result<FilterResult, CallError> {
-        self.scheduler(nodes, |store, plugin| {
-            plugin
-                .keel_plugin_scheduler()
-                .call_filter(store, pod, candidates)
+    /// `scheduler.describe`: which calls the plugin implements and what it reads.
+    pub fn capabilities(&self) -> Result<Capabilities, CallError> {
+        self.expect_type(PluginType::Scheduler)?;
+        self.call(None, |Warm { store, exports, .. }| match exports {
+            Exports::Scheduler(plugin) => {
+                plugin.keel_plugin_scheduler().call_describe(store).map(Ok)
+            }
+            _ => Err(wasmtime::Error::msg("instance is not a scheduler plugin")),
         })
     }
 
-    /// `scheduler.score`, after bringing the instance's node table up to date.
+    /// `scheduler.filter`, after bringing the instance's tables up to date.
+    pub fn filter(
+        &self,
+        tables: Tables<'_>,
+        pod: &Pod,
+        candidates: &Candidates,
+    ) -> Result<FilterResult, CallError> {
+        let result = self.scheduler(tables, |store, plugin| {
+            plugin
+                .keel_plugin_scheduler()
+                .call_filter(store, pod, candidates)
+        })?;
+        let n = candidates.index.len();
+        if result.codes.len() != n
+            || result
+                .codes
+                .iter()
+                .any(|&code| usize::from(code) > result.reasons.len())
+        {
+            return Err(self.error(CallErrorKind::BadAnswer(format!(
+                "{} filter codes for {n} candidates, or a code with no reasons",
+                result.codes.len()
+            ))));
+        }
+        Ok(result)
+    }
+
+    /// `scheduler.score`, after bringing the instance's tables up to date.
     pub fn score(
         &self,
-        nodes: &dyn NodeTable,
+        tables: Tables<'_>,
         pod: &Pod,
         candidates: &Candidates,
     ) -> Result<Vec<u32>, CallError> {
-        let scores = self.scheduler(nodes, |store, plugin| {
+        let scores = self.scheduler(tables, |store, plugin| {
             plugin
                 .keel_plugin_scheduler()
                 .call_score(store, pod, candidates)
@@ -161,7 +208,7 @@ impl Plugin {
 
     fn scheduler<R: super::instance::Answer>(
         &self,
-        nodes: &dyn NodeTable,
+        tables: Tables<'_>,
         call: impl FnOnce(
             &mut Store<HostState>,
             &scheduler::SchedulerPlugin,
@@ -173,10 +220,18 @@ impl Plugin {
             |Warm {
                  store,
                  exports,
-                 nodes_generation,
+                 synced,
              }| match exports {
                 Exports::Scheduler(plugin) => {
-                    sync_nodes(store, nodes_generation, plugin, nodes)?;
+                    let api = plugin.keel_plugin_scheduler();
+                    sync_table(&mut synced.nodes, tables.nodes, |upserts, removed| {
+                        api.call_sync_nodes(&mut *store, upserts, removed)
+                    })?;
+                    if let Some(pods) = tables.pods {
+                        sync_table(&mut synced.pods, pods, |upserts, removed| {
+                            api.call_sync_pods(&mut *store, upserts, removed)
+                        })?;
+                    }
                     call(store, plugin)
                 }
                 _ => Err(wasmtime::Error::msg("instance is not a scheduler plugin")),

@@ -43,8 +43,15 @@ pub(crate) enum Exports {
 pub(crate) struct Warm {
     pub(crate) store: Store<HostState>,
     pub(crate) exports: Exports,
-    /// For scheduler plugins: the node table generation this instance holds.
-    pub(crate) nodes_generation: Option<u64>,
+    /// For scheduler plugins: the table generations this instance holds.
+    pub(crate) synced: Synced,
+}
+
+/// The generations of the resident tables a scheduler instance holds (none: not synced).
+#[derive(Default)]
+pub(crate) struct Synced {
+    pub(crate) nodes: Option<u64>,
+    pub(crate) pods: Option<u64>,
 }
 
 /// One version of a plugin: a module with a configuration and limits, ready to call.
@@ -152,7 +159,7 @@ impl Plugin {
         Ok(Warm {
             store,
             exports,
-            nodes_generation: None,
+            synced: Synced::default(),
         })
     }
 
@@ -285,6 +292,12 @@ pub(crate) trait Answer {
 impl Answer for () {
     fn size(&self) -> usize {
         0
+    }
+}
+
+impl Answer for scheduler::exports::keel::plugin::scheduler::Capabilities {
+    fn size(&self) -> usize {
+        4
     }
 }
 

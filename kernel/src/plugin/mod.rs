@@ -28,7 +28,7 @@ pub mod spec;
 pub mod state;
 pub mod stats;
 
-pub use calls::NodeTable;
+pub use calls::{NodeTable, SyncedTable, Tables};
 pub use compile::digest;
 pub use contract::CONTRACT_VERSION;
 pub use error::{CallError, CallErrorKind, LoadError};

@@ -7,7 +7,7 @@ use keel::plugin::EmptyView;
 use keel::plugin::calls::{
     Action, Candidates, FixedNodes, Node, NodeNetwork, ObjectRef, Pod, PodRef, Resources,
 };
-use keel::plugin::{CacheView, CallErrorKind, Limits, PluginHost, PluginType};
+use keel::plugin::{CacheView, CallErrorKind, Limits, PluginHost, PluginType, Tables};
 use keel_plugin_artifacts as artifacts;
 use serde_json::json;
 
@@ -156,7 +156,7 @@ fn node_resources_filters_and_scores_a_batch() {
         used_extended: vec![],
     };
     let filtered = plugin
-        .filter(&nodes, &pod, &candidates)
+        .filter(Tables::nodes_only(&nodes), &pod, &candidates)
         .unwrap_or_else(|e| panic!("{e}"));
     let reasons: Vec<Vec<String>> = filtered
         .codes
@@ -180,7 +180,7 @@ fn node_resources_filters_and_scores_a_batch() {
     );
 
     let scores = plugin
-        .score(&nodes, &pod, &candidates)
+        .score(Tables::nodes_only(&nodes), &pod, &candidates)
         .unwrap_or_else(|e| panic!("{e}"));
     // LeastAllocated: node 0 keeps (4000-2000)/4000 cpu and (8-2)/8 memory free: (50 + 75) / 2.
     assert_eq!(scores[0], 62);
@@ -194,7 +194,7 @@ fn node_resources_filters_and_scores_a_batch() {
         node(3, 4000, 8 << 30, 1),
     ]);
     let refiltered = plugin
-        .filter(&grown, &pod, &candidates)
+        .filter(Tables::nodes_only(&grown), &pod, &candidates)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         refiltered.codes[..2],

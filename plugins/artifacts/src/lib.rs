@@ -5,7 +5,7 @@
 include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
 
 /// Every component, by constant name, for tests that walk them all.
-pub fn all() -> [(&'static str, &'static str); 12] {
+pub fn all() -> [(&'static str, &'static str); 19] {
     [
         ("image-policy", IMAGE_POLICY),
         ("schema", SCHEMA),
@@ -16,6 +16,13 @@ pub fn all() -> [(&'static str, &'static str); 12] {
         ("host-local", HOST_LOCAL),
         ("root-ca-publisher", ROOT_CA_PUBLISHER),
         ("node-resources", NODE_RESOURCES),
+        ("node-name", NODE_NAME),
+        ("node-unschedulable", NODE_UNSCHEDULABLE),
+        ("node-affinity", NODE_AFFINITY),
+        ("taint-toleration", TAINT_TOLERATION),
+        ("inter-pod-affinity", INTER_POD_AFFINITY),
+        ("pod-topology-spread", POD_TOPOLOGY_SPREAD),
+        ("balanced-allocation", BALANCED_ALLOCATION),
         ("echo", ECHO),
         ("hostile", HOSTILE),
         ("future-contract", FUTURE_CONTRACT),

@@ -77,9 +77,18 @@ struct ServerArgs {
     /// Log entries between state machine snapshots.
     #[arg(long, default_value_t = keel::store::DEFAULT_SNAPSHOT_EVERY)]
     snapshot_every: u64,
-    /// A plugin to create at start unless it exists: NAME=TYPE:PATH (repeatable).
-    #[arg(long = "plugin", value_name = "NAME=TYPE:PATH")]
+    /// A plugin to create at start unless it exists: NAME=TYPE[/WEIGHT]:PATH (repeatable).
+    #[arg(long = "plugin", value_name = "NAME=TYPE[/WEIGHT]:PATH")]
     plugins: Vec<keel::catalog::install::PluginSeed>,
+    /// Run no scheduler (pods stay Pending unless another scheduler binds them).
+    #[arg(long)]
+    no_scheduler: bool,
+    /// The `spec.schedulerName` the scheduler serves (pods that leave it unset too).
+    #[arg(long, default_value = keel::scheduler::writes::COMPONENT)]
+    scheduler_name: String,
+    /// Kubernetes' percentageOfNodesToScore (1-100); unset adapts it to the cluster's size.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    percentage_of_nodes_to_score: Option<u32>,
 }
 
 impl ServerArgs {
@@ -88,6 +97,10 @@ impl ServerArgs {
             watch_history: self.watch_history,
             snapshot_every: self.snapshot_every,
             plugins: self.plugins.clone(),
+            scheduler: (!self.no_scheduler).then(|| keel::scheduler::SchedulerConfig {
+                name: self.scheduler_name.clone(),
+                percentage_of_nodes_to_score: self.percentage_of_nodes_to_score,
+            }),
             ..ServerConfig::new(self.data_dir.clone(), self.listen)
         }
     }

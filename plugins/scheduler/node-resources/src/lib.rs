@@ -1,29 +1,117 @@
-//! Scheduler plugin: Kubernetes' `NodeResourcesFit` filter and `LeastAllocated` scorer.
+//! Scheduler plugin: Kubernetes' `NodeResourcesFit`, its filter and its scoring strategies.
 //!
 //! Filter: a node fits when, for cpu, memory, pods and each extended resource the pod
 //! requests, what is allocatable minus what is already used covers the request; otherwise
 //! it reports every resource that falls short ("Insufficient cpu", "Too many pods").
-//! Score: the mean over cpu and memory of the share left free after placing the pod,
-//! 0..=100 (more free scores higher), as Kubernetes' `LeastAllocated` strategy does.
+//! Score, by `scoringStrategy.type` in the configuration (the shape of Kubernetes'
+//! `NodeResourcesFitArgs`):
+//! - `LeastAllocated` (the default): the weighted mean over `scoringStrategy.resources`
+//!   (cpu and memory, weight 1 each, by default) of the share left free after placing the
+//!   pod, 0..=100: pods spread.
+//! - `MostAllocated`: the share used instead: pods pack.
 //!
 //! The node table is resident: `sync_nodes` keeps each node's allocatable by its index,
 //! so a call carries only indexes and usage columns. The logic is plain Rust over the SDK's
-//! types ([`NodeTable`]), compiled natively as well for the benchmark's comparison.
+//! types ([`NodeResources`]), compiled natively as well for the benchmark's comparison.
 
-use std::cell::RefCell;
-
-use keel_sdk::scheduler::{Candidates, FilterResult, Node, PluginError, Pod, Resources, Scheduler};
+use keel_sdk::scheduler::{
+    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, Resources, Scheduler,
+};
+use serde::Deserialize;
 
 /// The largest score a node can get.
 pub const MAX_SCORE: u64 = 100;
 
-/// What a node can allocate, by node index.
-#[derive(Default)]
-pub struct NodeTable {
-    allocatable: Vec<Option<Resources>>,
+/// The plugin's configuration, as Kubernetes' `NodeResourcesFitArgs`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    scoring_strategy: Option<ScoringStrategy>,
 }
 
-impl NodeTable {
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ScoringStrategy {
+    #[serde(rename = "type", default)]
+    kind: Strategy,
+    #[serde(default)]
+    resources: Option<Vec<ResourceWeight>>,
+}
+
+/// How a node's score follows from its usage.
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Strategy {
+    /// More left free scores higher.
+    #[default]
+    LeastAllocated,
+    /// More used scores higher.
+    MostAllocated,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResourceWeight {
+    name: String,
+    #[serde(default = "one")]
+    weight: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// Which resource a score weight applies to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Scored {
+    Cpu,
+    Memory,
+}
+
+/// NodeResourcesFit: what each node can allocate, by node index, and how to score.
+pub struct NodeResources {
+    allocatable: Vec<Option<Resources>>,
+    strategy: Strategy,
+    weights: Vec<(Scored, u64)>,
+}
+
+impl NodeResources {
+    /// The plugin for a `NodeResourcesFitArgs`-shaped configuration (`null`: the defaults).
+    pub fn from_config(config: &str) -> Result<NodeResources, PluginError> {
+        let config: Option<Config> = serde_json::from_str(config)
+            .map_err(|e| PluginError::new(format!("bad configuration: {e}")))?;
+        let strategy = config.and_then(|c| c.scoring_strategy);
+        let kind = strategy.as_ref().map(|s| s.kind).unwrap_or_default();
+        let weights = match strategy.and_then(|s| s.resources) {
+            None => vec![(Scored::Cpu, 1), (Scored::Memory, 1)],
+            Some(resources) => resources
+                .into_iter()
+                .map(|r| match r.name.as_str() {
+                    "cpu" => Ok((Scored::Cpu, r.weight)),
+                    "memory" => Ok((Scored::Memory, r.weight)),
+                    other => Err(PluginError::new(format!(
+                        "bad configuration: scoringStrategy.resources: {other:?} is not cpu or memory"
+                    ))),
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        if weights.iter().all(|(_, w)| *w == 0) {
+            return Err(PluginError::new(
+                "bad configuration: scoringStrategy.resources weigh nothing",
+            ));
+        }
+        Ok(NodeResources {
+            allocatable: Vec::new(),
+            strategy: kind,
+            weights,
+        })
+    }
+
+    /// The scoring strategy in force.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
     /// Adds or replaces `upserts` and forgets `removed`.
     pub fn sync(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {
         for index in removed {
@@ -105,16 +193,33 @@ impl NodeTable {
         Ok(FilterResult { codes, reasons })
     }
 
-    /// LeastAllocated over every candidate.
+    /// The strategy's score for every candidate.
     pub fn score(&self, pod: &Pod, nodes: &Candidates) -> Result<Vec<u32>, PluginError> {
         check_columns(pod, nodes)?;
         let request = &pod.requests;
+        let total_weight: u64 = self.weights.iter().map(|(_, w)| w).sum();
         let mut scores = Vec::with_capacity(nodes.index.len());
         for (i, &index) in nodes.index.iter().enumerate() {
             let node = self.node(index)?;
-            let cpu = least_allocated(node.milli_cpu, nodes.used_milli_cpu[i] + request.milli_cpu);
-            let memory = least_allocated(node.memory, nodes.used_memory[i] + request.memory);
-            scores.push(((cpu + memory) / 2) as u32);
+            let mut sum = 0;
+            for &(resource, weight) in &self.weights {
+                let (capacity, requested) = match resource {
+                    Scored::Cpu => (
+                        node.milli_cpu,
+                        nodes.used_milli_cpu[i].saturating_add(request.milli_cpu),
+                    ),
+                    Scored::Memory => (
+                        node.memory,
+                        nodes.used_memory[i].saturating_add(request.memory),
+                    ),
+                };
+                let score = match self.strategy {
+                    Strategy::LeastAllocated => least_allocated(capacity, requested),
+                    Strategy::MostAllocated => most_allocated(capacity, requested),
+                };
+                sum += score * weight;
+            }
+            scores.push((sum / total_weight) as u32);
         }
         Ok(scores)
     }
@@ -156,7 +261,15 @@ fn least_allocated(capacity: u64, requested: u64) -> u64 {
     if capacity == 0 || requested > capacity {
         return 0;
     }
-    (capacity - requested) * MAX_SCORE / capacity
+    ((capacity - requested) as u128 * MAX_SCORE as u128 / capacity as u128) as u64
+}
+
+/// `requested * 100 / capacity`, capped at 100 (Kubernetes' `MostAllocated`).
+fn most_allocated(capacity: u64, requested: u64) -> u64 {
+    if capacity == 0 {
+        return 0;
+    }
+    (requested.min(capacity) as u128 * MAX_SCORE as u128 / capacity as u128) as u64
 }
 
 fn check_columns(pod: &Pod, nodes: &Candidates) -> Result<(), PluginError> {
@@ -174,23 +287,25 @@ fn check_columns(pod: &Pod, nodes: &Candidates) -> Result<(), PluginError> {
     Ok(())
 }
 
-thread_local! {
-    static TABLE: RefCell<NodeTable> = RefCell::new(NodeTable::default());
-}
-
-struct NodeResources;
-
 impl Scheduler for NodeResources {
-    fn sync_nodes(upserts: Vec<Node>, removed: Vec<u32>) {
-        TABLE.with_borrow_mut(|table| table.sync(upserts, removed));
+    fn new(config: &str) -> Result<Self, PluginError> {
+        NodeResources::from_config(config)
     }
 
-    fn filter(pod: Pod, nodes: Candidates) -> Result<FilterResult, PluginError> {
-        TABLE.with_borrow(|table| table.filter(&pod, &nodes))
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::FILTER.scoring().with_usage()
     }
 
-    fn score(pod: Pod, nodes: Candidates) -> Result<Vec<u32>, PluginError> {
-        TABLE.with_borrow(|table| table.score(&pod, &nodes))
+    fn sync_nodes(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {
+        self.sync(upserts, removed);
+    }
+
+    fn filter(&self, pod: &Pod, nodes: &Candidates) -> Result<FilterResult, PluginError> {
+        NodeResources::filter(self, pod, nodes)
+    }
+
+    fn score(&self, pod: &Pod, nodes: &Candidates) -> Result<Vec<u32>, PluginError> {
+        NodeResources::score(self, pod, nodes)
     }
 }
 

@@ -1,0 +1,217 @@
+//! Native tests over the SDK's types.
+
+use keel_sdk::scheduler::{
+    Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, Resources, Scheduler,
+};
+
+use crate::PodTopologySpread;
+use crate::filter::{CONSTRAINTS_NOT_MATCH, NODE_LABEL_NOT_MATCH};
+
+mod filter;
+mod score;
+
+const ZONE: &str = "topology.kubernetes.io/zone";
+const HOST: &str = "kubernetes.io/hostname";
+
+fn pairs(labels: &[(&str, &str)]) -> Vec<(String, String)> {
+    labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn node(index: u32, labels: &[(&str, &str)]) -> Node {
+    Node {
+        index,
+        name: format!("n{index}"),
+        labels: pairs(labels),
+        taints: vec![],
+        unschedulable: false,
+        allocatable: Resources {
+            milli_cpu: 4000,
+            memory: 16 << 30,
+            pods: 110,
+            extended: vec![],
+        },
+    }
+}
+
+/// n0, n1 in zone a; n2, n3 in zone b; n4 has no zone label.
+fn cluster() -> Result<PodTopologySpread, PluginError> {
+    let mut plugin = <PodTopologySpread as Scheduler>::new("null")?;
+    plugin.sync_nodes(
+        vec![
+            node(0, &[(ZONE, "a"), (HOST, "n0")]),
+            node(1, &[(ZONE, "a"), (HOST, "n1")]),
+            node(2, &[(ZONE, "b"), (HOST, "n2")]),
+            node(3, &[(ZONE, "b"), (HOST, "n3")]),
+            node(4, &[(HOST, "n4")]),
+        ],
+        vec![],
+    );
+    Ok(plugin)
+}
+
+/// A pod to place: index, namespace, labels, node.
+type Placement<'a> = (u32, &'a str, &'a [(&'a str, &'a str)], u32);
+
+/// Places pods.
+fn place(plugin: &mut PodTopologySpread, pods: &[Placement<'_>]) {
+    let upserts = pods
+        .iter()
+        .map(|&(index, namespace, labels, node)| PlacedPod {
+            index,
+            namespace: namespace.into(),
+            labels: pairs(labels),
+            node,
+            affinity_json: None,
+        })
+        .collect();
+    plugin.sync_pods(upserts, vec![]);
+}
+
+const FOO: &[(&str, &str)] = &[("app", "foo")];
+
+fn pod(labels: &[(&str, &str)], spread: Option<&str>) -> Pod {
+    Pod {
+        namespace: "default".into(),
+        name: "incoming".into(),
+        labels: pairs(labels),
+        node_name: None,
+        node_selector: vec![],
+        tolerations: vec![],
+        requests: Resources {
+            milli_cpu: 100,
+            memory: 1 << 20,
+            pods: 1,
+            extended: vec![],
+        },
+        affinity_json: None,
+        topology_spread_json: spread.map(str::to_string),
+    }
+}
+
+fn spread(when: &str, key: &str, extra: &str) -> String {
+    format!(
+        r#"[{{"maxSkew":1,"topologyKey":"{key}","whenUnsatisfiable":"{when}",
+            "labelSelector":{{"matchLabels":{{"app":"foo"}}}}{extra}}}]"#
+    )
+}
+
+fn all() -> Candidates {
+    candidates(&[0, 1, 2, 3, 4])
+}
+
+fn candidates(index: &[u32]) -> Candidates {
+    Candidates {
+        index: index.to_vec(),
+        used_milli_cpu: vec![],
+        used_memory: vec![],
+        used_pods: vec![],
+        used_extended: vec![],
+    }
+}
+
+/// Each candidate's single reason, or None when feasible.
+fn reasons(result: &FilterResult) -> Vec<Option<&str>> {
+    result
+        .codes
+        .iter()
+        .map(|&code| match code {
+            0 => None,
+            k => result.reasons[usize::from(k) - 1]
+                .first()
+                .map(String::as_str),
+        })
+        .collect()
+}
+
+const SKEW: Option<&str> = Some(CONSTRAINTS_NOT_MATCH);
+const LABEL: Option<&str> = Some(NODE_LABEL_NOT_MATCH);
+
+#[test]
+fn declares_filter_score_and_pods() -> Result<(), PluginError> {
+    let Capabilities {
+        filters,
+        scores,
+        reads_usage,
+        reads_pods,
+    } = cluster()?.capabilities();
+    assert_eq!(
+        (filters, scores, reads_usage, reads_pods),
+        (true, true, false, true)
+    );
+    Ok(())
+}
+
+#[test]
+fn no_constraints_answer_all_feasible_and_zero_scores() -> Result<(), PluginError> {
+    let mut plugin = cluster()?;
+    place(&mut plugin, &[(0, "default", FOO, 0)]);
+    let soft_only = spread("ScheduleAnyway", ZONE, "");
+    for json in [None, Some("null"), Some("[]")] {
+        let incoming = pod(FOO, json);
+        // No per-node work: candidates are not even looked up.
+        let result = plugin.filter(&incoming, &candidates(&[0, 99]))?;
+        assert_eq!(result.codes, vec![0, 0]);
+        assert!(result.reasons.is_empty());
+        assert_eq!(plugin.score(&incoming, &candidates(&[0, 99]))?, vec![0, 0]);
+    }
+    // ScheduleAnyway constraints never filter.
+    let result = plugin.filter(&pod(FOO, Some(&soft_only)), &all())?;
+    assert_eq!(result.codes, vec![0; 5]);
+    Ok(())
+}
+
+#[test]
+fn bad_input_is_an_error() -> Result<(), PluginError> {
+    let plugin = cluster()?;
+    let message = |spread: &str| {
+        plugin
+            .filter(&pod(FOO, Some(spread)), &all())
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default()
+    };
+    assert!(message("[").starts_with("bad topologySpreadConstraints JSON"));
+    assert!(
+        message(&spread("Sometimes", ZONE, "")).starts_with("bad topologySpreadConstraints JSON")
+    );
+    let zero_skew = spread("DoNotSchedule", ZONE, "").replace(r#""maxSkew":1"#, r#""maxSkew":0"#);
+    assert!(message(&zero_skew).contains("maxSkew must be greater than zero"));
+    assert!(message(&spread("DoNotSchedule", ZONE, r#","minDomains":0"#)).contains("minDomains"));
+    let bad_selector = format!(
+        r#"[{{"maxSkew":1,"topologyKey":"{ZONE}","whenUnsatisfiable":"ScheduleAnyway",
+            "labelSelector":{{"matchExpressions":[{{"key":"a","operator":"In"}}]}}}}]"#
+    );
+    let error = plugin
+        .score(&pod(FOO, Some(&bad_selector)), &all())
+        .err()
+        .map(|e| e.message);
+    assert!(error.is_some_and(|m| m.contains("values must be non-empty")));
+
+    let mut bad_affinity = pod(FOO, Some(&spread("DoNotSchedule", ZONE, "")));
+    bad_affinity.affinity_json = Some("{".into());
+    let error = plugin
+        .filter(&bad_affinity, &all())
+        .err()
+        .map(|e| e.message);
+    assert!(error.is_some_and(|m| m.starts_with("bad affinity JSON")));
+
+    let constraints = spread("DoNotSchedule", ZONE, "");
+    let error = plugin
+        .filter(&pod(FOO, Some(&constraints)), &candidates(&[0, 42]))
+        .err();
+    assert_eq!(
+        error.map(|e| e.message).as_deref(),
+        Some("node index 42 was never synced")
+    );
+    Ok(())
+}
+
+#[test]
+fn configuration_must_be_empty() {
+    assert!(PodTopologySpread::from_config("null").is_ok());
+    assert!(PodTopologySpread::from_config("{}").is_ok());
+    assert!(PodTopologySpread::from_config(r#"{"defaultConstraints":[]}"#).is_err());
+}
