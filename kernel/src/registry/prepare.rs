@@ -16,6 +16,9 @@ pub enum Part {
     Main,
     /// The `status` subresource: only status changes.
     Status,
+    /// The object and its status together: the server's own writes that change both in
+    /// one step (a binding sets `spec.nodeName` and the `PodScheduled` condition).
+    Whole,
 }
 
 /// What an update turns into.
@@ -166,7 +169,7 @@ pub fn for_update(rt: &ResourceType, current: &Value, proposed: Value, part: Par
             }
             next
         }
-        Part::Main => {
+        Part::Main | Part::Whole => {
             let mut next = proposed;
             check_type(rt, &mut next)?;
             if let Some(uid) = meta_str(&next, "uid").filter(|u| !u.is_empty()) {
@@ -181,7 +184,8 @@ pub fn for_update(rt: &ResourceType, current: &Value, proposed: Value, part: Par
                     ));
                 }
             }
-            if rt.status_subresource
+            if part == Part::Main
+                && rt.status_subresource
                 && let Some(map) = next.as_object_mut()
             {
                 match current.get("status") {
@@ -214,7 +218,7 @@ pub fn for_update(rt: &ResourceType, current: &Value, proposed: Value, part: Par
         };
     }
     m.remove("resourceVersion");
-    if part == Part::Main && intent(current) != intent(&next) {
+    if part != Part::Status && intent(current) != intent(&next) {
         let generation = cur_meta
             .get("generation")
             .and_then(Value::as_i64)

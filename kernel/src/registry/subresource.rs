@@ -161,11 +161,29 @@ impl Objects {
             .filter(|n| !n.is_empty())
             .ok_or_else(|| ApiError::invalid(rt, name, "target.name", "Required value"))?
             .to_string();
+        let uid = binding
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty())
+            .map(str::to_string);
         let binding = WriteOptions {
             subresource: Some("binding"),
-            ..opts.clone()
+            ..opts
         };
-        self.guaranteed_update(rt, ns, name, None, Part::Main, binding, |current| {
+        // One write sets the node and the PodScheduled condition, as Kubernetes' binding does.
+        self.guaranteed_update(rt, ns, name, None, Part::Whole, binding, |current| {
+            if let Some(uid) = &uid
+                && meta_str(current, "uid") != Some(uid.as_str())
+            {
+                return Err(ApiError::conflict(
+                    rt,
+                    name,
+                    format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        meta_str(current, "uid").unwrap_or_default()
+                    ),
+                ));
+            }
             if let Some(existing) = current
                 .pointer("/spec/nodeName")
                 .and_then(Value::as_str)
@@ -190,27 +208,36 @@ impl Objects {
                 if let Some(spec) = spec.as_object_mut() {
                     spec.insert("nodeName".into(), Value::String(node.clone()));
                 }
+                set_condition(
+                    map.entry("status").or_insert_with(|| json!({})),
+                    json!({"type": "PodScheduled", "status": "True",
+                           "lastProbeTime": null,
+                           "lastTransitionTime": crate::object::meta::now_rfc3339()}),
+                );
             }
             Ok(next)
         })
         .await?;
-        // The PodScheduled condition goes through status, as the scheduler's bind does.
-        let now = crate::object::meta::now_rfc3339();
-        let patch_body = json!({"status": {"conditions": [
-            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now}]}});
-        self.patch(
-            rt,
-            ns,
-            name,
-            PatchType::Strategic,
-            &patch_body,
-            Part::Status,
-            opts,
-        )
-        .await?;
         Ok(
             json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
         )
+    }
+}
+
+/// Puts `condition` in `status.conditions`, replacing the one of its type.
+fn set_condition(status: &mut Value, condition: Value) {
+    let Some(status) = status.as_object_mut() else {
+        return;
+    };
+    let conditions = status
+        .entry("conditions")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if !conditions.is_array() {
+        *conditions = Value::Array(Vec::new());
+    }
+    if let Some(list) = conditions.as_array_mut() {
+        list.retain(|c| c.get("type") != condition.get("type"));
+        list.push(condition);
     }
 }
 

@@ -147,12 +147,16 @@ fn resources(specs: Vec<ResourceSpec>) -> Result<Vec<Balanced>, PluginError> {
 /// `math.Sqrt(Σ(fraction - mean)² / len)`, otherwise 0; the score is
 /// `int64((1 - std) * float64(fwk.MaxNodeScore))`.
 pub fn balanced_score(amounts: &[(u64, u64)]) -> u32 {
-    let fractions: Vec<f64> = amounts
-        .iter()
-        .filter(|(allocatable, _)| *allocatable != 0)
-        .map(|&(allocatable, requested)| (requested as f64 / allocatable as f64).min(1.0))
-        .collect();
-    let std = match fractions.as_slice() {
+    // No allocation per node: fractions live on the stack.
+    let mut fractions = [0.0f64; MAX_RESOURCES];
+    let mut count = 0;
+    for &(allocatable, requested) in amounts.iter().filter(|(a, _)| *a != 0) {
+        if let Some(slot) = fractions.get_mut(count) {
+            *slot = (requested as f64 / allocatable as f64).min(1.0);
+            count += 1;
+        }
+    }
+    let std = match &fractions[..count] {
         [a, b] => ((a - b) / 2.0).abs(),
         [] | [_] => 0.0,
         many => {
@@ -163,6 +167,9 @@ pub fn balanced_score(amounts: &[(u64, u64)]) -> u32 {
     };
     ((1.0 - std) * MAX_SCORE) as u32
 }
+
+/// The most resources scored (the configuration allows cpu and memory; more are ignored).
+const MAX_RESOURCES: usize = 8;
 
 fn check_columns(nodes: &Candidates) -> Result<(), PluginError> {
     let n = nodes.index.len();
