@@ -261,7 +261,7 @@ fn least_allocated(capacity: u64, requested: u64) -> u64 {
     if capacity == 0 || requested > capacity {
         return 0;
     }
-    ((capacity - requested) as u128 * MAX_SCORE as u128 / capacity as u128) as u64
+    share(capacity - requested, capacity)
 }
 
 /// `requested * 100 / capacity`, capped at 100 (Kubernetes' `MostAllocated`).
@@ -269,7 +269,17 @@ fn most_allocated(capacity: u64, requested: u64) -> u64 {
     if capacity == 0 {
         return 0;
     }
-    (requested.min(capacity) as u128 * MAX_SCORE as u128 / capacity as u128) as u64
+    share(requested.min(capacity), capacity)
+}
+
+/// `part * 100 / whole` for `part <= whole`, in u64 arithmetic (128-bit division is a
+/// slow library call in WebAssembly): exact unless `part * 100` overflows, which needs
+/// capacities beyond 10^17 (then it divides first and loses under one point).
+fn share(part: u64, whole: u64) -> u64 {
+    match part.checked_mul(MAX_SCORE) {
+        Some(scaled) => scaled / whole,
+        None => part / (whole / MAX_SCORE).max(1),
+    }
 }
 
 fn check_columns(pod: &Pod, nodes: &Candidates) -> Result<(), PluginError> {
