@@ -38,6 +38,8 @@ impl<T: Scheduler + Send> Native<T> {
                 scores: c.scores,
                 reads_usage: c.reads_usage,
                 reads_pods: c.reads_pods,
+                filter_needs: c.filter_needs.map(fields),
+                score_needs: c.score_needs.map(fields),
             },
             state: Mutex::new((plugin, None, None)),
             nanos: AtomicU64::new(0),
@@ -145,6 +147,28 @@ impl PluginSet for FixedSet {
     fn current(&self) -> Arc<[Arc<dyn SchedulingPlugin>]> {
         self.0.clone()
     }
+}
+
+fn fields(f: sdk::PodFields) -> k::PodFields {
+    let mut out = k::PodFields::empty();
+    for (sdk_flag, flag) in [
+        (sdk::PodFields::NODE_NAME, k::PodFields::NODE_NAME),
+        (sdk::PodFields::NODE_SELECTOR, k::PodFields::NODE_SELECTOR),
+        (sdk::PodFields::AFFINITY, k::PodFields::AFFINITY),
+        (
+            sdk::PodFields::TOPOLOGY_SPREAD,
+            k::PodFields::TOPOLOGY_SPREAD,
+        ),
+        (
+            sdk::PodFields::PLACED_POD_AFFINITY,
+            k::PodFields::PLACED_POD_AFFINITY,
+        ),
+    ] {
+        if f.contains(sdk_flag) {
+            out |= flag;
+        }
+    }
+    out
 }
 
 fn resources(r: &k::Resources) -> sdk::Resources {

@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 
 pub use bindings::exports::keel::plugin::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PlacedPod, Pod, Resources, Taint, TaintEffect,
-    Toleration, TolerationOperator,
+    Candidates, Capabilities, FilterResult, Node, PlacedPod, Pod, PodFields, Resources, Taint,
+    TaintEffect, Toleration, TolerationOperator,
 };
 
 crate::world!("scheduler-plugin");
@@ -52,6 +52,8 @@ impl Capabilities {
         scores: false,
         reads_usage: false,
         reads_pods: false,
+        filter_needs: None,
+        score_needs: None,
     };
 
     /// A scorer that reads neither usage nor pods.
@@ -60,6 +62,8 @@ impl Capabilities {
         scores: true,
         reads_usage: false,
         reads_pods: false,
+        filter_needs: None,
+        score_needs: None,
     };
 
     /// These capabilities, also filtering.
@@ -83,6 +87,18 @@ impl Capabilities {
     /// These capabilities, also keeping a pod table.
     pub const fn with_pods(mut self) -> Capabilities {
         self.reads_pods = true;
+        self
+    }
+
+    /// These capabilities, with `filter` skipped for pods that set none of `fields`.
+    pub fn filter_needs(mut self, fields: PodFields) -> Capabilities {
+        self.filter_needs = Some(fields);
+        self
+    }
+
+    /// These capabilities, with `score` skipped for pods that set none of `fields`.
+    pub fn score_needs(mut self, fields: PodFields) -> Capabilities {
+        self.score_needs = Some(fields);
         self
     }
 }

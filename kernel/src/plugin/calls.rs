@@ -17,8 +17,8 @@ pub use admission::exports::keel::plugin::admission::{
 pub use controller::exports::keel::plugin::controller::{Action, ReconcileResult};
 pub use network::exports::keel::plugin::network::{NodeNetwork, PodAddress, PodRef};
 pub use scheduler::exports::keel::plugin::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PlacedPod, Pod, Resources, Taint, TaintEffect,
-    Toleration, TolerationOperator,
+    Candidates, Capabilities, FilterResult, Node, PlacedPod, Pod, PodFields, Resources, Taint,
+    TaintEffect, Toleration, TolerationOperator,
 };
 pub use types::ObjectRef;
 

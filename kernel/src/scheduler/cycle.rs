@@ -16,7 +16,7 @@ use rand::Rng;
 
 use super::framework::SchedulingPlugin;
 use super::snapshot::Snapshot;
-use crate::plugin::calls::Pod;
+use crate::plugin::calls::{Capabilities, Pod, PodFields};
 use crate::plugin::{CallError, FailurePolicy, Tables};
 
 /// Below this many nodes every node is filtered.
@@ -122,6 +122,14 @@ impl Cycles {
         let order = snapshot.order();
         let all = order.len();
         let wanted = nodes_to_find(all, self.percentage);
+        let fields = pod_fields(pod, snapshot);
+        let filters: Vec<&std::sync::Arc<dyn SchedulingPlugin>> = plugins
+            .iter()
+            .filter(|p| {
+                let c = p.capabilities();
+                c.filters && needed(c.filter_needs, fields)
+            })
+            .collect();
         let start = self.next_start % all;
         let mut found = Filtered::default();
         while found.feasible.len() < wanted && found.evaluated < all {
@@ -133,7 +141,7 @@ impl Cycles {
                 .collect();
             found.evaluated += take;
             let mut survivors = batch;
-            for plugin in plugins.iter().filter(|p| p.capabilities().filters) {
+            for plugin in &filters {
                 if survivors.is_empty() {
                     break;
                 }
@@ -172,6 +180,34 @@ impl Cycles {
         self.next_start = (start + found.evaluated) % all;
         Ok(found)
     }
+}
+
+/// What `pod` sets, as plugins' `filter-needs` and `score-needs` name it.
+fn pod_fields(pod: &Pod, snapshot: &Snapshot) -> PodFields {
+    let mut fields = PodFields::empty();
+    for (set, field) in [
+        (pod.node_name.is_some(), PodFields::NODE_NAME),
+        (!pod.node_selector.is_empty(), PodFields::NODE_SELECTOR),
+        (pod.affinity_json.is_some(), PodFields::AFFINITY),
+        (
+            pod.topology_spread_json.is_some(),
+            PodFields::TOPOLOGY_SPREAD,
+        ),
+        (
+            snapshot.any_placed_affinity(),
+            PodFields::PLACED_POD_AFFINITY,
+        ),
+    ] {
+        if set {
+            fields |= field;
+        }
+    }
+    fields
+}
+
+/// Whether a call that needs `needs` (none: always) matters for a pod setting `fields`.
+fn needed(needs: Option<PodFields>, fields: PodFields) -> bool {
+    needs.is_none_or(|needs| needs.intersects(fields))
 }
 
 /// Feasible nodes, how many were looked at, and a count per reason for the rest.
@@ -216,10 +252,12 @@ fn score(
 ) -> Result<u32, String> {
     let mut totals = vec![0u64; feasible.len()];
     if feasible.len() > 1 {
-        for plugin in plugins
-            .iter()
-            .filter(|p| p.capabilities().scores && p.weight() > 0)
-        {
+        let fields = pod_fields(pod, snapshot);
+        let scorers = plugins.iter().filter(|p| {
+            let c: Capabilities = p.capabilities();
+            c.scores && p.weight() > 0 && needed(c.score_needs, fields)
+        });
+        for plugin in scorers {
             let candidates = snapshot.candidates(
                 feasible.clone(),
                 &pod.requests,
@@ -307,6 +345,145 @@ mod tests {
             unschedulable_message(5, &reasons),
             "0/5 nodes are available: 2 node(s) had untolerated taint {dedicated: gpu}, 3 Insufficient cpu."
         );
+    }
+
+    use crate::plugin::calls::{Candidates, FilterResult, Resources};
+    use crate::plugin::{CallErrorKind, FailurePolicy};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A filter that refuses every node but the first, or fails; counts its calls.
+    struct Fake {
+        capabilities: Capabilities,
+        fails: Option<FailurePolicy>,
+        calls: AtomicU32,
+    }
+
+    impl SchedulingPlugin for Fake {
+        fn name(&self) -> &str {
+            "fake"
+        }
+        fn weight(&self) -> u32 {
+            1
+        }
+        fn failure_policy(&self) -> FailurePolicy {
+            self.fails.unwrap_or(FailurePolicy::Fail)
+        }
+        fn capabilities(&self) -> Capabilities {
+            self.capabilities
+        }
+        fn filter(
+            &self,
+            _: Tables<'_>,
+            _: &Pod,
+            c: &Candidates,
+        ) -> Result<FilterResult, CallError> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            if self.fails.is_some() {
+                return Err(CallError {
+                    plugin: "fake".into(),
+                    kind: CallErrorKind::Plugin("broken".into()),
+                });
+            }
+            let codes = (0..c.index.len()).map(|i| u16::from(i > 0)).collect();
+            Ok(FilterResult {
+                codes,
+                reasons: vec![vec!["node(s) were refused".into()]],
+            })
+        }
+        fn score(&self, _: Tables<'_>, _: &Pod, c: &Candidates) -> Result<Vec<u32>, CallError> {
+            Ok(vec![0; c.index.len()])
+        }
+    }
+
+    fn fake(filter_needs: Option<PodFields>, fails: Option<FailurePolicy>) -> Arc<Fake> {
+        Arc::new(Fake {
+            capabilities: Capabilities {
+                filters: true,
+                scores: false,
+                reads_usage: false,
+                reads_pods: false,
+                filter_needs,
+                score_needs: None,
+            },
+            fails,
+            calls: AtomicU32::new(0),
+        })
+    }
+
+    fn cluster(nodes: usize) -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        for i in 0..nodes {
+            snapshot.upsert_node(&serde_json::json!({"metadata": {"name": format!("n{i}")}}));
+        }
+        snapshot
+    }
+
+    fn pod(node_name: Option<&str>) -> Pod {
+        Pod {
+            namespace: "d".into(),
+            name: "p".into(),
+            labels: vec![],
+            node_name: node_name.map(str::to_string),
+            node_selector: vec![],
+            tolerations: vec![],
+            requests: Resources {
+                milli_cpu: 0,
+                memory: 0,
+                pods: 1,
+                extended: vec![],
+            },
+            affinity_json: None,
+            topology_spread_json: None,
+        }
+    }
+
+    #[test]
+    fn a_filter_is_skipped_for_pods_without_the_fields_it_needs() {
+        // kube-scheduler's PreFilter Skip: NodeName has nothing to do for a pod with no nodeName.
+        let snapshot = cluster(3);
+        let plugin = fake(Some(PodFields::NODE_NAME), None);
+        let plugins: Vec<Arc<dyn SchedulingPlugin>> = vec![plugin.clone()];
+        let mut cycles = Cycles::default();
+        assert!(matches!(
+            cycles.run(&snapshot, &plugins, &pod(None)),
+            Decision::Place { feasible: 3, .. }
+        ));
+        assert_eq!(plugin.calls.load(Ordering::Relaxed), 0);
+        let Decision::Place { feasible, .. } = cycles.run(&snapshot, &plugins, &pod(Some("n0")))
+        else {
+            panic!("placed");
+        };
+        assert_eq!((feasible, plugin.calls.load(Ordering::Relaxed)), (1, 1));
+    }
+
+    #[test]
+    fn a_failing_plugin_fails_the_cycle_or_is_skipped_by_its_policy() {
+        let snapshot = cluster(2);
+        let mut cycles = Cycles::default();
+        let fail: Vec<Arc<dyn SchedulingPlugin>> = vec![fake(None, Some(FailurePolicy::Fail))];
+        let Decision::Error(message) = cycles.run(&snapshot, &fail, &pod(None)) else {
+            panic!("Fail fails the cycle");
+        };
+        assert!(
+            message.contains("running filter plugin \"fake\""),
+            "{message}"
+        );
+        let ignore: Vec<Arc<dyn SchedulingPlugin>> = vec![fake(None, Some(FailurePolicy::Ignore))];
+        assert!(matches!(
+            cycles.run(&snapshot, &ignore, &pod(None)),
+            Decision::Place { feasible: 2, .. }
+        ));
+        let refuse: Vec<Arc<dyn SchedulingPlugin>> = vec![fake(None, None), fake(None, None)];
+        // The first refuses n1 (its second candidate); nothing is left for the second but one.
+        let Decision::Place { feasible: 1, .. } = cycles.run(&snapshot, &refuse, &pod(None)) else {
+            panic!("one node left");
+        };
+        let none = cluster(0);
+        assert!(matches!(
+            cycles.run(&none, &refuse, &pod(None)),
+            Decision::Unschedulable(_)
+        ));
     }
 
     #[test]

@@ -79,6 +79,8 @@ impl SchedulingPlugin for WasmPlugin {
             scores: false,
             reads_usage: false,
             reads_pods: false,
+            filter_needs: None,
+            score_needs: None,
         })
     }
     fn filter(

@@ -72,6 +72,8 @@ pub struct Snapshot {
     placed: HashMap<PodKey, Placed>,
     /// Pods placed on nodes not (yet) known, by node name.
     waiting: HashMap<String, Vec<PodKey>>,
+    /// Rows of the pod table whose pod has an affinity.
+    with_affinity: usize,
 }
 
 impl Snapshot {
@@ -83,6 +85,11 @@ impl Snapshot {
     /// The resident pod table.
     pub fn pods(&self) -> &Table<PlacedPod> {
         &self.pods
+    }
+
+    /// Whether some placed pod has an affinity (whose rules may reach other pods).
+    pub fn any_placed_affinity(&self) -> bool {
+        self.with_affinity > 0
     }
 
     /// Live node indexes, in a stable order.
@@ -151,7 +158,7 @@ impl Snapshot {
             if let Some(placed) = self.placed.get_mut(&key)
                 && let Some(row) = placed.row.take()
             {
-                self.pods.remove(row);
+                self.drop_row(row);
             }
             self.waiting.entry(name.to_string()).or_default().push(key);
         }
@@ -219,6 +226,9 @@ impl Snapshot {
         placed.row = Some(row);
         placed.record.index = row;
         placed.record.node = index;
+        if placed.record.affinity_json.is_some() {
+            self.with_affinity += 1;
+        }
         self.pods.set(row, placed.record.clone());
         if let Some(usage) = self.usage.get_mut(index as usize) {
             usage.apply(&placed.requests, true);
@@ -232,7 +242,7 @@ impl Snapshot {
         };
         match placed.row {
             Some(row) => {
-                let node = self.pods.remove(row).map(|p| p.node);
+                let node = self.drop_row(row);
                 if let Some(usage) = node.and_then(|n| self.usage.get_mut(n as usize)) {
                     usage.apply(&placed.requests, false);
                 }
@@ -244,6 +254,15 @@ impl Snapshot {
             }
         }
         true
+    }
+
+    /// Removes a pod table row; answers the node it was on.
+    fn drop_row(&mut self, row: u32) -> Option<u32> {
+        let pod = self.pods.remove(row)?;
+        if pod.affinity_json.is_some() {
+            self.with_affinity -= 1;
+        }
+        Some(pod.node)
     }
 
     /// The candidates record for node indexes `index`, with usage columns when

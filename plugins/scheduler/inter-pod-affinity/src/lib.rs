@@ -43,7 +43,7 @@ mod topology;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, Scheduler,
+    Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, PodFields, Scheduler,
 };
 use serde::Deserialize;
 
@@ -230,7 +230,13 @@ impl Scheduler for InterPodAffinity {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::FILTER.scoring().with_pods()
+        // Rules come from the pod's affinity or, symmetrically, from placed pods'.
+        let needs = PodFields::AFFINITY | PodFields::PLACED_POD_AFFINITY;
+        Capabilities::FILTER
+            .scoring()
+            .with_pods()
+            .filter_needs(needs)
+            .score_needs(needs)
     }
 
     fn sync_nodes(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {

@@ -23,7 +23,7 @@
 mod selector;
 
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, Scheduler, Verdicts,
+    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, PodFields, Scheduler, Verdicts,
 };
 use selector::{AffinitySpec, NodeAffinitySpec, NodeView, Preferred, Selector};
 use serde::Deserialize;
@@ -149,7 +149,16 @@ impl Scheduler for NodeAffinity {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::FILTER.scoring()
+        let pod_rules = PodFields::NODE_SELECTOR | PodFields::AFFINITY;
+        let mut capabilities = Capabilities::FILTER.scoring();
+        // Rules configured here (addedAffinity) apply to every pod.
+        if self.added_required.is_none() {
+            capabilities = capabilities.filter_needs(pod_rules);
+        }
+        if self.added_preferred.is_empty() {
+            capabilities = capabilities.score_needs(PodFields::AFFINITY);
+        }
+        capabilities
     }
 
     fn sync_nodes(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {

@@ -283,6 +283,11 @@ pub(crate) struct Preferred {
 }
 
 impl Preferred {
+    /// Whether there are no terms.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
     /// The terms (`NewPreferredSchedulingTerms`): a term weighing 0 or selecting nothing is
     /// skipped; any other that does not parse is an error.
     pub(crate) fn parse(specs: &[PreferredTermSpec], path: &str) -> Result<Preferred, String> {

@@ -9,7 +9,7 @@
 //! The plugin keeps each node's name by node index; it neither scores nor reads usage.
 
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, Scheduler, Verdicts,
+    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, PodFields, Scheduler, Verdicts,
 };
 
 /// Why a node does not fit, worded as Kubernetes' `nodename.ErrReason`.
@@ -36,7 +36,7 @@ impl Scheduler for NodeName {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::FILTER
+        Capabilities::FILTER.filter_needs(PodFields::NODE_NAME)
     }
 
     fn sync_nodes(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {

@@ -41,7 +41,8 @@ mod tests;
 use std::collections::HashMap;
 
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, Scheduler, Taint,
+    Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, PodFields,
+    Scheduler, Taint,
 };
 use serde::Deserialize;
 
@@ -222,7 +223,11 @@ impl Scheduler for PodTopologySpread {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::FILTER.scoring().with_pods()
+        Capabilities::FILTER
+            .scoring()
+            .with_pods()
+            .filter_needs(PodFields::TOPOLOGY_SPREAD)
+            .score_needs(PodFields::TOPOLOGY_SPREAD)
     }
 
     fn sync_nodes(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {

@@ -1,7 +1,8 @@
 //! Native tests over the SDK's types.
 
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, Resources, Scheduler,
+    Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, PodFields,
+    Resources, Scheduler,
 };
 
 use crate::InterPodAffinity;
@@ -132,11 +133,16 @@ fn declares_filter_score_and_pods() -> Result<(), PluginError> {
         scores,
         reads_usage,
         reads_pods,
+        filter_needs,
+        score_needs,
     } = plugin.capabilities();
     assert_eq!(
         (filters, scores, reads_usage, reads_pods),
         (true, true, false, true)
     );
+    // Skipped only for a pod with no affinity while no placed pod has one.
+    let needs = Some(PodFields::AFFINITY | PodFields::PLACED_POD_AFFINITY);
+    assert_eq!((filter_needs, score_needs), (needs, needs));
     Ok(())
 }
 

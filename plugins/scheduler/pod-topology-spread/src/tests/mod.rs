@@ -1,7 +1,8 @@
 //! Native tests over the SDK's types.
 
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, Resources, Scheduler,
+    Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, PodFields,
+    Resources, Scheduler,
 };
 
 use crate::PodTopologySpread;
@@ -136,7 +137,11 @@ fn declares_filter_score_and_pods() -> Result<(), PluginError> {
         scores,
         reads_usage,
         reads_pods,
+        filter_needs,
+        score_needs,
     } = cluster()?.capabilities();
+    let needs = Some(PodFields::TOPOLOGY_SPREAD);
+    assert_eq!((filter_needs, score_needs), (needs, needs));
     assert_eq!(
         (filters, scores, reads_usage, reads_pods),
         (true, true, false, true)
