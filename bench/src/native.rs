@@ -7,12 +7,12 @@
 //! the way the plugin host does, through [`SyncedTable::changes_since`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use keel::plugin::calls::{self as k, Candidates, Capabilities, FilterResult, Pod};
 use keel::plugin::{CallError, CallErrorKind, FailurePolicy, SyncedTable, Tables};
-use keel::scheduler::{PluginSet, SchedulingPlugin};
+use keel::scheduler::{PluginSet, Plugins, SchedulingPlugin};
 use keel_sdk::scheduler::{self as sdk, Scheduler};
 
 /// A native plugin, its tables' generations, and the time spent in its calls.
@@ -141,10 +141,10 @@ impl<T: Scheduler + Send> Timed for Native<T> {
 }
 
 /// A fixed list of plugins.
-pub struct FixedSet(pub Arc<[Arc<dyn SchedulingPlugin>]>);
+pub struct FixedSet(pub Plugins);
 
 impl PluginSet for FixedSet {
-    fn current(&self) -> Arc<[Arc<dyn SchedulingPlugin>]> {
+    fn current(&self) -> Plugins {
         self.0.clone()
     }
 }

@@ -38,10 +38,13 @@ pub trait SchedulingPlugin: Send + Sync {
     ) -> Result<Vec<u32>, CallError>;
 }
 
+/// Scheduler plugins in the order they run.
+pub type Plugins = Arc<[Arc<dyn SchedulingPlugin>]>;
+
 /// The plugins that run now, in order.
 pub trait PluginSet: Send + Sync {
     /// The current plugins.
-    fn current(&self) -> Arc<[Arc<dyn SchedulingPlugin>]>;
+    fn current(&self) -> Plugins;
 }
 
 /// A WebAssembly scheduler plugin version, with what it said it implements.
@@ -108,7 +111,7 @@ impl SchedulingPlugin for WasmPlugin {
 pub struct CatalogPlugins {
     catalog: Arc<Catalog>,
     /// The versions last seen, and the set made of them.
-    last: Mutex<(Vec<Arc<Plugin>>, Arc<[Arc<dyn SchedulingPlugin>]>)>,
+    last: Mutex<(Vec<Arc<Plugin>>, Plugins)>,
 }
 
 impl CatalogPlugins {
@@ -122,7 +125,7 @@ impl CatalogPlugins {
 }
 
 impl PluginSet for CatalogPlugins {
-    fn current(&self) -> Arc<[Arc<dyn SchedulingPlugin>]> {
+    fn current(&self) -> Plugins {
         let versions = self.catalog.of_type(PluginType::Scheduler);
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         let same = last.0.len() == versions.len()

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub use framework::{CatalogPlugins, PluginSet, SchedulingPlugin, WasmPlugin};
+pub use framework::{CatalogPlugins, PluginSet, Plugins, SchedulingPlugin, WasmPlugin};
 
 use crate::client::{WatchEvent, Watcher};
 use crate::registry::Objects;
