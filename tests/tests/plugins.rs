@@ -253,7 +253,7 @@ fn plugins_named_at_start_are_created_once_and_admin_changes_survive_restarts() 
         .args(["server", "--plugin", "x=gardening:/x.wasm"])
         .output()?;
     assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("NAME=TYPE:PATH"),
+        String::from_utf8_lossy(&bad.stderr).contains("NAME=TYPE[/WEIGHT]:PATH"),
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );

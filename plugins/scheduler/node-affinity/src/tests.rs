@@ -1,3 +1,6 @@
+//! NodeAffinity's tests: nodeSelector, required terms with every operator and matchFields,
+//! preferred terms and their normalised score, addedAffinity, and bad input.
+
 use super::*;
 use keel_sdk::scheduler::Resources;
 use serde_json::{Value, json};
