@@ -85,9 +85,8 @@ impl Cycles {
         let order = snapshot.order();
         let all = order.len();
         if all == 0 {
-            return Decision::Unschedulable(
-                "0/0 nodes are available: no nodes available to schedule pods.".into(),
-            );
+            // kube-scheduler's ErrNoNodesAvailable.
+            return Decision::Unschedulable("no nodes available to schedule pods".into());
         }
         let tables = Tables {
             nodes: snapshot.nodes(),
