@@ -5,8 +5,16 @@
 //! A plugin is a type implementing [`Scheduler`]: built from its configuration, it keeps
 //! the tables the host syncs and answers `filter` and `score` over them. The same type
 //! runs natively (tests, benchmarks) by calling its methods directly.
+//!
+//! [`Rows`] is the resident table by index that `sync_nodes` and `sync_pods` maintain;
+//! [`testing`] builds the records for plugins' unit tests.
 
 use std::collections::HashMap;
+
+mod rows;
+pub mod testing;
+
+pub use rows::Rows;
 
 pub use bindings::exports::keel::plugin::scheduler::{
     Candidates, Capabilities, FilterResult, Node, PlacedPod, Pod, PodFields, Resources, Taint,

@@ -21,7 +21,7 @@
 //! The plugin keeps each node's allocatable cpu and memory by node index and reads the usage
 //! columns.
 
-use keel_sdk::scheduler::{Candidates, Capabilities, Node, PluginError, Pod, Scheduler};
+use keel_sdk::scheduler::{Candidates, Capabilities, Node, PluginError, Pod, Rows, Scheduler};
 use serde::Deserialize;
 
 /// The largest score a node can get (`framework.MaxNodeScore`).
@@ -62,7 +62,7 @@ struct Allocatable {
 /// NodeResourcesBalancedAllocation: allocatable cpu and memory by node index, and the
 /// resources to balance.
 pub struct BalancedAllocation {
-    allocatable: Vec<Option<Allocatable>>,
+    allocatable: Rows<Allocatable>,
     resources: Vec<Balanced>,
 }
 
@@ -78,7 +78,7 @@ impl BalancedAllocation {
             _ => vec![Balanced::Cpu, Balanced::Memory],
         };
         Ok(BalancedAllocation {
-            allocatable: Vec::new(),
+            allocatable: Rows::new("node"),
             resources,
         })
     }
@@ -86,14 +86,6 @@ impl BalancedAllocation {
     /// The resources balanced, in configuration order.
     pub fn resources(&self) -> &[Balanced] {
         &self.resources
-    }
-
-    fn node(&self, index: u32) -> Result<Allocatable, PluginError> {
-        self.allocatable
-            .get(index as usize)
-            .copied()
-            .flatten()
-            .ok_or_else(|| PluginError::new(format!("node index {index} was never synced")))
     }
 }
 
@@ -189,21 +181,15 @@ impl Scheduler for BalancedAllocation {
     }
 
     fn sync_nodes(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {
-        for index in removed {
-            if let Some(slot) = self.allocatable.get_mut(index as usize) {
-                *slot = None;
-            }
-        }
-        for node in upserts {
-            let index = node.index as usize;
-            if self.allocatable.len() <= index {
-                self.allocatable.resize(index + 1, None);
-            }
-            self.allocatable[index] = Some(Allocatable {
+        self.allocatable.sync(
+            upserts,
+            removed,
+            |node| node.index,
+            |node| Allocatable {
                 milli_cpu: node.allocatable.milli_cpu,
                 memory: node.allocatable.memory,
-            });
-        }
+            },
+        );
     }
 
     fn score(&self, pod: &Pod, nodes: &Candidates) -> Result<Vec<u32>, PluginError> {
@@ -212,7 +198,7 @@ impl Scheduler for BalancedAllocation {
         let mut scores = Vec::with_capacity(nodes.index.len());
         let mut amounts = Vec::with_capacity(self.resources.len());
         for (i, &index) in nodes.index.iter().enumerate() {
-            let node = self.node(index)?;
+            let node = *self.allocatable.get(index)?;
             if best_effort {
                 scores.push(0);
                 continue;
@@ -236,59 +222,35 @@ keel_sdk::export_scheduler!(BalancedAllocation);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keel_sdk::scheduler::Resources;
+    use keel_sdk::scheduler::testing::{self, resources};
 
     const GI: u64 = 1 << 30;
 
-    fn resources(milli_cpu: u64, memory: u64) -> Resources {
-        Resources {
-            milli_cpu,
-            memory,
-            pods: 110,
-            extended: Vec::new(),
-        }
-    }
-
     fn node(index: u32, milli_cpu: u64, memory: u64) -> Node {
         Node {
-            index,
-            name: format!("n{index}"),
-            labels: Vec::new(),
-            taints: Vec::new(),
-            unschedulable: false,
-            allocatable: resources(milli_cpu, memory),
+            allocatable: resources(milli_cpu, memory, 110),
+            ..testing::node(index, &format!("n{index}"))
         }
     }
 
     fn pod(milli_cpu: u64, memory: u64) -> Pod {
         Pod {
-            namespace: "default".to_string(),
-            name: "p".to_string(),
-            labels: Vec::new(),
-            node_name: None,
-            node_selector: Vec::new(),
-            tolerations: Vec::new(),
-            requests: resources(milli_cpu, memory),
-            affinity_json: None,
-            topology_spread_json: None,
+            requests: resources(milli_cpu, memory, 1),
+            ..testing::pod("p")
         }
     }
 
     /// Candidates `0..used.len()` with `(used cpu, used memory)` each.
     fn candidates(used: &[(u64, u64)]) -> Candidates {
         Candidates {
-            index: (0..used.len() as u32).collect(),
             used_milli_cpu: used.iter().map(|u| u.0).collect(),
             used_memory: used.iter().map(|u| u.1).collect(),
-            used_pods: vec![0; used.len()],
-            used_extended: Vec::new(),
+            ..testing::candidates(&(0..used.len() as u32).collect::<Vec<_>>())
         }
     }
 
     fn plugin(config: &str, nodes: Vec<Node>) -> BalancedAllocation {
-        let mut plugin = <BalancedAllocation as Scheduler>::new(config).expect("config");
-        plugin.sync_nodes(nodes, Vec::new());
-        plugin
+        testing::synced(config, nodes).expect("config")
     }
 
     // kubernetes.io/docs/reference/scheduling/config/#scheduling-plugins

@@ -43,7 +43,8 @@ mod topology;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, PodFields, Scheduler,
+    Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, PodFields, Rows,
+    Scheduler,
 };
 use serde::Deserialize;
 
@@ -68,6 +69,14 @@ pub(crate) struct NodeEntry {
     pub(crate) labels: HashMap<String, String>,
 }
 
+impl From<Node> for NodeEntry {
+    fn from(node: Node) -> NodeEntry {
+        NodeEntry {
+            labels: node.labels.into_iter().collect(),
+        }
+    }
+}
+
 /// A placed pod as this plugin keeps it, its affinity parsed.
 #[derive(Debug)]
 pub(crate) struct PodEntry {
@@ -79,8 +88,8 @@ pub(crate) struct PodEntry {
 
 /// InterPodAffinity: the node and placed-pod tables, and the configuration.
 pub struct InterPodAffinity {
-    nodes: Vec<Option<NodeEntry>>,
-    pods: Vec<Option<PodEntry>>,
+    nodes: Rows<NodeEntry>,
+    pods: Rows<PodEntry>,
     /// Placed pods with any pod (anti-)affinity term (Kubernetes' `PodsWithAffinity`).
     with_affinity: BTreeSet<u32>,
     /// Placed pods with required anti-affinity terms.
@@ -104,8 +113,8 @@ impl InterPodAffinity {
             ));
         }
         Ok(InterPodAffinity {
-            nodes: Vec::new(),
-            pods: Vec::new(),
+            nodes: Rows::new("node"),
+            pods: Rows::new("placed pod"),
             with_affinity: BTreeSet::new(),
             with_required_anti_affinity: BTreeSet::new(),
             broken: BTreeMap::new(),
@@ -114,85 +123,23 @@ impl InterPodAffinity {
         })
     }
 
-    /// Adds or replaces nodes and forgets `removed`.
-    pub fn sync_node_table(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {
-        for index in removed {
-            if let Some(slot) = self.nodes.get_mut(index as usize) {
-                *slot = None;
-            }
-        }
-        for node in upserts {
-            let entry = NodeEntry {
-                labels: node.labels.into_iter().collect(),
-            };
-            *slot_for(&mut self.nodes, node.index) = Some(entry);
-        }
-    }
-
-    /// Adds or replaces placed pods, parsing their affinity, and forgets `removed`.
-    pub fn sync_pod_table(&mut self, upserts: Vec<PlacedPod>, removed: Vec<u32>) {
-        for index in removed {
-            self.forget_pod(index);
-        }
-        for pod in upserts {
-            self.forget_pod(pod.index);
-            let owner = Owner {
-                namespace: &pod.namespace,
-                labels: &pod.labels,
-            };
-            let affinity = match Affinity::parse(pod.affinity_json.as_deref(), &owner) {
-                Ok(affinity) => affinity,
-                Err(error) => {
-                    self.broken.insert(pod.index, error.message);
-                    Affinity::default()
-                }
-            };
-            if !affinity.is_empty() {
-                self.with_affinity.insert(pod.index);
-            }
-            if !affinity.required_anti_affinity.is_empty() {
-                self.with_required_anti_affinity.insert(pod.index);
-            }
-            let entry = PodEntry {
-                namespace: pod.namespace,
-                labels: pod.labels,
-                node: pod.node,
-                affinity,
-            };
-            *slot_for(&mut self.pods, pod.index) = Some(entry);
-        }
-    }
-
-    fn forget_pod(&mut self, index: u32) {
-        if let Some(slot) = self.pods.get_mut(index as usize) {
-            *slot = None;
-        }
-        self.with_affinity.remove(&index);
-        self.with_required_anti_affinity.remove(&index);
-        self.broken.remove(&index);
-    }
-
     /// A candidate's entry; an index never synced is an error.
     pub(crate) fn node(&self, index: u32) -> Result<&NodeEntry, PluginError> {
-        self.nodes
-            .get(index as usize)
-            .and_then(Option::as_ref)
-            .ok_or_else(|| PluginError::new(format!("node index {index} was never synced")))
+        self.nodes.get(index)
     }
 
     /// A placed pod and its node, if both are known.
     pub(crate) fn placed(&self, index: u32) -> Option<(&PodEntry, &NodeEntry)> {
-        let pod = self.pods.get(index as usize)?.as_ref()?;
-        let node = self.nodes.get(pod.node as usize)?.as_ref()?;
+        let pod = self.pods.find(index)?;
+        let node = self.nodes.find(pod.node)?;
         Some((pod, node))
     }
 
     /// Every placed pod on a known node.
     pub(crate) fn all_placed(&self) -> impl Iterator<Item = (&PodEntry, &NodeEntry)> {
-        self.pods.iter().flatten().filter_map(|pod| {
-            let node = self.nodes.get(pod.node as usize)?.as_ref()?;
-            Some((pod, node))
-        })
+        self.pods
+            .iter()
+            .filter_map(|(_, pod)| Some((pod, self.nodes.find(pod.node)?)))
     }
 
     /// Fails when a placed pod's affinity could not be parsed: its rules cannot be honoured.
@@ -215,15 +162,6 @@ impl InterPodAffinity {
     }
 }
 
-/// The slot for `index`, growing the table as needed.
-fn slot_for<T>(table: &mut Vec<Option<T>>, index: u32) -> &mut Option<T> {
-    let index = index as usize;
-    if table.len() <= index {
-        table.resize_with(index + 1, || None);
-    }
-    &mut table[index]
-}
-
 impl Scheduler for InterPodAffinity {
     fn new(config: &str) -> Result<Self, PluginError> {
         InterPodAffinity::from_config(config)
@@ -240,11 +178,56 @@ impl Scheduler for InterPodAffinity {
     }
 
     fn sync_nodes(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {
-        self.sync_node_table(upserts, removed);
+        self.nodes
+            .sync(upserts, removed, |node| node.index, NodeEntry::from);
     }
 
     fn sync_pods(&mut self, upserts: Vec<PlacedPod>, removed: Vec<u32>) {
-        self.sync_pod_table(upserts, removed);
+        // Each placed pod's affinity is parsed here, once; a removed or replaced pod's
+        // flags go with it.
+        for index in &removed {
+            self.with_affinity.remove(index);
+            self.with_required_anti_affinity.remove(index);
+            self.broken.remove(index);
+        }
+        let (with_affinity, with_required_anti_affinity, broken) = (
+            &mut self.with_affinity,
+            &mut self.with_required_anti_affinity,
+            &mut self.broken,
+        );
+        self.pods.sync(
+            upserts,
+            removed,
+            |pod| pod.index,
+            |pod| {
+                with_affinity.remove(&pod.index);
+                with_required_anti_affinity.remove(&pod.index);
+                broken.remove(&pod.index);
+                let owner = Owner {
+                    namespace: &pod.namespace,
+                    labels: &pod.labels,
+                };
+                let affinity = match Affinity::parse(pod.affinity_json.as_deref(), &owner) {
+                    Ok(affinity) => affinity,
+                    Err(error) => {
+                        broken.insert(pod.index, error.message);
+                        Affinity::default()
+                    }
+                };
+                if !affinity.is_empty() {
+                    with_affinity.insert(pod.index);
+                }
+                if !affinity.required_anti_affinity.is_empty() {
+                    with_required_anti_affinity.insert(pod.index);
+                }
+                PodEntry {
+                    namespace: pod.namespace,
+                    labels: pod.labels,
+                    node: pod.node,
+                    affinity,
+                }
+            },
+        );
     }
 
     fn filter(&self, pod: &Pod, nodes: &Candidates) -> Result<FilterResult, PluginError> {

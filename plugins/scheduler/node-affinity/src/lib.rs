@@ -23,7 +23,8 @@
 mod selector;
 
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, PodFields, Scheduler, Verdicts,
+    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, PodFields, Rows, Scheduler,
+    Verdicts,
 };
 use selector::{AffinitySpec, NodeAffinitySpec, NodeView, Preferred, Selector};
 use serde::Deserialize;
@@ -57,7 +58,7 @@ struct NodeLabels {
 
 /// NodeAffinity: every node's name and labels, by node index, and the configured affinity.
 pub struct NodeAffinity {
-    nodes: Vec<Option<NodeLabels>>,
+    nodes: Rows<NodeLabels>,
     added_required: Option<Selector>,
     added_preferred: Preferred,
 }
@@ -79,18 +80,14 @@ impl NodeAffinity {
         )
         .map_err(config_error)?;
         Ok(NodeAffinity {
-            nodes: Vec::new(),
+            nodes: Rows::new("node"),
             added_required,
             added_preferred,
         })
     }
 
     fn node(&self, index: u32) -> Result<NodeView<'_>, PluginError> {
-        let node = self
-            .nodes
-            .get(index as usize)
-            .and_then(Option::as_ref)
-            .ok_or_else(|| PluginError::new(format!("node index {index} was never synced")))?;
+        let node = self.nodes.get(index)?;
         Ok(NodeView {
             name: &node.name,
             labels: &node.labels,
@@ -162,23 +159,19 @@ impl Scheduler for NodeAffinity {
     }
 
     fn sync_nodes(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {
-        for index in removed {
-            if let Some(slot) = self.nodes.get_mut(index as usize) {
-                *slot = None;
-            }
-        }
-        for node in upserts {
-            let index = node.index as usize;
-            if self.nodes.len() <= index {
-                self.nodes.resize_with(index + 1, || None);
-            }
-            let mut labels = node.labels;
-            labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            self.nodes[index] = Some(NodeLabels {
-                name: node.name,
-                labels,
-            });
-        }
+        self.nodes.sync(
+            upserts,
+            removed,
+            |node| node.index,
+            |node| {
+                let mut labels = node.labels;
+                labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                NodeLabels {
+                    name: node.name,
+                    labels,
+                }
+            },
+        );
     }
 
     fn filter(&self, pod: &Pod, nodes: &Candidates) -> Result<FilterResult, PluginError> {

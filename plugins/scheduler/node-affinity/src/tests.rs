@@ -2,74 +2,32 @@
 //! preferred terms and their normalised score, addedAffinity, and bad input.
 
 use super::*;
-use keel_sdk::scheduler::Resources;
+use keel_sdk::scheduler::testing::{self, labels, node_with_labels as node};
 use serde_json::{Value, json};
-
-fn node(index: u32, labels: &[(&str, &str)]) -> Node {
-    Node {
-        index,
-        name: format!("n{index}"),
-        labels: labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        taints: Vec::new(),
-        unschedulable: false,
-        allocatable: Resources {
-            milli_cpu: 0,
-            memory: 0,
-            pods: 0,
-            extended: Vec::new(),
-        },
-    }
-}
 
 fn pod(node_selector: &[(&str, &str)], affinity: Option<String>) -> Pod {
     Pod {
-        namespace: "default".to_string(),
-        name: "p".to_string(),
-        labels: Vec::new(),
-        node_name: None,
-        node_selector: node_selector
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        tolerations: Vec::new(),
-        requests: Resources {
-            milli_cpu: 0,
-            memory: 0,
-            pods: 1,
-            extended: Vec::new(),
-        },
+        node_selector: labels(node_selector),
         affinity_json: affinity,
-        topology_spread_json: None,
+        ..testing::pod("p")
     }
 }
 
+/// Candidates `0..n`.
 fn candidates(n: u32) -> Candidates {
-    Candidates {
-        index: (0..n).collect(),
-        used_milli_cpu: Vec::new(),
-        used_memory: Vec::new(),
-        used_pods: Vec::new(),
-        used_extended: Vec::new(),
-    }
+    testing::candidates(&(0..n).collect::<Vec<_>>())
 }
 
 /// n0 {zone: a, disktype: ssd, cores: 8}, n1 {zone: b, cores: 16},
 /// n2 {zone: c, gpu: true, cores: many}, n3 {}.
 fn plugin_with(config: &str) -> NodeAffinity {
-    let mut plugin = <NodeAffinity as Scheduler>::new(config).expect("config");
-    plugin.sync_nodes(
-        vec![
-            node(0, &[("zone", "a"), ("disktype", "ssd"), ("cores", "8")]),
-            node(1, &[("zone", "b"), ("cores", "16")]),
-            node(2, &[("zone", "c"), ("gpu", "true"), ("cores", "many")]),
-            node(3, &[]),
-        ],
-        Vec::new(),
-    );
-    plugin
+    let nodes = vec![
+        node(0, &[("zone", "a"), ("disktype", "ssd"), ("cores", "8")]),
+        node(1, &[("zone", "b"), ("cores", "16")]),
+        node(2, &[("zone", "c"), ("gpu", "true"), ("cores", "many")]),
+        node(3, &[]),
+    ];
+    testing::synced(config, nodes).expect("config")
 }
 
 fn plugin() -> NodeAffinity {

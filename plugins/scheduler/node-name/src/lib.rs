@@ -9,30 +9,23 @@
 //! The plugin keeps each node's name by node index; it neither scores nor reads usage.
 
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, PodFields, Scheduler, Verdicts,
+    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, PodFields, Rows, Scheduler,
+    Verdicts,
 };
 
 /// Why a node does not fit, worded as Kubernetes' `nodename.ErrReason`.
 pub const ERR_REASON: &str = "node(s) didn't match the requested node name";
 
 /// NodeName: every node's name, by node index.
-#[derive(Default)]
 pub struct NodeName {
-    names: Vec<Option<String>>,
-}
-
-impl NodeName {
-    fn name(&self, index: u32) -> Result<&str, PluginError> {
-        self.names
-            .get(index as usize)
-            .and_then(Option::as_deref)
-            .ok_or_else(|| PluginError::new(format!("node index {index} was never synced")))
-    }
+    names: Rows<String>,
 }
 
 impl Scheduler for NodeName {
     fn new(_config: &str) -> Result<Self, PluginError> {
-        Ok(NodeName::default())
+        Ok(NodeName {
+            names: Rows::new("node"),
+        })
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -40,27 +33,17 @@ impl Scheduler for NodeName {
     }
 
     fn sync_nodes(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {
-        for index in removed {
-            if let Some(slot) = self.names.get_mut(index as usize) {
-                *slot = None;
-            }
-        }
-        for node in upserts {
-            let index = node.index as usize;
-            if self.names.len() <= index {
-                self.names.resize_with(index + 1, || None);
-            }
-            self.names[index] = Some(node.name);
-        }
+        self.names
+            .sync(upserts, removed, |node| node.index, |node| node.name);
     }
 
     fn filter(&self, pod: &Pod, nodes: &Candidates) -> Result<FilterResult, PluginError> {
         let wanted = pod.node_name.as_deref().filter(|name| !name.is_empty());
         let mut verdicts = Verdicts::with_capacity(nodes.index.len());
         for &index in &nodes.index {
-            let name = self.name(index)?;
+            let name = self.names.get(index)?;
             match wanted {
-                Some(wanted) if wanted != name => verdicts.infeasible_for(ERR_REASON)?,
+                Some(wanted) if wanted != name.as_str() => verdicts.infeasible_for(ERR_REASON)?,
                 _ => verdicts.feasible(),
             }
         }
@@ -73,57 +56,18 @@ keel_sdk::export_scheduler!(NodeName);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keel_sdk::scheduler::Resources;
-
-    fn node(index: u32, name: &str) -> Node {
-        Node {
-            index,
-            name: name.to_string(),
-            labels: Vec::new(),
-            taints: Vec::new(),
-            unschedulable: false,
-            allocatable: Resources {
-                milli_cpu: 0,
-                memory: 0,
-                pods: 0,
-                extended: Vec::new(),
-            },
-        }
-    }
+    use keel_sdk::scheduler::testing::{self, candidates, node};
 
     fn pod(node_name: Option<&str>) -> Pod {
         Pod {
-            namespace: "default".to_string(),
-            name: "p".to_string(),
-            labels: Vec::new(),
             node_name: node_name.map(str::to_string),
-            node_selector: Vec::new(),
-            tolerations: Vec::new(),
-            requests: Resources {
-                milli_cpu: 0,
-                memory: 0,
-                pods: 1,
-                extended: Vec::new(),
-            },
-            affinity_json: None,
-            topology_spread_json: None,
-        }
-    }
-
-    fn candidates(index: &[u32]) -> Candidates {
-        Candidates {
-            index: index.to_vec(),
-            used_milli_cpu: Vec::new(),
-            used_memory: Vec::new(),
-            used_pods: Vec::new(),
-            used_extended: Vec::new(),
+            ..testing::pod("p")
         }
     }
 
     fn plugin() -> NodeName {
-        let mut plugin = <NodeName as Scheduler>::new("null").expect("config");
-        plugin.sync_nodes(vec![node(0, "a"), node(1, "b"), node(2, "c")], Vec::new());
-        plugin
+        let nodes = vec![node(0, "a"), node(1, "b"), node(2, "c")];
+        testing::synced("null", nodes).expect("config")
     }
 
     // TestNodeName "no host specified": a pod without spec.nodeName fits every node.

@@ -15,7 +15,7 @@
 //! types ([`NodeResources`]), compiled natively as well for the benchmark's comparison.
 
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, Resources, Scheduler,
+    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, Resources, Rows, Scheduler,
 };
 use serde::Deserialize;
 
@@ -70,7 +70,7 @@ enum Scored {
 
 /// NodeResourcesFit: what each node can allocate, by node index, and how to score.
 pub struct NodeResources {
-    allocatable: Vec<Option<Resources>>,
+    allocatable: Rows<Resources>,
     strategy: Strategy,
     weights: Vec<(Scored, u64)>,
 }
@@ -101,7 +101,7 @@ impl NodeResources {
             ));
         }
         Ok(NodeResources {
-            allocatable: Vec::new(),
+            allocatable: Rows::new("node"),
             strategy: kind,
             weights,
         })
@@ -114,25 +114,8 @@ impl NodeResources {
 
     /// Adds or replaces `upserts` and forgets `removed`.
     pub fn sync(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {
-        for index in removed {
-            if let Some(slot) = self.allocatable.get_mut(index as usize) {
-                *slot = None;
-            }
-        }
-        for node in upserts {
-            let index = node.index as usize;
-            if self.allocatable.len() <= index {
-                self.allocatable.resize_with(index + 1, || None);
-            }
-            self.allocatable[index] = Some(node.allocatable);
-        }
-    }
-
-    fn node(&self, index: u32) -> Result<&Resources, PluginError> {
         self.allocatable
-            .get(index as usize)
-            .and_then(Option::as_ref)
-            .ok_or_else(|| PluginError::new(format!("node index {index} was never synced")))
+            .sync(upserts, removed, |node| node.index, |node| node.allocatable);
     }
 
     /// NodeResourcesFit over every candidate. Each node's shortfalls are a bitmask (cpu,
@@ -150,7 +133,7 @@ impl NodeResources {
         let mut codes = Vec::with_capacity(n);
         let mut masks: Vec<u64> = Vec::new();
         for (i, &index) in nodes.index.iter().enumerate() {
-            let node = self.node(index)?;
+            let node = self.allocatable.get(index)?;
             let mut mask = 0u64;
             if request.milli_cpu > 0
                 && free(node.milli_cpu, nodes.used_milli_cpu[i]) < request.milli_cpu
@@ -200,7 +183,7 @@ impl NodeResources {
         let total_weight: u64 = self.weights.iter().map(|(_, w)| w).sum();
         let mut scores = Vec::with_capacity(nodes.index.len());
         for (i, &index) in nodes.index.iter().enumerate() {
-            let node = self.node(index)?;
+            let node = self.allocatable.get(index)?;
             let mut sum = 0;
             for &(resource, weight) in &self.weights {
                 let (capacity, requested) = match resource {

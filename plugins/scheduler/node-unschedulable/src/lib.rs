@@ -10,7 +10,7 @@
 //! The plugin keeps one flag per node index; it neither scores nor reads usage.
 
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, Scheduler, TaintEffect,
+    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, Rows, Scheduler, TaintEffect,
     Toleration, TolerationOperator, Verdicts,
 };
 
@@ -21,19 +21,8 @@ pub const ERR_REASON: &str = "node(s) were unschedulable";
 pub const TAINT_KEY: &str = "node.kubernetes.io/unschedulable";
 
 /// NodeUnschedulable: whether each node is cordoned, by node index.
-#[derive(Default)]
 pub struct NodeUnschedulable {
-    unschedulable: Vec<Option<bool>>,
-}
-
-impl NodeUnschedulable {
-    fn unschedulable(&self, index: u32) -> Result<bool, PluginError> {
-        self.unschedulable
-            .get(index as usize)
-            .copied()
-            .flatten()
-            .ok_or_else(|| PluginError::new(format!("node index {index} was never synced")))
-    }
+    unschedulable: Rows<bool>,
 }
 
 /// Whether `toleration` tolerates `node.kubernetes.io/unschedulable:NoSchedule` (empty
@@ -52,7 +41,9 @@ fn tolerates_unschedulable(toleration: &Toleration) -> bool {
 
 impl Scheduler for NodeUnschedulable {
     fn new(_config: &str) -> Result<Self, PluginError> {
-        Ok(NodeUnschedulable::default())
+        Ok(NodeUnschedulable {
+            unschedulable: Rows::new("node"),
+        })
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -60,25 +51,19 @@ impl Scheduler for NodeUnschedulable {
     }
 
     fn sync_nodes(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {
-        for index in removed {
-            if let Some(slot) = self.unschedulable.get_mut(index as usize) {
-                *slot = None;
-            }
-        }
-        for node in upserts {
-            let index = node.index as usize;
-            if self.unschedulable.len() <= index {
-                self.unschedulable.resize(index + 1, None);
-            }
-            self.unschedulable[index] = Some(node.unschedulable);
-        }
+        self.unschedulable.sync(
+            upserts,
+            removed,
+            |node| node.index,
+            |node| node.unschedulable,
+        );
     }
 
     fn filter(&self, pod: &Pod, nodes: &Candidates) -> Result<FilterResult, PluginError> {
         let tolerated = pod.tolerations.iter().any(tolerates_unschedulable);
         let mut verdicts = Verdicts::with_capacity(nodes.index.len());
         for &index in &nodes.index {
-            if self.unschedulable(index)? && !tolerated {
+            if *self.unschedulable.get(index)? && !tolerated {
                 verdicts.infeasible_for(ERR_REASON)?;
             } else {
                 verdicts.feasible();
@@ -93,71 +78,24 @@ keel_sdk::export_scheduler!(NodeUnschedulable);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keel_sdk::scheduler::Resources;
+    use keel_sdk::scheduler::testing::{self, candidates, toleration};
 
     fn node(index: u32, unschedulable: bool) -> Node {
         Node {
-            index,
-            name: format!("n{index}"),
-            labels: Vec::new(),
-            taints: Vec::new(),
             unschedulable,
-            allocatable: Resources {
-                milli_cpu: 0,
-                memory: 0,
-                pods: 0,
-                extended: Vec::new(),
-            },
+            ..testing::node(index, &format!("n{index}"))
         }
     }
 
     fn pod(tolerations: Vec<Toleration>) -> Pod {
         Pod {
-            namespace: "default".to_string(),
-            name: "p".to_string(),
-            labels: Vec::new(),
-            node_name: None,
-            node_selector: Vec::new(),
             tolerations,
-            requests: Resources {
-                milli_cpu: 0,
-                memory: 0,
-                pods: 1,
-                extended: Vec::new(),
-            },
-            affinity_json: None,
-            topology_spread_json: None,
-        }
-    }
-
-    fn toleration(
-        key: &str,
-        operator: TolerationOperator,
-        value: &str,
-        effect: Option<TaintEffect>,
-    ) -> Toleration {
-        Toleration {
-            key: key.to_string(),
-            operator,
-            value: value.to_string(),
-            effect,
-        }
-    }
-
-    fn candidates(index: &[u32]) -> Candidates {
-        Candidates {
-            index: index.to_vec(),
-            used_milli_cpu: Vec::new(),
-            used_memory: Vec::new(),
-            used_pods: Vec::new(),
-            used_extended: Vec::new(),
+            ..testing::pod("p")
         }
     }
 
     fn plugin() -> NodeUnschedulable {
-        let mut plugin = <NodeUnschedulable as Scheduler>::new("null").expect("config");
-        plugin.sync_nodes(vec![node(0, false), node(1, true)], Vec::new());
-        plugin
+        testing::synced("null", vec![node(0, false), node(1, true)]).expect("config")
     }
 
     fn codes(tolerations: Vec<Toleration>) -> Vec<u16> {

@@ -41,7 +41,7 @@ mod tests;
 use std::collections::HashMap;
 
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, PodFields,
+    Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, PodFields, Rows,
     Scheduler, Taint,
 };
 use serde::Deserialize;
@@ -61,6 +61,16 @@ pub(crate) struct NodeEntry {
     pub(crate) taints: Vec<Taint>,
 }
 
+impl From<Node> for NodeEntry {
+    fn from(node: Node) -> NodeEntry {
+        NodeEntry {
+            name: node.name,
+            labels: node.labels.into_iter().collect(),
+            taints: node.taints,
+        }
+    }
+}
+
 /// A placed pod as this plugin keeps it.
 #[derive(Debug)]
 pub(crate) struct PodEntry {
@@ -69,11 +79,20 @@ pub(crate) struct PodEntry {
     pub(crate) node: u32,
 }
 
+impl From<PlacedPod> for PodEntry {
+    fn from(pod: PlacedPod) -> PodEntry {
+        PodEntry {
+            namespace: pod.namespace,
+            labels: pod.labels,
+            node: pod.node,
+        }
+    }
+}
+
 /// PodTopologySpread: the node and placed-pod tables.
-#[derive(Default)]
 pub struct PodTopologySpread {
-    nodes: Vec<Option<NodeEntry>>,
-    pods: Vec<Option<PodEntry>>,
+    nodes: Rows<NodeEntry>,
+    pods: Rows<PodEntry>,
 }
 
 /// The configuration: none is accepted (`null` or `{}`); Kubernetes'
@@ -90,57 +109,15 @@ impl PodTopologySpread {
                 "bad configuration (PodTopologySpread takes none; defaultConstraints are not supported): {e}"
             ))
         })?;
-        Ok(PodTopologySpread::default())
-    }
-
-    /// Adds or replaces nodes and forgets `removed`.
-    pub fn sync_node_table(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {
-        for index in removed {
-            if let Some(slot) = self.nodes.get_mut(index as usize) {
-                *slot = None;
-            }
-        }
-        for node in upserts {
-            let entry = NodeEntry {
-                name: node.name,
-                labels: node.labels.into_iter().collect(),
-                taints: node.taints,
-            };
-            *slot_for(&mut self.nodes, node.index) = Some(entry);
-        }
-    }
-
-    /// Adds or replaces placed pods and forgets `removed`.
-    pub fn sync_pod_table(&mut self, upserts: Vec<PlacedPod>, removed: Vec<u32>) {
-        for index in removed {
-            if let Some(slot) = self.pods.get_mut(index as usize) {
-                *slot = None;
-            }
-        }
-        for pod in upserts {
-            let entry = PodEntry {
-                namespace: pod.namespace,
-                labels: pod.labels,
-                node: pod.node,
-            };
-            *slot_for(&mut self.pods, pod.index) = Some(entry);
-        }
+        Ok(PodTopologySpread {
+            nodes: Rows::new("node"),
+            pods: Rows::new("placed pod"),
+        })
     }
 
     /// A candidate's entry; an index never synced is an error.
     pub(crate) fn node(&self, index: u32) -> Result<&NodeEntry, PluginError> {
-        self.nodes
-            .get(index as usize)
-            .and_then(Option::as_ref)
-            .ok_or_else(|| PluginError::new(format!("node index {index} was never synced")))
-    }
-
-    /// Every synced node with its index.
-    pub(crate) fn all_nodes(&self) -> impl Iterator<Item = (usize, &NodeEntry)> {
-        self.nodes
-            .iter()
-            .enumerate()
-            .filter_map(|(index, node)| Some((index, node.as_ref()?)))
+        self.nodes.get(index)
     }
 
     /// For each constraint, the placed pods it counts on each node (by node index): pods in
@@ -151,11 +128,11 @@ impl PodTopologySpread {
         pod: &Pod,
         constraints: &[Constraint],
     ) -> Vec<Vec<i64>> {
-        let mut counts = vec![vec![0; self.nodes.len()]; constraints.len()];
+        let mut counts = vec![vec![0; self.nodes.slots()]; constraints.len()];
         let same_namespace = self
             .pods
             .iter()
-            .flatten()
+            .map(|(_, placed)| placed)
             .filter(|p| p.namespace == pod.namespace);
         for placed in same_namespace {
             for (i, constraint) in constraints.iter().enumerate() {
@@ -181,7 +158,7 @@ impl PodTopologySpread {
     ) -> Result<Vec<HashMap<&'a str, i64>>, PluginError> {
         let affinity = RequiredNodeAffinity::for_pod(pod)?;
         let mut domains: Vec<HashMap<&str, i64>> = vec![HashMap::new(); constraints.len()];
-        for (index, node) in self.all_nodes() {
+        for (index, node) in self.nodes.iter() {
             if !has_all_keys(node, constraints) {
                 continue;
             }
@@ -191,7 +168,7 @@ impl PodTopologySpread {
                     continue;
                 };
                 if fit.admits(constraint) {
-                    let count = per_node[i].get(index).copied().unwrap_or(0);
+                    let count = per_node[i].get(index as usize).copied().unwrap_or(0);
                     *domains[i].entry(value).or_default() += count;
                 }
             }
@@ -208,15 +185,6 @@ pub(crate) fn has_all_keys(node: &NodeEntry, constraints: &[Constraint]) -> bool
         .all(|c| node.labels.contains_key(&c.topology_key))
 }
 
-/// The slot for `index`, growing the table as needed.
-fn slot_for<T>(table: &mut Vec<Option<T>>, index: u32) -> &mut Option<T> {
-    let index = index as usize;
-    if table.len() <= index {
-        table.resize_with(index + 1, || None);
-    }
-    &mut table[index]
-}
-
 impl Scheduler for PodTopologySpread {
     fn new(config: &str) -> Result<Self, PluginError> {
         PodTopologySpread::from_config(config)
@@ -231,11 +199,13 @@ impl Scheduler for PodTopologySpread {
     }
 
     fn sync_nodes(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {
-        self.sync_node_table(upserts, removed);
+        self.nodes
+            .sync(upserts, removed, |node| node.index, NodeEntry::from);
     }
 
     fn sync_pods(&mut self, upserts: Vec<PlacedPod>, removed: Vec<u32>) {
-        self.sync_pod_table(upserts, removed);
+        self.pods
+            .sync(upserts, removed, |pod| pod.index, PodEntry::from);
     }
 
     fn filter(&self, pod: &Pod, nodes: &Candidates) -> Result<FilterResult, PluginError> {

@@ -14,17 +14,16 @@
 //! The plugin keeps each node's taints by node index; it reads no usage.
 
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, Scheduler, Taint, TaintEffect,
-    Toleration, TolerationOperator, Verdicts,
+    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, Rows, Scheduler, Taint,
+    TaintEffect, Toleration, TolerationOperator, Verdicts,
 };
 
 /// The largest score a node can get (`framework.MaxNodeScore`).
 pub const MAX_SCORE: u32 = 100;
 
 /// TaintToleration: every node's taints, by node index.
-#[derive(Default)]
 pub struct TaintToleration {
-    taints: Vec<Option<Vec<Taint>>>,
+    taints: Rows<Vec<Taint>>,
 }
 
 /// Whether `toleration` tolerates `taint` (Kubernetes' `Toleration.ToleratesTaint`): the
@@ -90,18 +89,11 @@ fn normalize_reversed(counts: &[u64]) -> Vec<u32> {
         .collect()
 }
 
-impl TaintToleration {
-    fn taints(&self, index: u32) -> Result<&[Taint], PluginError> {
-        self.taints
-            .get(index as usize)
-            .and_then(Option::as_deref)
-            .ok_or_else(|| PluginError::new(format!("node index {index} was never synced")))
-    }
-}
-
 impl Scheduler for TaintToleration {
     fn new(_config: &str) -> Result<Self, PluginError> {
-        Ok(TaintToleration::default())
+        Ok(TaintToleration {
+            taints: Rows::new("node"),
+        })
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -109,24 +101,14 @@ impl Scheduler for TaintToleration {
     }
 
     fn sync_nodes(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {
-        for index in removed {
-            if let Some(slot) = self.taints.get_mut(index as usize) {
-                *slot = None;
-            }
-        }
-        for node in upserts {
-            let index = node.index as usize;
-            if self.taints.len() <= index {
-                self.taints.resize_with(index + 1, || None);
-            }
-            self.taints[index] = Some(node.taints);
-        }
+        self.taints
+            .sync(upserts, removed, |node| node.index, |node| node.taints);
     }
 
     fn filter(&self, pod: &Pod, nodes: &Candidates) -> Result<FilterResult, PluginError> {
         let mut verdicts = Verdicts::with_capacity(nodes.index.len());
         for &index in &nodes.index {
-            match first_untolerated(self.taints(index)?, &pod.tolerations) {
+            match first_untolerated(self.taints.get(index)?, &pod.tolerations) {
                 Some(taint) => verdicts.infeasible(vec![untolerated_reason(taint)])?,
                 None => verdicts.feasible(),
             }
@@ -146,7 +128,7 @@ impl Scheduler for TaintToleration {
             .iter()
             .map(|&index| {
                 Ok(count_untolerated_preferred(
-                    self.taints(index)?,
+                    self.taints.get(index)?,
                     &tolerations,
                 ))
             })
@@ -160,83 +142,33 @@ keel_sdk::export_scheduler!(TaintToleration);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keel_sdk::scheduler::Resources;
+    use keel_sdk::scheduler::testing::{self, taint, toleration};
 
     use TaintEffect::{NoExecute, NoSchedule, PreferNoSchedule};
     use TolerationOperator::{Equal, Exists};
 
-    fn taint(key: &str, value: &str, effect: TaintEffect) -> Taint {
-        Taint {
-            key: key.to_string(),
-            value: value.to_string(),
-            effect,
-        }
-    }
-
-    fn toleration(
-        key: &str,
-        operator: TolerationOperator,
-        value: &str,
-        effect: Option<TaintEffect>,
-    ) -> Toleration {
-        Toleration {
-            key: key.to_string(),
-            operator,
-            value: value.to_string(),
-            effect,
-        }
-    }
-
     fn node(index: u32, taints: Vec<Taint>) -> Node {
         Node {
-            index,
-            name: format!("n{index}"),
-            labels: Vec::new(),
             taints,
-            unschedulable: false,
-            allocatable: Resources {
-                milli_cpu: 0,
-                memory: 0,
-                pods: 0,
-                extended: Vec::new(),
-            },
+            ..testing::node(index, &format!("n{index}"))
         }
     }
 
     fn pod(tolerations: Vec<Toleration>) -> Pod {
         Pod {
-            namespace: "default".to_string(),
-            name: "p".to_string(),
-            labels: Vec::new(),
-            node_name: None,
-            node_selector: Vec::new(),
             tolerations,
-            requests: Resources {
-                milli_cpu: 0,
-                memory: 0,
-                pods: 1,
-                extended: Vec::new(),
-            },
-            affinity_json: None,
-            topology_spread_json: None,
+            ..testing::pod("p")
         }
     }
 
+    /// Candidates `0..n`.
     fn candidates(n: u32) -> Candidates {
-        Candidates {
-            index: (0..n).collect(),
-            used_milli_cpu: Vec::new(),
-            used_memory: Vec::new(),
-            used_pods: Vec::new(),
-            used_extended: Vec::new(),
-        }
+        testing::candidates(&(0..n).collect::<Vec<_>>())
     }
 
     fn plugin(nodes: Vec<Vec<Taint>>) -> TaintToleration {
-        let mut plugin = <TaintToleration as Scheduler>::new("null").expect("config");
         let nodes = (0u32..).zip(nodes).map(|(i, t)| node(i, t)).collect();
-        plugin.sync_nodes(nodes, Vec::new());
-        plugin
+        testing::synced("null", nodes).expect("config")
     }
 
     fn filter(nodes: Vec<Vec<Taint>>, tolerations: Vec<Toleration>) -> FilterResult {

@@ -1,8 +1,11 @@
 //! Native tests over the SDK's types.
 
+use keel_sdk::scheduler::testing::{
+    self, HOSTNAME as HOST, ZONE, candidates, first_reasons as reasons, labels,
+    node_with_labels as node,
+};
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, PodFields,
-    Resources, Scheduler,
+    Candidates, Capabilities, PlacedPod, PluginError, Pod, PodFields, Scheduler,
 };
 
 use crate::InterPodAffinity;
@@ -10,109 +13,35 @@ use crate::InterPodAffinity;
 mod filter;
 mod score;
 
-const ZONE: &str = "topology.kubernetes.io/zone";
-const HOST: &str = "kubernetes.io/hostname";
-
-fn pairs(labels: &[(&str, &str)]) -> Vec<(String, String)> {
-    labels
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn node(index: u32, labels: &[(&str, &str)]) -> Node {
-    Node {
-        index,
-        name: format!("n{index}"),
-        labels: pairs(labels),
-        taints: vec![],
-        unschedulable: false,
-        allocatable: Resources {
-            milli_cpu: 4000,
-            memory: 16 << 30,
-            pods: 110,
-            extended: vec![],
-        },
-    }
-}
-
-/// n0, n1 in zone a; n2, n3 in zone b; n4 has no zone label.
+/// [`testing::two_zones`]: n0, n1 in zone a; n2, n3 in zone b; n4 has no zone label.
 fn cluster() -> Result<InterPodAffinity, PluginError> {
-    let mut plugin = <InterPodAffinity as Scheduler>::new("null")?;
-    plugin.sync_nodes(
-        vec![
-            node(0, &[(ZONE, "a"), (HOST, "n0")]),
-            node(1, &[(ZONE, "a"), (HOST, "n1")]),
-            node(2, &[(ZONE, "b"), (HOST, "n2")]),
-            node(3, &[(ZONE, "b"), (HOST, "n3")]),
-            node(4, &[(HOST, "n4")]),
-        ],
-        vec![],
-    );
-    Ok(plugin)
+    testing::synced("null", testing::two_zones())
 }
 
 fn placed(
     index: u32,
     namespace: &str,
-    labels: &[(&str, &str)],
+    pairs: &[(&str, &str)],
     node: u32,
     affinity: Option<&str>,
 ) -> PlacedPod {
     PlacedPod {
-        index,
         namespace: namespace.into(),
-        labels: pairs(labels),
-        node,
         affinity_json: affinity.map(str::to_string),
+        ..testing::placed(index, node, pairs)
     }
 }
 
-fn pod(labels: &[(&str, &str)], affinity: Option<&str>) -> Pod {
+fn pod(pairs: &[(&str, &str)], affinity: Option<&str>) -> Pod {
     Pod {
-        namespace: "default".into(),
-        name: "incoming".into(),
-        labels: pairs(labels),
-        node_name: None,
-        node_selector: vec![],
-        tolerations: vec![],
-        requests: Resources {
-            milli_cpu: 100,
-            memory: 1 << 20,
-            pods: 1,
-            extended: vec![],
-        },
+        labels: labels(pairs),
         affinity_json: affinity.map(str::to_string),
-        topology_spread_json: None,
+        ..testing::pod("incoming")
     }
 }
 
 fn all() -> Candidates {
     candidates(&[0, 1, 2, 3, 4])
-}
-
-fn candidates(index: &[u32]) -> Candidates {
-    Candidates {
-        index: index.to_vec(),
-        used_milli_cpu: vec![],
-        used_memory: vec![],
-        used_pods: vec![],
-        used_extended: vec![],
-    }
-}
-
-/// Each candidate's single reason, or None when feasible.
-fn reasons(result: &FilterResult) -> Vec<Option<&str>> {
-    result
-        .codes
-        .iter()
-        .map(|&code| match code {
-            0 => None,
-            k => result.reasons[usize::from(k) - 1]
-                .first()
-                .map(String::as_str),
-        })
-        .collect()
 }
 
 fn required(kind: &str, selector: &str, key: &str) -> String {

@@ -1,7 +1,8 @@
 //! The filter: DoNotSchedule constraints.
 
 use super::*;
-use keel_sdk::scheduler::{Taint, TaintEffect};
+use keel_sdk::scheduler::TaintEffect;
+use keel_sdk::scheduler::testing::taint;
 
 // kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/#example-one-topologyspreadconstraint:
 // zone A holds 2 matching pods and zone B 1; with maxSkew 1 the incoming pod can only go to
@@ -125,7 +126,7 @@ fn node_affinity_policy_limits_the_domains() -> Result<(), PluginError> {
     let ignore = spread("DoNotSchedule", ZONE, r#","nodeAffinityPolicy":"Ignore""#);
 
     let mut selected = pod(FOO, Some(&honor));
-    selected.node_selector = pairs(&[(ZONE, "a")]);
+    selected.node_selector = labels(&[(ZONE, "a")]);
     // Only zone a is a domain: 2 + 1 - 2 <= 1.
     let result = plugin.filter(&selected, &candidates(&[0, 1]))?;
     assert_eq!(reasons(&result), vec![None, None]);
@@ -154,11 +155,7 @@ fn node_taints_policy_honor_leaves_out_tainted_nodes() -> Result<(), PluginError
     let mut plugin = cluster()?;
     let mut tainted = [node(2, &[(ZONE, "b")]), node(3, &[(ZONE, "b")])];
     for n in &mut tainted {
-        n.taints = vec![Taint {
-            key: "dedicated".into(),
-            value: "gpu".into(),
-            effect: TaintEffect::NoSchedule,
-        }];
+        n.taints = vec![taint("dedicated", "gpu", TaintEffect::NoSchedule)];
     }
     plugin.sync_nodes(tainted.to_vec(), vec![]);
     place(

@@ -1,8 +1,11 @@
 //! Native tests over the SDK's types.
 
+use keel_sdk::scheduler::testing::{
+    self, HOSTNAME as HOST, ZONE, candidates, first_reasons as reasons, labels,
+    node_with_labels as node,
+};
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, PodFields,
-    Resources, Scheduler,
+    Candidates, Capabilities, PlacedPod, PluginError, Pod, PodFields, Scheduler,
 };
 
 use crate::PodTopologySpread;
@@ -11,46 +14,9 @@ use crate::filter::{CONSTRAINTS_NOT_MATCH, NODE_LABEL_NOT_MATCH};
 mod filter;
 mod score;
 
-const ZONE: &str = "topology.kubernetes.io/zone";
-const HOST: &str = "kubernetes.io/hostname";
-
-fn pairs(labels: &[(&str, &str)]) -> Vec<(String, String)> {
-    labels
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn node(index: u32, labels: &[(&str, &str)]) -> Node {
-    Node {
-        index,
-        name: format!("n{index}"),
-        labels: pairs(labels),
-        taints: vec![],
-        unschedulable: false,
-        allocatable: Resources {
-            milli_cpu: 4000,
-            memory: 16 << 30,
-            pods: 110,
-            extended: vec![],
-        },
-    }
-}
-
-/// n0, n1 in zone a; n2, n3 in zone b; n4 has no zone label.
+/// [`testing::two_zones`]: n0, n1 in zone a; n2, n3 in zone b; n4 has no zone label.
 fn cluster() -> Result<PodTopologySpread, PluginError> {
-    let mut plugin = <PodTopologySpread as Scheduler>::new("null")?;
-    plugin.sync_nodes(
-        vec![
-            node(0, &[(ZONE, "a"), (HOST, "n0")]),
-            node(1, &[(ZONE, "a"), (HOST, "n1")]),
-            node(2, &[(ZONE, "b"), (HOST, "n2")]),
-            node(3, &[(ZONE, "b"), (HOST, "n3")]),
-            node(4, &[(HOST, "n4")]),
-        ],
-        vec![],
-    );
-    Ok(plugin)
+    testing::synced("null", testing::two_zones())
 }
 
 /// A pod to place: index, namespace, labels, node.
@@ -60,12 +26,9 @@ type Placement<'a> = (u32, &'a str, &'a [(&'a str, &'a str)], u32);
 fn place(plugin: &mut PodTopologySpread, pods: &[Placement<'_>]) {
     let upserts = pods
         .iter()
-        .map(|&(index, namespace, labels, node)| PlacedPod {
-            index,
+        .map(|&(index, namespace, pairs, node)| PlacedPod {
             namespace: namespace.into(),
-            labels: pairs(labels),
-            node,
-            affinity_json: None,
+            ..testing::placed(index, node, pairs)
         })
         .collect();
     plugin.sync_pods(upserts, vec![]);
@@ -73,22 +36,11 @@ fn place(plugin: &mut PodTopologySpread, pods: &[Placement<'_>]) {
 
 const FOO: &[(&str, &str)] = &[("app", "foo")];
 
-fn pod(labels: &[(&str, &str)], spread: Option<&str>) -> Pod {
+fn pod(pairs: &[(&str, &str)], spread: Option<&str>) -> Pod {
     Pod {
-        namespace: "default".into(),
-        name: "incoming".into(),
-        labels: pairs(labels),
-        node_name: None,
-        node_selector: vec![],
-        tolerations: vec![],
-        requests: Resources {
-            milli_cpu: 100,
-            memory: 1 << 20,
-            pods: 1,
-            extended: vec![],
-        },
-        affinity_json: None,
+        labels: labels(pairs),
         topology_spread_json: spread.map(str::to_string),
+        ..testing::pod("incoming")
     }
 }
 
@@ -101,30 +53,6 @@ fn spread(when: &str, key: &str, extra: &str) -> String {
 
 fn all() -> Candidates {
     candidates(&[0, 1, 2, 3, 4])
-}
-
-fn candidates(index: &[u32]) -> Candidates {
-    Candidates {
-        index: index.to_vec(),
-        used_milli_cpu: vec![],
-        used_memory: vec![],
-        used_pods: vec![],
-        used_extended: vec![],
-    }
-}
-
-/// Each candidate's single reason, or None when feasible.
-fn reasons(result: &FilterResult) -> Vec<Option<&str>> {
-    result
-        .codes
-        .iter()
-        .map(|&code| match code {
-            0 => None,
-            k => result.reasons[usize::from(k) - 1]
-                .first()
-                .map(String::as_str),
-        })
-        .collect()
 }
 
 const SKEW: Option<&str> = Some(CONSTRAINTS_NOT_MATCH);
