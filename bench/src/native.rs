@@ -15,11 +15,19 @@ use keel::plugin::{CallError, CallErrorKind, FailurePolicy, SyncedTable, Tables}
 use keel::scheduler::{PluginSet, Plugins, SchedulingPlugin};
 use keel_sdk::scheduler::{self as sdk, Scheduler};
 
-/// A native plugin, its tables' generations, and the time spent in its calls.
+/// A native plugin and the generations of the tables it holds.
+struct State<T> {
+    plugin: T,
+    nodes: Option<u64>,
+    usage: Option<u64>,
+    pods: Option<u64>,
+}
+
+/// A native plugin behind the kernel's [`SchedulingPlugin`].
 pub struct Native<T> {
     name: String,
     weight: u32,
-    state: Mutex<(T, Option<u64>, Option<u64>)>,
+    state: Mutex<State<T>>,
     capabilities: Capabilities,
     nanos: AtomicU64,
     calls: AtomicU64,
@@ -41,7 +49,12 @@ impl<T: Scheduler + Send> Native<T> {
                 filter_needs: c.filter_needs.map(fields),
                 score_needs: c.score_needs.map(fields),
             },
-            state: Mutex::new((plugin, None, None)),
+            state: Mutex::new(State {
+                plugin,
+                nodes: None,
+                usage: None,
+                pods: None,
+            }),
             nanos: AtomicU64::new(0),
             calls: AtomicU64::new(0),
         })
@@ -54,10 +67,20 @@ impl<T: Scheduler + Send> Native<T> {
     ) -> Result<R, CallError> {
         let start = Instant::now();
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let (plugin, nodes_held, pods_held) = &mut *state;
-        sync(nodes_held, tables.nodes, |up, rm| {
+        let State {
+            plugin,
+            nodes,
+            usage: usage_held,
+            pods: pods_held,
+        } = &mut *state;
+        sync(nodes, tables.nodes, |up, rm| {
             plugin.sync_nodes(up.into_iter().map(node).collect(), rm)
         });
+        if let Some(table) = tables.usage {
+            sync(usage_held, table, |up, rm| {
+                plugin.sync_usage(up.into_iter().map(usage).collect(), rm)
+            });
+        }
         if let Some(pods) = tables.pods {
             sync(pods_held, pods, |up, rm| {
                 plugin.sync_pods(up.into_iter().map(placed).collect(), rm)
@@ -246,9 +269,12 @@ fn to_pod(p: &Pod) -> sdk::Pod {
 fn to_candidates(c: &Candidates) -> sdk::Candidates {
     sdk::Candidates {
         index: c.index.clone(),
-        used_milli_cpu: c.used_milli_cpu.clone(),
-        used_memory: c.used_memory.clone(),
-        used_pods: c.used_pods.clone(),
-        used_extended: c.used_extended.clone(),
+    }
+}
+
+fn usage(u: k::NodeUsage) -> sdk::NodeUsage {
+    sdk::NodeUsage {
+        node: u.node,
+        used: resources(&u.used),
     }
 }

@@ -1,12 +1,13 @@
 //! Scheduler plugins: `filter` and `score` one pod over every candidate node in one call.
-//! Nodes (and, for plugins that ask, placed pods) are resident in the plugin; per pod only
-//! indexes and usage columns cross the boundary.
+//! Nodes (and, for plugins that ask, what each node has allocated and the placed pods) are
+//! resident in the plugin; per pod only node indexes cross the boundary.
 //!
 //! A plugin is a type implementing [`Scheduler`]: built from its configuration, it keeps
 //! the tables the host syncs and answers `filter` and `score` over them. The same type
 //! runs natively (tests, benchmarks) by calling its methods directly.
 //!
-//! [`Rows`] is the resident table by index that `sync_nodes` and `sync_pods` maintain;
+//! [`Rows`] is the resident table by index that `sync_nodes`, `sync_usage` and `sync_pods`
+//! maintain;
 //! [`testing`] builds the records for plugins' unit tests.
 
 use std::collections::HashMap;
@@ -17,8 +18,8 @@ pub mod testing;
 pub use rows::Rows;
 
 pub use bindings::exports::keel::plugin::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PlacedPod, Pod, PodFields, Resources, Taint,
-    TaintEffect, Toleration, TolerationOperator,
+    Candidates, Capabilities, FilterResult, Node, NodeUsage, PlacedPod, Pod, PodFields, Resources,
+    Taint, TaintEffect, Toleration, TolerationOperator,
 };
 
 crate::world!("scheduler-plugin");
@@ -38,6 +39,12 @@ pub trait Scheduler: Sized {
     /// Adds or replaces placed pods (by index) and forgets `removed`; called only when
     /// [`Capabilities::reads_pods`].
     fn sync_pods(&mut self, upserts: Vec<PlacedPod>, removed: Vec<u32>) {
+        let _ = (upserts, removed);
+    }
+
+    /// Adds or replaces nodes' usage (by node index) and forgets `removed`; called only
+    /// when [`Capabilities::reads_usage`].
+    fn sync_usage(&mut self, upserts: Vec<NodeUsage>, removed: Vec<u32>) {
         let _ = (upserts, removed);
     }
 
@@ -184,8 +191,8 @@ macro_rules! export_scheduler {
         mod __keel_scheduler_export {
             use super::$plugin;
             use $crate::scheduler::{
-                Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod,
-                Scheduler,
+                Candidates, Capabilities, FilterResult, Node, NodeUsage, PlacedPod, PluginError,
+                Pod, Scheduler,
             };
 
             thread_local! {
@@ -223,6 +230,13 @@ macro_rules! export_scheduler {
                     with(|state| {
                         if let Ok(plugin) = state {
                             plugin.sync_pods(upserts, removed)
+                        }
+                    })
+                }
+                fn sync_usage(upserts: Vec<NodeUsage>, removed: Vec<u32>) {
+                    with(|state| {
+                        if let Ok(plugin) = state {
+                            plugin.sync_usage(upserts, removed)
                         }
                     })
                 }

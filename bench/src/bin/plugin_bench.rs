@@ -11,7 +11,7 @@ use clap::Parser;
 use keel::catalog::{Catalog, install};
 use keel::cluster::{InProcess, ServerConfig};
 use keel::object::patch::PatchType;
-use keel::plugin::calls::{Candidates, FixedNodes, Node, Pod, Resources};
+use keel::plugin::calls::{Candidates, FixedNodes, FixedTable, Node, NodeUsage, Pod, Resources};
 use keel::plugin::{CallStats, Limits, Plugin, PluginHost, PluginSpec, PluginType, Tables, digest};
 use keel::registry::{Objects, Part, WriteOptions};
 use keel_plugin_artifacts as artifacts;
@@ -125,13 +125,7 @@ fn time<T>(n: u32, mut f: impl FnMut() -> Result<T>) -> Result<(f64, f64)> {
 fn empty_call(plugin: &Plugin, n: u32) -> Result<()> {
     let nodes = FixedNodes::new(vec![]);
     let pod = pod(0, 0);
-    let none = Candidates {
-        index: vec![],
-        used_milli_cpu: vec![],
-        used_memory: vec![],
-        used_pods: vec![],
-        used_extended: vec![],
-    };
+    let none = Candidates { index: vec![] };
     let (p50, p99) = time(n, || {
         Ok(plugin.filter(Tables::nodes_only(&nodes), &pod, &none)?)
     })?;
@@ -187,22 +181,38 @@ fn batch(metered: &Plugin, unmetered: &Plugin, n: u32, iterations: u32) -> Resul
     let pod = pod(500, 1 << 30);
     let candidates = Candidates {
         index: (0..n).collect(),
-        used_milli_cpu: (0..n).map(|i| u64::from(i % 13) * 300).collect(),
-        used_memory: (0..n).map(|i| u64::from(i % 5) << 30).collect(),
-        used_pods: (0..n).map(|i| u64::from(i % 110)).collect(),
-        used_extended: vec![],
+    };
+    // What each node has allocated: a resident table, synced once.
+    let used = |i: u32| Resources {
+        milli_cpu: u64::from(i % 13) * 300,
+        memory: u64::from(i % 5) << 30,
+        pods: u64::from(i % 110),
+        extended: vec![],
+    };
+    let usage = FixedTable::new(
+        (0..n)
+            .map(|i| NodeUsage {
+                node: i,
+                used: used(i),
+            })
+            .collect(),
+    );
+    let tables = Tables {
+        nodes: &nodes,
+        usage: Some(&usage),
+        pods: None,
     };
     let wasm = |plugin: &Plugin| -> Result<[f64; 3]> {
         let (filter, _) = time(iterations, || {
-            Ok(plugin.filter(Tables::nodes_only(&nodes), &pod, &candidates)?)
+            Ok(plugin.filter(tables, &pod, &candidates)?)
         })?;
         let (score, _) = time(iterations, || {
-            Ok(plugin.score(Tables::nodes_only(&nodes), &pod, &candidates)?)
+            Ok(plugin.score(tables, &pod, &candidates)?)
         })?;
         let (both, _) = time(iterations, || {
             Ok((
-                plugin.filter(Tables::nodes_only(&nodes), &pod, &candidates)?,
-                plugin.score(Tables::nodes_only(&nodes), &pod, &candidates)?,
+                plugin.filter(tables, &pod, &candidates)?,
+                plugin.score(tables, &pod, &candidates)?,
             ))
         })?;
         Ok([filter, score, both])
@@ -229,6 +239,24 @@ fn batch(metered: &Plugin, unmetered: &Plugin, n: u32, iterations: u32) -> Resul
         })
         .collect();
     table.sync(sdk_nodes, vec![]);
+    keel_sdk::scheduler::Scheduler::sync_usage(
+        &mut table,
+        (0..n)
+            .map(|i| {
+                let u = used(i);
+                sdk::NodeUsage {
+                    node: i,
+                    used: sdk::Resources {
+                        milli_cpu: u.milli_cpu,
+                        memory: u.memory,
+                        pods: u.pods,
+                        extended: vec![],
+                    },
+                }
+            })
+            .collect(),
+        vec![],
+    );
     let sdk_pod = sdk::Pod {
         namespace: "default".into(),
         name: "p".into(),
@@ -247,10 +275,6 @@ fn batch(metered: &Plugin, unmetered: &Plugin, n: u32, iterations: u32) -> Resul
     };
     let sdk_candidates = sdk::Candidates {
         index: candidates.index.clone(),
-        used_milli_cpu: candidates.used_milli_cpu.clone(),
-        used_memory: candidates.used_memory.clone(),
-        used_pods: candidates.used_pods.clone(),
-        used_extended: vec![],
     };
     let native_error = |e: sdk::PluginError| anyhow::anyhow!(e.message);
     let (filter, _) = time(iterations, || {
@@ -299,10 +323,10 @@ fn batch(metered: &Plugin, unmetered: &Plugin, n: u32, iterations: u32) -> Resul
     }
     println!(
         "  where the time goes: wasm over native {:.1} us a pod, {:.1} us of it fuel metering; the rest is copying the \
-         candidate columns in and the answers out (~{} KiB a call) and the guest's allocations",
+         candidate indexes in and the answers out (~{} KiB a call) and the guest's allocations",
         (fueled[2] - native[2]) / 1e3,
         (fueled[2] - deadline_only[2]) / 1e3,
-        (n as usize * (4 + 3 * 8)) / 1024,
+        (n as usize * (4 + 2 + 4)) / 1024,
     );
     println!("  goal      wasm/native at most 1.5x");
     println!(

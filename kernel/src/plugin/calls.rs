@@ -17,8 +17,8 @@ pub use admission::exports::keel::plugin::admission::{
 pub use controller::exports::keel::plugin::controller::{Action, ReconcileResult};
 pub use network::exports::keel::plugin::network::{NodeNetwork, PodAddress, PodRef};
 pub use scheduler::exports::keel::plugin::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PlacedPod, Pod, PodFields, Resources, Taint,
-    TaintEffect, Toleration, TolerationOperator,
+    Candidates, Capabilities, FilterResult, Node, NodeUsage, PlacedPod, Pod, PodFields, Resources,
+    Taint, TaintEffect, Toleration, TolerationOperator,
 };
 pub use types::ObjectRef;
 
@@ -44,6 +44,9 @@ impl<T: SyncedTable<Node>> NodeTable for T {}
 pub struct Tables<'a> {
     /// Every node.
     pub nodes: &'a dyn SyncedTable<Node>,
+    /// What each node has allocated, for plugins whose capabilities read usage (none:
+    /// not synced).
+    pub usage: Option<&'a dyn SyncedTable<NodeUsage>>,
     /// Every placed pod, for plugins whose capabilities read pods (none: not synced).
     pub pods: Option<&'a dyn SyncedTable<PlacedPod>>,
 }
@@ -51,7 +54,11 @@ pub struct Tables<'a> {
 impl<'a> Tables<'a> {
     /// `nodes`, and no placed pods.
     pub fn nodes_only(nodes: &'a dyn SyncedTable<Node>) -> Tables<'a> {
-        Tables { nodes, pods: None }
+        Tables {
+            nodes,
+            usage: None,
+            pods: None,
+        }
     }
 }
 
@@ -227,6 +234,11 @@ impl Plugin {
                     sync_table(&mut synced.nodes, tables.nodes, |upserts, removed| {
                         api.call_sync_nodes(&mut *store, upserts, removed)
                     })?;
+                    if let Some(usage) = tables.usage {
+                        sync_table(&mut synced.usage, usage, |upserts, removed| {
+                            api.call_sync_usage(&mut *store, upserts, removed)
+                        })?;
+                    }
                     if let Some(pods) = tables.pods {
                         sync_table(&mut synced.pods, pods, |upserts, removed| {
                             api.call_sync_pods(&mut *store, upserts, removed)

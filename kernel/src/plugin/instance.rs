@@ -51,6 +51,7 @@ pub(crate) struct Warm {
 #[derive(Default)]
 pub(crate) struct Synced {
     pub(crate) nodes: Option<u64>,
+    pub(crate) usage: Option<u64>,
     pub(crate) pods: Option<u64>,
 }
 

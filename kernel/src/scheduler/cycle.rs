@@ -16,7 +16,7 @@ use rand::Rng;
 
 use super::framework::SchedulingPlugin;
 use super::snapshot::Snapshot;
-use crate::plugin::calls::{Capabilities, Pod, PodFields};
+use crate::plugin::calls::{Candidates, Capabilities, Pod, PodFields};
 use crate::plugin::{CallError, FailurePolicy, Tables};
 
 /// Below this many nodes every node is filtered.
@@ -90,6 +90,7 @@ impl Cycles {
         }
         let tables = Tables {
             nodes: snapshot.nodes(),
+            usage: Some(snapshot.usage()),
             pods: Some(snapshot.pods()),
         };
         let found = match self.filter(snapshot, plugins, pod, tables) {
@@ -139,26 +140,21 @@ impl Cycles {
                 .map(|i| order[(start + i) % all])
                 .collect();
             found.evaluated += take;
-            let mut survivors = batch;
+            let mut survivors = Candidates { index: batch };
             for plugin in &filters {
-                if survivors.is_empty() {
+                if survivors.index.is_empty() {
                     break;
                 }
-                let candidates = snapshot.candidates(
-                    survivors.clone(),
-                    &pod.requests,
-                    plugin.capabilities().reads_usage,
-                );
                 let tables = plugin_tables(plugin.as_ref(), tables);
-                let result = match plugin.filter(tables, pod, &candidates) {
+                let result = match plugin.filter(tables, pod, &survivors) {
                     Ok(result) => result,
                     Err(error) => match failed(plugin.as_ref(), "filter", error) {
                         Some(error) => return Err(error),
                         None => continue,
                     },
                 };
-                let mut kept = Vec::with_capacity(survivors.len());
-                for (&node, &code) in survivors.iter().zip(&result.codes) {
+                let mut kept = Vec::with_capacity(survivors.index.len());
+                for (&node, &code) in survivors.index.iter().zip(&result.codes) {
                     if code == 0 {
                         kept.push(node);
                         continue;
@@ -168,9 +164,9 @@ impl Cycles {
                         *found.reasons.entry(reason.clone()).or_default() += 1;
                     }
                 }
-                survivors = kept;
+                survivors.index = kept;
             }
-            found.feasible.extend(survivors);
+            found.feasible.extend(survivors.index);
         }
         if found.feasible.len() > wanted {
             found.feasible.truncate(wanted);
@@ -217,12 +213,13 @@ struct Filtered {
     reasons: BTreeMap<String, usize>,
 }
 
-/// The tables a plugin gets: placed pods only when it reads them.
+/// The tables a plugin gets: usage and placed pods only when it reads them.
 fn plugin_tables<'a>(plugin: &dyn SchedulingPlugin, tables: Tables<'a>) -> Tables<'a> {
-    if plugin.capabilities().reads_pods {
-        tables
-    } else {
-        Tables::nodes_only(tables.nodes)
+    let c = plugin.capabilities();
+    Tables {
+        nodes: tables.nodes,
+        usage: tables.usage.filter(|_| c.reads_usage),
+        pods: tables.pods.filter(|_| c.reads_pods),
     }
 }
 
@@ -256,12 +253,10 @@ fn score(
             let c: Capabilities = p.capabilities();
             c.scores && p.weight() > 0 && needed(c.score_needs, fields)
         });
+        let candidates = Candidates {
+            index: feasible.clone(),
+        };
         for plugin in scorers {
-            let candidates = snapshot.candidates(
-                feasible.clone(),
-                &pod.requests,
-                plugin.capabilities().reads_usage,
-            );
             let tables = plugin_tables(plugin.as_ref(), tables);
             match plugin.score(tables, pod, &candidates) {
                 Ok(scores) => {
@@ -346,7 +341,7 @@ mod tests {
         );
     }
 
-    use crate::plugin::calls::{Candidates, FilterResult, Resources};
+    use crate::plugin::calls::{FilterResult, Resources};
     use crate::plugin::{CallErrorKind, FailurePolicy};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};

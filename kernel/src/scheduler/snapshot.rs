@@ -1,6 +1,7 @@
 //! The scheduler's view of the cluster: every node (the resident node table plugins get),
-//! what each node has allocated (requests of the pods bound or assumed there, as usage
-//! columns), and the placed pods (the resident pod table for plugins that read pods).
+//! what each node has allocated (requests of the pods bound or assumed there: the usage
+//! table, by node index, for plugins that read usage), and the placed pods (the resident
+//! pod table for plugins that read pods).
 //!
 //! A pod bound to a node the snapshot does not know yet waits, by node name, and counts
 //! once the node appears.
@@ -9,43 +10,26 @@ use std::collections::HashMap;
 
 use super::pod::{PodInfo, PodKey};
 use super::table::Table;
-use crate::plugin::calls::{Candidates, Node, PlacedPod, Resources};
+use crate::plugin::calls::{Node, NodeUsage, PlacedPod, Resources};
 
-/// What one node has allocated.
-#[derive(Debug, Default, Clone)]
-struct Usage {
-    milli_cpu: u64,
-    memory: u64,
-    pods: u64,
-    extended: Vec<(String, u64)>,
-}
-
-impl Usage {
-    fn apply(&mut self, r: &Resources, add: bool) {
-        let step = |total: &mut u64, amount: u64| {
-            *total = if add {
-                total.saturating_add(amount)
-            } else {
-                total.saturating_sub(amount)
-            };
+/// Adds `r` to (or takes it from) `used`, resource by resource.
+fn charge(used: &mut Resources, r: &Resources, add: bool) {
+    let step = |total: &mut u64, amount: u64| {
+        *total = if add {
+            total.saturating_add(amount)
+        } else {
+            total.saturating_sub(amount)
         };
-        step(&mut self.milli_cpu, r.milli_cpu);
-        step(&mut self.memory, r.memory);
-        step(&mut self.pods, r.pods);
-        for (name, amount) in &r.extended {
-            match self.extended.iter_mut().find(|(n, _)| n == name) {
-                Some((_, total)) => step(total, *amount),
-                None if add => self.extended.push((name.clone(), *amount)),
-                None => {}
-            }
+    };
+    step(&mut used.milli_cpu, r.milli_cpu);
+    step(&mut used.memory, r.memory);
+    step(&mut used.pods, r.pods);
+    for (name, amount) in &r.extended {
+        match used.extended.iter_mut().find(|(n, _)| n == name) {
+            Some((_, total)) => step(total, *amount),
+            None if add => used.extended.push((name.clone(), *amount)),
+            None => {}
         }
-    }
-
-    fn extended(&self, name: &str) -> u64 {
-        self.extended
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(0, |(_, a)| *a)
     }
 }
 
@@ -67,7 +51,7 @@ pub struct Snapshot {
     by_name: HashMap<String, u32>,
     /// Live node indexes in the order nodes appeared: where a cycle starts and stops.
     order: Vec<u32>,
-    usage: Vec<Usage>,
+    usage: Table<NodeUsage>,
     pods: Table<PlacedPod>,
     placed: HashMap<PodKey, Placed>,
     /// Pods placed on nodes not (yet) known, by node name.
@@ -80,6 +64,11 @@ impl Snapshot {
     /// The resident node table.
     pub fn nodes(&self) -> &Table<Node> {
         &self.nodes
+    }
+
+    /// What each node has allocated, by node index.
+    pub fn usage(&self) -> &Table<NodeUsage> {
+        &self.usage
     }
 
     /// The resident pod table.
@@ -122,11 +111,13 @@ impl Snapshot {
         if new {
             self.by_name.insert(node.name.clone(), index);
             self.order.push(index);
-            let slot = index as usize;
-            if self.usage.len() <= slot {
-                self.usage.resize_with(slot + 1, Usage::default);
-            }
-            self.usage[slot] = Usage::default();
+            let used = Resources {
+                milli_cpu: 0,
+                memory: 0,
+                pods: 0,
+                extended: Vec::new(),
+            };
+            self.usage.put(index, NodeUsage { node: index, used });
         }
         let name = node.name.clone();
         self.nodes.set(index, node);
@@ -145,9 +136,7 @@ impl Snapshot {
         };
         self.nodes.remove(index);
         self.order.retain(|&i| i != index);
-        if let Some(usage) = self.usage.get_mut(index as usize) {
-            *usage = Usage::default();
-        }
+        self.usage.remove(index);
         let on_node: Vec<PodKey> = self
             .placed
             .iter()
@@ -230,9 +219,9 @@ impl Snapshot {
             self.with_affinity += 1;
         }
         self.pods.set(row, placed.record.clone());
-        if let Some(usage) = self.usage.get_mut(index as usize) {
-            usage.apply(&placed.requests, true);
-        }
+        let requests = placed.requests.clone();
+        self.usage
+            .update(index, |usage| charge(&mut usage.used, &requests, true));
     }
 
     /// Forgets a pod's placement; answers whether it had one.
@@ -242,9 +231,10 @@ impl Snapshot {
         };
         match placed.row {
             Some(row) => {
-                let node = self.drop_row(row);
-                if let Some(usage) = node.and_then(|n| self.usage.get_mut(n as usize)) {
-                    usage.apply(&placed.requests, false);
+                if let Some(node) = self.drop_row(row) {
+                    self.usage.update(node, |usage| {
+                        charge(&mut usage.used, &placed.requests, false)
+                    });
                 }
             }
             None => {
@@ -263,42 +253,6 @@ impl Snapshot {
             self.with_affinity -= 1;
         }
         Some(pod.node)
-    }
-
-    /// The candidates record for node indexes `index`, with usage columns when
-    /// `with_usage` (for the extended resources `requests` names).
-    pub fn candidates(
-        &self,
-        index: Vec<u32>,
-        requests: &Resources,
-        with_usage: bool,
-    ) -> Candidates {
-        if !with_usage {
-            return Candidates {
-                index,
-                used_milli_cpu: Vec::new(),
-                used_memory: Vec::new(),
-                used_pods: Vec::new(),
-                used_extended: Vec::new(),
-            };
-        }
-        let usage = |i: &u32| self.usage.get(*i as usize);
-        let column = |f: fn(&Usage) -> u64| index.iter().map(|i| usage(i).map_or(0, f)).collect();
-        let mut used_extended = Vec::with_capacity(index.len() * requests.extended.len());
-        for (name, _) in &requests.extended {
-            used_extended.extend(
-                index
-                    .iter()
-                    .map(|i| usage(i).map_or(0, |u| u.extended(name))),
-            );
-        }
-        Candidates {
-            used_milli_cpu: column(|u| u.milli_cpu),
-            used_memory: column(|u| u.memory),
-            used_pods: column(|u| u.pods),
-            used_extended,
-            index,
-        }
     }
 }
 
@@ -327,30 +281,21 @@ mod tests {
         let a = s.node_index("a").expect("known");
         s.place(&pod("p1", "1"), "a");
         s.place(&pod("p2", "500m"), "b");
-        let r = Resources {
-            milli_cpu: 0,
-            memory: 0,
-            pods: 1,
-            extended: vec![],
-        };
-        let c = s.candidates(vec![a], &r, true);
-        assert_eq!((c.used_milli_cpu[0], c.used_pods[0]), (1000, 1));
+        let used = |s: &Snapshot, n: u32| s.usage().get(n).map(|u| (u.used.milli_cpu, u.used.pods));
+        assert_eq!(used(&s, a), Some((1000, 1)));
         assert_eq!(s.pods().len(), 1, "p2 waits for node b");
 
         assert!(s.upsert_node(&node("b")));
         let b = s.node_index("b").expect("known");
-        let c = s.candidates(vec![a, b], &r, true);
-        assert_eq!(c.used_milli_cpu, vec![1000, 500]);
+        assert_eq!(used(&s, b), Some((500, 1)));
         assert_eq!(s.pods().len(), 2);
 
         assert!(s.unplace(&pod("p1", "1").key));
         s.remove_node("b");
         assert_eq!(s.order(), &[a]);
-        let c = s.candidates(vec![a], &r, true);
-        assert_eq!(c.used_milli_cpu, vec![0]);
+        assert_eq!(used(&s, a), Some((0, 0)));
+        assert_eq!(used(&s, b), None, "a removed node has no usage row");
         assert_eq!(s.pods().len(), 0, "p2 waits again");
         assert_eq!(s.placement(&pod("p2", "1").key), Some(("p2", "b")));
-        let c = s.candidates(vec![a], &r, false);
-        assert!(c.used_milli_cpu.is_empty(), "no usage columns unless asked");
     }
 }

@@ -59,6 +59,25 @@ impl<R> Table<R> {
         self.changed(index);
     }
 
+    /// Stores `row` at `index`, growing the table: for a table whose indexes are another
+    /// table's (usage by node index), which never allocates its own.
+    pub fn put(&mut self, index: u32, row: R) {
+        let slot = index as usize;
+        if self.rows.len() <= slot {
+            self.rows.resize_with(slot + 1, || None);
+        }
+        self.set(index, row);
+    }
+
+    /// Changes the row at `index` in place (nothing when there is none).
+    pub fn update(&mut self, index: u32, change: impl FnOnce(&mut R)) {
+        let Some(Some(row)) = self.rows.get_mut(index as usize) else {
+            return;
+        };
+        change(row);
+        self.changed(index);
+    }
+
     /// Removes the row at `index` and frees the index.
     pub fn remove(&mut self, index: u32) -> Option<R> {
         let row = self.rows.get_mut(index as usize)?.take()?;

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use keel::plugin::EmptyView;
 use keel::plugin::calls::{
-    Action, Candidates, FixedNodes, Node, NodeNetwork, ObjectRef, Pod, PodRef, Resources,
+    Action, Candidates, FixedNodes, FixedTable, Node, NodeNetwork, NodeUsage, ObjectRef, Pod,
+    PodRef, Resources,
 };
 use keel::plugin::{CacheView, CallErrorKind, Limits, PluginHost, PluginType, Tables};
 use keel_plugin_artifacts as artifacts;
@@ -150,13 +151,24 @@ fn node_resources_filters_and_scores_a_batch() {
     };
     let candidates = Candidates {
         index: vec![0, 1, 2, 3],
-        used_milli_cpu: vec![0, 0, 0, 0],
-        used_memory: vec![0, 0, 0, 0],
-        used_pods: vec![0, 0, 0, 1],
-        used_extended: vec![],
+    };
+    // Node 3 has its one pod slot taken; the others have nothing allocated (no row).
+    let usage = FixedTable::new(vec![NodeUsage {
+        node: 3,
+        used: Resources {
+            milli_cpu: 0,
+            memory: 0,
+            pods: 1,
+            extended: vec![],
+        },
+    }]);
+    let tables = |nodes| Tables {
+        nodes,
+        usage: Some(&usage),
+        pods: None,
     };
     let filtered = plugin
-        .filter(Tables::nodes_only(&nodes), &pod, &candidates)
+        .filter(tables(&nodes), &pod, &candidates)
         .unwrap_or_else(|e| panic!("{e}"));
     let reasons: Vec<Vec<String>> = filtered
         .codes
@@ -180,7 +192,7 @@ fn node_resources_filters_and_scores_a_batch() {
     );
 
     let scores = plugin
-        .score(Tables::nodes_only(&nodes), &pod, &candidates)
+        .score(tables(&nodes), &pod, &candidates)
         .unwrap_or_else(|e| panic!("{e}"));
     // LeastAllocated: node 0 keeps (4000-2000)/4000 cpu and (8-2)/8 memory free: (50 + 75) / 2.
     assert_eq!(scores[0], 62);
@@ -194,7 +206,7 @@ fn node_resources_filters_and_scores_a_batch() {
         node(3, 4000, 8 << 30, 1),
     ]);
     let refiltered = plugin
-        .filter(Tables::nodes_only(&grown), &pod, &candidates)
+        .filter(tables(&grown), &pod, &candidates)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         refiltered.codes[..2],

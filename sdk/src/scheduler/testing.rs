@@ -15,8 +15,8 @@
 //! using it are other crates'; nothing in it is called by a plugin's own code.
 
 use super::{
-    Candidates, FilterResult, Node, PlacedPod, PluginError, Pod, Resources, Scheduler, Taint,
-    TaintEffect, Toleration, TolerationOperator,
+    Candidates, FilterResult, Node, NodeUsage, PlacedPod, PluginError, Pod, Resources, Scheduler,
+    Taint, TaintEffect, Toleration, TolerationOperator,
 };
 
 /// The well-known zone label, `topology.kubernetes.io/zone`.
@@ -80,16 +80,23 @@ pub fn pod(name: &str) -> Pod {
     }
 }
 
-/// The candidates `index`, nothing used on any of them: cpu, memory and pods columns of
-/// zeros, and no extended column (right for a pod requesting no extended resource).
+/// The candidates `index`.
 pub fn candidates(index: &[u32]) -> Candidates {
-    let zeros = vec![0; index.len()];
     Candidates {
         index: index.to_vec(),
-        used_milli_cpu: zeros.clone(),
-        used_memory: zeros.clone(),
-        used_pods: zeros,
-        used_extended: Vec::new(),
+    }
+}
+
+/// What node `node` has allocated: `milli_cpu`, `memory` bytes and `pods`.
+pub fn usage(node: u32, milli_cpu: u64, memory: u64, pods: u64) -> NodeUsage {
+    NodeUsage {
+        node,
+        used: Resources {
+            milli_cpu,
+            memory,
+            pods,
+            extended: Vec::new(),
+        },
     }
 }
 

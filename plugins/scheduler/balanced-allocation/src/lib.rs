@@ -18,10 +18,14 @@
 //! Kubernetes validates it, names are unique and every weight is 1 (an omitted or 0 weight
 //! defaults to 1). Only `cpu` and `memory` are supported here.
 //!
-//! The plugin keeps each node's allocatable cpu and memory by node index and reads the usage
-//! columns.
+//! The plugin keeps two resident tables by node index: each node's allocatable cpu and
+//! memory (`sync_nodes`) and the cpu and memory the pods bound or assumed on it request
+//! (`sync_usage`; a node with no usage row has nothing allocated). A call carries only the
+//! candidates' indexes.
 
-use keel_sdk::scheduler::{Candidates, Capabilities, Node, PluginError, Pod, Rows, Scheduler};
+use keel_sdk::scheduler::{
+    Candidates, Capabilities, Node, NodeUsage, PluginError, Pod, Rows, Scheduler,
+};
 use serde::Deserialize;
 
 /// The largest score a node can get (`framework.MaxNodeScore`).
@@ -59,10 +63,18 @@ struct Allocatable {
     memory: u64,
 }
 
-/// NodeResourcesBalancedAllocation: allocatable cpu and memory by node index, and the
-/// resources to balance.
+/// The cpu and memory a node has allocated (what its pods request).
+#[derive(Clone, Copy, Default)]
+struct Used {
+    milli_cpu: u64,
+    memory: u64,
+}
+
+/// NodeResourcesBalancedAllocation: allocatable and allocated cpu and memory by node index,
+/// and the resources to balance.
 pub struct BalancedAllocation {
     allocatable: Rows<Allocatable>,
+    usage: Rows<Used>,
     resources: Vec<Balanced>,
 }
 
@@ -79,6 +91,7 @@ impl BalancedAllocation {
         };
         Ok(BalancedAllocation {
             allocatable: Rows::new("node"),
+            usage: Rows::new("node usage"),
             resources,
         })
     }
@@ -163,14 +176,6 @@ pub fn balanced_score(amounts: &[(u64, u64)]) -> u32 {
 /// The most resources scored (the configuration allows cpu and memory; more are ignored).
 const MAX_RESOURCES: usize = 8;
 
-fn check_columns(nodes: &Candidates) -> Result<(), PluginError> {
-    let n = nodes.index.len();
-    if nodes.used_milli_cpu.len() != n || nodes.used_memory.len() != n {
-        return Err(PluginError::new("candidate columns differ in length"));
-    }
-    Ok(())
-}
-
 impl Scheduler for BalancedAllocation {
     fn new(config: &str) -> Result<Self, PluginError> {
         BalancedAllocation::from_config(config)
@@ -192,22 +197,34 @@ impl Scheduler for BalancedAllocation {
         );
     }
 
+    fn sync_usage(&mut self, upserts: Vec<NodeUsage>, removed: Vec<u32>) {
+        self.usage.sync(
+            upserts,
+            removed,
+            |usage| usage.node,
+            |usage| Used {
+                milli_cpu: usage.used.milli_cpu,
+                memory: usage.used.memory,
+            },
+        );
+    }
+
     fn score(&self, pod: &Pod, nodes: &Candidates) -> Result<Vec<u32>, PluginError> {
-        check_columns(nodes)?;
         let best_effort = self.resources.iter().all(|&r| request(r, pod) == 0);
         let mut scores = Vec::with_capacity(nodes.index.len());
         let mut amounts = Vec::with_capacity(self.resources.len());
-        for (i, &index) in nodes.index.iter().enumerate() {
+        for &index in &nodes.index {
             let node = *self.allocatable.get(index)?;
             if best_effort {
                 scores.push(0);
                 continue;
             }
+            let used = self.usage.find(index).copied().unwrap_or_default();
             amounts.clear();
             for &resource in &self.resources {
                 let (allocatable, used) = match resource {
-                    Balanced::Cpu => (node.milli_cpu, nodes.used_milli_cpu[i]),
-                    Balanced::Memory => (node.memory, nodes.used_memory[i]),
+                    Balanced::Cpu => (node.milli_cpu, used.milli_cpu),
+                    Balanced::Memory => (node.memory, used.memory),
                 };
                 amounts.push((allocatable, used.saturating_add(request(resource, pod))));
             }
@@ -222,7 +239,7 @@ keel_sdk::export_scheduler!(BalancedAllocation);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keel_sdk::scheduler::testing::{self, resources};
+    use keel_sdk::scheduler::testing::{self, candidates, resources, usage};
 
     const GI: u64 = 1 << 30;
 
@@ -240,15 +257,6 @@ mod tests {
         }
     }
 
-    /// Candidates `0..used.len()` with `(used cpu, used memory)` each.
-    fn candidates(used: &[(u64, u64)]) -> Candidates {
-        Candidates {
-            used_milli_cpu: used.iter().map(|u| u.0).collect(),
-            used_memory: used.iter().map(|u| u.1).collect(),
-            ..testing::candidates(&(0..used.len() as u32).collect::<Vec<_>>())
-        }
-    }
-
     fn plugin(config: &str, nodes: Vec<Node>) -> BalancedAllocation {
         testing::synced(config, nodes).expect("config")
     }
@@ -259,12 +267,13 @@ mod tests {
     // 5Gi/10Gi = 0.5 give std 0.125 and score 87 (truncated); equal fractions give 100.
     #[test]
     fn score_is_one_minus_half_the_difference() {
-        let plugin = plugin("null", vec![node(0, 4000, 10 * GI), node(1, 4000, 10 * GI)]);
+        let mut plugin = plugin("null", vec![node(0, 4000, 10 * GI), node(1, 4000, 10 * GI)]);
+        plugin.sync_usage(
+            vec![usage(0, 2000, 3 * GI, 1), usage(1, 1000, 3 * GI, 1)],
+            Vec::new(),
+        );
         let scores = plugin
-            .score(
-                &pod(1000, 2 * GI),
-                &candidates(&[(2000, 3 * GI), (1000, 3 * GI)]),
-            )
+            .score(&pod(1000, 2 * GI), &candidates(&[0, 1]))
             .expect("score");
         // Node 1: cpu 2000/4000 = 0.5, memory 5Gi/10Gi = 0.5.
         assert_eq!(scores, vec![87, 100]);
@@ -274,9 +283,10 @@ mod tests {
     // memory 0 the std is 0.5 and the score 50.
     #[test]
     fn fractions_are_capped_at_one() {
-        let plugin = plugin("null", vec![node(0, 4000, 10 * GI)]);
+        let mut plugin = plugin("null", vec![node(0, 4000, 10 * GI)]);
+        plugin.sync_usage(vec![usage(0, 0, 0, 0)], Vec::new());
         let scores = plugin
-            .score(&pod(8000, 0), &candidates(&[(0, 0)]))
+            .score(&pod(8000, 0), &candidates(&[0]))
             .expect("score");
         assert_eq!(scores, vec![50]);
     }
@@ -284,9 +294,10 @@ mod tests {
     // balancedResourceScorer skips a resource the node has none of: one fraction left, std 0.
     #[test]
     fn zero_allocatable_resource_is_skipped() {
-        let plugin = plugin("null", vec![node(0, 0, 10 * GI), node(1, 0, 0)]);
+        let mut plugin = plugin("null", vec![node(0, 0, 10 * GI), node(1, 0, 0)]);
+        plugin.sync_usage(vec![usage(0, 0, 8 * GI, 1), usage(1, 0, 0, 0)], Vec::new());
         let scores = plugin
-            .score(&pod(500, GI), &candidates(&[(0, 8 * GI), (0, 0)]))
+            .score(&pod(500, GI), &candidates(&[0, 1]))
             .expect("score");
         assert_eq!(scores, vec![100, 100]);
     }
@@ -295,9 +306,13 @@ mod tests {
     // skipped (kubernetes#129138): no node is favoured.
     #[test]
     fn best_effort_pod_scores_nothing() {
-        let plugin = plugin("null", vec![node(0, 4000, 10 * GI), node(1, 4000, 10 * GI)]);
+        let mut plugin = plugin("null", vec![node(0, 4000, 10 * GI), node(1, 4000, 10 * GI)]);
+        plugin.sync_usage(
+            vec![usage(0, 4000, 0, 1), usage(1, 2000, 5 * GI, 1)],
+            Vec::new(),
+        );
         let scores = plugin
-            .score(&pod(0, 0), &candidates(&[(4000, 0), (2000, 5 * GI)]))
+            .score(&pod(0, 0), &candidates(&[0, 1]))
             .expect("score");
         assert_eq!(scores, vec![0, 0]);
     }
@@ -307,14 +322,15 @@ mod tests {
     #[test]
     fn configured_single_resource() {
         let config = r#"{"resources":[{"name":"cpu","weight":1}]}"#;
-        let plugin = plugin(config, vec![node(0, 4000, 10 * GI)]);
+        let mut plugin = plugin(config, vec![node(0, 4000, 10 * GI)]);
         assert_eq!(plugin.resources(), &[Balanced::Cpu]);
-        let used = candidates(&[(3000, 0)]);
+        plugin.sync_usage(vec![usage(0, 3000, 0, 1)], Vec::new());
+        let nodes = candidates(&[0]);
         assert_eq!(
-            plugin.score(&pod(500, GI), &used).expect("score"),
+            plugin.score(&pod(500, GI), &nodes).expect("score"),
             vec![100]
         );
-        assert_eq!(plugin.score(&pod(0, GI), &used).expect("score"), vec![0]);
+        assert_eq!(plugin.score(&pod(0, GI), &nodes).expect("score"), vec![0]);
     }
 
     // The default configuration and the documented one are the same; an omitted weight and
@@ -371,16 +387,27 @@ mod tests {
     }
 
     #[test]
-    fn unsynced_nodes_and_short_columns_are_errors() {
+    fn unsynced_nodes_are_errors() {
         let mut plugin = plugin("null", vec![node(0, 4000, GI), node(1, 4000, GI)]);
         plugin.sync_nodes(Vec::new(), vec![1]);
         let error = plugin
-            .score(&pod(100, 0), &candidates(&[(0, 0), (0, 0)]))
+            .score(&pod(100, 0), &candidates(&[0, 1]))
             .expect_err("removed");
         assert!(error.message.contains("node index 1"), "{}", error.message);
-        let mut short = candidates(&[(0, 0)]);
-        short.used_memory.clear();
-        assert!(plugin.score(&pod(100, 0), &short).is_err());
+    }
+
+    // A node with no usage row (never synced, or removed since) has nothing allocated: it
+    // scores as a row of zeros would.
+    #[test]
+    fn node_without_usage_row_counts_as_empty() {
+        let mut plugin = plugin("null", vec![node(0, 4000, 10 * GI), node(1, 4000, 10 * GI)]);
+        plugin.sync_usage(vec![usage(0, 2000, 3 * GI, 1)], Vec::new());
+        let request = pod(1000, 2 * GI);
+        let nodes = candidates(&[0, 1]);
+        // Node 1: cpu 1000/4000 = 0.25, memory 2Gi/10Gi = 0.2: std 0.025, score 97.
+        assert_eq!(plugin.score(&request, &nodes).expect("score"), vec![87, 97]);
+        plugin.sync_usage(Vec::new(), vec![0]);
+        assert_eq!(plugin.score(&request, &nodes).expect("score"), vec![97, 97]);
     }
 
     #[test]

@@ -10,12 +10,15 @@
 //!   pod, 0..=100: pods spread.
 //! - `MostAllocated`: the share used instead: pods pack.
 //!
-//! The node table is resident: `sync_nodes` keeps each node's allocatable by its index,
-//! so a call carries only indexes and usage columns. The logic is plain Rust over the SDK's
-//! types ([`NodeResources`]), compiled natively as well for the benchmark's comparison.
+//! Both tables are resident, by node index: `sync_nodes` keeps each node's allocatable and
+//! `sync_usage` what the pods bound or assumed on it request (cpu, memory, pods and
+//! extended resources by name; a node with no usage row has nothing allocated), so a call
+//! carries only the candidates' indexes. The logic is plain Rust over the SDK's types
+//! ([`NodeResources`]), compiled natively as well for the benchmark's comparison.
 
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, FilterResult, Node, PluginError, Pod, Resources, Rows, Scheduler,
+    Candidates, Capabilities, FilterResult, Node, NodeUsage, PluginError, Pod, Resources, Rows,
+    Scheduler,
 };
 use serde::Deserialize;
 
@@ -68,9 +71,11 @@ enum Scored {
     Memory,
 }
 
-/// NodeResourcesFit: what each node can allocate, by node index, and how to score.
+/// NodeResourcesFit: what each node can allocate and what it has allocated, by node index,
+/// and how to score.
 pub struct NodeResources {
     allocatable: Rows<Resources>,
+    usage: Rows<Resources>,
     strategy: Strategy,
     weights: Vec<(Scored, u64)>,
 }
@@ -102,6 +107,7 @@ impl NodeResources {
         }
         Ok(NodeResources {
             allocatable: Rows::new("node"),
+            usage: Rows::new("node usage"),
             strategy: kind,
             weights,
         })
@@ -112,7 +118,8 @@ impl NodeResources {
         self.strategy
     }
 
-    /// Adds or replaces `upserts` and forgets `removed`.
+    /// Adds or replaces the nodes `upserts` and forgets the nodes `removed`. Their usage is
+    /// synced apart, by [`Scheduler::sync_usage`].
     pub fn sync(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {
         self.allocatable
             .sync(upserts, removed, |node| node.index, |node| node.allocatable);
@@ -122,37 +129,29 @@ impl NodeResources {
     /// memory, pods, then each extended resource); reason strings are made once per
     /// distinct mask, not per node.
     pub fn filter(&self, pod: &Pod, nodes: &Candidates) -> Result<FilterResult, PluginError> {
-        check_columns(pod, nodes)?;
         let request = &pod.requests;
         if request.extended.len() > MAX_EXTENDED {
             return Err(PluginError::new(format!(
                 "at most {MAX_EXTENDED} extended resources per pod"
             )));
         }
-        let n = nodes.index.len();
-        let mut codes = Vec::with_capacity(n);
+        let mut codes = Vec::with_capacity(nodes.index.len());
         let mut masks: Vec<u64> = Vec::new();
-        for (i, &index) in nodes.index.iter().enumerate() {
+        for &index in &nodes.index {
             let node = self.allocatable.get(index)?;
+            let used = self.used(index);
             let mut mask = 0u64;
-            if request.milli_cpu > 0
-                && free(node.milli_cpu, nodes.used_milli_cpu[i]) < request.milli_cpu
-            {
+            if request.milli_cpu > 0 && free(node.milli_cpu, used.milli_cpu) < request.milli_cpu {
                 mask |= CPU;
             }
-            if request.memory > 0 && free(node.memory, nodes.used_memory[i]) < request.memory {
+            if request.memory > 0 && free(node.memory, used.memory) < request.memory {
                 mask |= MEMORY;
             }
-            if free(node.pods, nodes.used_pods[i]) < 1 {
+            if free(node.pods, used.pods) < 1 {
                 mask |= PODS;
             }
             for (j, (name, amount)) in request.extended.iter().enumerate() {
-                let have = node
-                    .extended
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map_or(0, |(_, a)| *a);
-                if *amount > 0 && free(have, nodes.used_extended[j * n + i]) < *amount {
+                if *amount > 0 && free(extended(node, name), extended(used, name)) < *amount {
                     mask |= 1 << (FIRST_EXTENDED + j);
                 }
             }
@@ -178,23 +177,20 @@ impl NodeResources {
 
     /// The strategy's score for every candidate.
     pub fn score(&self, pod: &Pod, nodes: &Candidates) -> Result<Vec<u32>, PluginError> {
-        check_columns(pod, nodes)?;
         let request = &pod.requests;
         let total_weight: u64 = self.weights.iter().map(|(_, w)| w).sum();
         let mut scores = Vec::with_capacity(nodes.index.len());
-        for (i, &index) in nodes.index.iter().enumerate() {
+        for &index in &nodes.index {
             let node = self.allocatable.get(index)?;
+            let used = self.used(index);
             let mut sum = 0;
             for &(resource, weight) in &self.weights {
                 let (capacity, requested) = match resource {
                     Scored::Cpu => (
                         node.milli_cpu,
-                        nodes.used_milli_cpu[i].saturating_add(request.milli_cpu),
+                        used.milli_cpu.saturating_add(request.milli_cpu),
                     ),
-                    Scored::Memory => (
-                        node.memory,
-                        nodes.used_memory[i].saturating_add(request.memory),
-                    ),
+                    Scored::Memory => (node.memory, used.memory.saturating_add(request.memory)),
                 };
                 let score = match self.strategy {
                     Strategy::LeastAllocated => least_allocated(capacity, requested),
@@ -206,6 +202,28 @@ impl NodeResources {
         }
         Ok(scores)
     }
+
+    /// What node `index` has allocated: its usage row, or nothing when it has none.
+    fn used(&self, index: u32) -> &Resources {
+        self.usage.find(index).unwrap_or(&NOTHING)
+    }
+}
+
+/// The usage of a node with no usage row.
+static NOTHING: Resources = Resources {
+    milli_cpu: 0,
+    memory: 0,
+    pods: 0,
+    extended: Vec::new(),
+};
+
+/// The amount of extended resource `name` in `resources`, 0 when it is not listed.
+fn extended(resources: &Resources, name: &str) -> u64 {
+    resources
+        .extended
+        .iter()
+        .find(|(n, _)| n == name)
+        .map_or(0, |(_, amount)| *amount)
 }
 
 const CPU: u64 = 1;
@@ -265,21 +283,6 @@ fn share(part: u64, whole: u64) -> u64 {
     }
 }
 
-fn check_columns(pod: &Pod, nodes: &Candidates) -> Result<(), PluginError> {
-    let n = nodes.index.len();
-    let columns = [
-        nodes.used_milli_cpu.len(),
-        nodes.used_memory.len(),
-        nodes.used_pods.len(),
-    ];
-    if columns.iter().any(|&len| len != n)
-        || nodes.used_extended.len() != n * pod.requests.extended.len()
-    {
-        return Err(PluginError::new("candidate columns differ in length"));
-    }
-    Ok(())
-}
-
 impl Scheduler for NodeResources {
     fn new(config: &str) -> Result<Self, PluginError> {
         NodeResources::from_config(config)
@@ -293,6 +296,11 @@ impl Scheduler for NodeResources {
         self.sync(upserts, removed);
     }
 
+    fn sync_usage(&mut self, upserts: Vec<NodeUsage>, removed: Vec<u32>) {
+        self.usage
+            .sync(upserts, removed, |usage| usage.node, |usage| usage.used);
+    }
+
     fn filter(&self, pod: &Pod, nodes: &Candidates) -> Result<FilterResult, PluginError> {
         NodeResources::filter(self, pod, nodes)
     }
@@ -303,3 +311,235 @@ impl Scheduler for NodeResources {
 }
 
 keel_sdk::export_scheduler!(NodeResources);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keel_sdk::scheduler::testing::{self, candidates, first_reasons, resources, usage};
+
+    const GI: u64 = 1 << 30;
+
+    fn node(index: u32, allocatable: Resources) -> Node {
+        Node {
+            allocatable,
+            ..testing::node(index, &format!("n{index}"))
+        }
+    }
+
+    fn pod(requests: Resources) -> Pod {
+        Pod {
+            requests,
+            ..testing::pod("p")
+        }
+    }
+
+    fn plugin(config: &str, nodes: Vec<Node>) -> NodeResources {
+        testing::synced(config, nodes).expect("config")
+    }
+
+    /// Four nodes: room for the pod, too little cpu, too little memory, no pod slot left
+    /// once node 3's one pod is counted.
+    fn four_nodes() -> NodeResources {
+        let mut plugin = plugin(
+            "null",
+            vec![
+                node(0, resources(4000, 8 * GI, 110)),
+                node(1, resources(1000, 8 * GI, 110)),
+                node(2, resources(4000, GI, 110)),
+                node(3, resources(4000, 8 * GI, 1)),
+            ],
+        );
+        plugin.sync_usage(vec![usage(3, 0, 0, 1)], Vec::new());
+        plugin
+    }
+
+    // NodeResourcesFit: each resource that falls short is a reason, worded as Kubernetes'.
+    #[test]
+    fn filter_reports_each_shortfall() {
+        let plugin = four_nodes();
+        let result = plugin
+            .filter(&pod(resources(2000, 2 * GI, 1)), &candidates(&[0, 1, 2, 3]))
+            .expect("filter");
+        assert_eq!(
+            first_reasons(&result),
+            vec![
+                None,
+                Some("Insufficient cpu"),
+                Some("Insufficient memory"),
+                Some("Too many pods")
+            ]
+        );
+    }
+
+    // What a node has allocated counts against it; nodes short of the same resources share
+    // one reason list.
+    #[test]
+    fn usage_counts_against_allocatable() {
+        let mut plugin = plugin(
+            "null",
+            vec![
+                node(0, resources(4000, 8 * GI, 110)),
+                node(1, resources(4000, 8 * GI, 110)),
+                node(2, resources(4000, 8 * GI, 110)),
+            ],
+        );
+        plugin.sync_usage(
+            vec![
+                usage(0, 3000, 7 * GI, 2),
+                usage(1, 3000, 7 * GI, 2),
+                usage(2, 2000, 6 * GI, 2),
+            ],
+            Vec::new(),
+        );
+        let result = plugin
+            .filter(&pod(resources(1500, 2 * GI, 1)), &candidates(&[0, 1, 2]))
+            .expect("filter");
+        assert_eq!(result.codes, vec![1, 1, 0]);
+        assert_eq!(
+            result.reasons,
+            vec![vec![
+                "Insufficient cpu".to_string(),
+                "Insufficient memory".to_string()
+            ]]
+        );
+    }
+
+    // Extended resources: allocatable and used by name; a node without the resource has
+    // none, and each short resource is named.
+    #[test]
+    fn extended_resources_are_read_by_name() {
+        let gpu = "example.com/gpu";
+        let fpga = "example.com/fpga";
+        let with_gpus = |index| {
+            node(
+                index,
+                Resources {
+                    extended: vec![(gpu.to_string(), 4), (fpga.to_string(), 1)],
+                    ..resources(4000, 8 * GI, 110)
+                },
+            )
+        };
+        let mut plugin = plugin(
+            "null",
+            vec![
+                with_gpus(0),
+                with_gpus(1),
+                node(2, resources(4000, 8 * GI, 110)),
+            ],
+        );
+        plugin.sync_usage(
+            vec![NodeUsage {
+                node: 1,
+                used: Resources {
+                    extended: vec![(fpga.to_string(), 1), (gpu.to_string(), 3)],
+                    ..resources(0, 0, 1)
+                },
+            }],
+            Vec::new(),
+        );
+        let request = pod(Resources {
+            extended: vec![(gpu.to_string(), 2), (fpga.to_string(), 0)],
+            ..resources(0, 0, 1)
+        });
+        let result = plugin
+            .filter(&request, &candidates(&[0, 1, 2]))
+            .expect("filter");
+        assert_eq!(
+            first_reasons(&result),
+            vec![
+                None,
+                Some("Insufficient example.com/gpu"),
+                Some("Insufficient example.com/gpu")
+            ]
+        );
+    }
+
+    // A node with no usage row (never synced, or removed since) has nothing allocated.
+    #[test]
+    fn node_without_usage_row_counts_as_empty() {
+        let mut plugin = four_nodes();
+        let request = pod(resources(1000, GI, 1));
+        let result = plugin.filter(&request, &candidates(&[3])).expect("filter");
+        assert_eq!(first_reasons(&result), vec![Some("Too many pods")]);
+        plugin.sync_usage(Vec::new(), vec![3]);
+        let result = plugin.filter(&request, &candidates(&[3])).expect("filter");
+        assert_eq!(first_reasons(&result), vec![None]);
+        let scores = plugin.score(&request, &candidates(&[0, 3])).expect("score");
+        assert_eq!(scores[0], scores[1], "both nodes are empty and alike");
+    }
+
+    // LeastAllocated: node 0 keeps (4000-2000)/4000 cpu and (8-2)/8 memory free: (50 + 75)
+    // / 2; node 1's cpu is over capacity (0) and its memory 75.
+    #[test]
+    fn least_allocated_score() {
+        let plugin = four_nodes();
+        let scores = plugin
+            .score(&pod(resources(2000, 2 * GI, 1)), &candidates(&[0, 1]))
+            .expect("score");
+        assert_eq!(scores, vec![62, 37]);
+    }
+
+    // MostAllocated with weights: usage plus the request, as a share of allocatable.
+    #[test]
+    fn most_allocated_weighted_score() {
+        let config = r#"{"scoringStrategy":{"type":"MostAllocated","resources":[{"name":"cpu","weight":3},{"name":"memory"}]}}"#;
+        let mut plugin = plugin(config, vec![node(0, resources(4000, 8 * GI, 110))]);
+        assert_eq!(plugin.strategy(), Strategy::MostAllocated);
+        plugin.sync_usage(vec![usage(0, 1000, 2 * GI, 1)], Vec::new());
+        let scores = plugin
+            .score(&pod(resources(1000, 2 * GI, 1)), &candidates(&[0]))
+            .expect("score");
+        // cpu 2000/4000 = 50 (weight 3), memory 4/8 = 50: 50.
+        assert_eq!(scores, vec![50]);
+        plugin.sync_usage(vec![usage(0, 3000, 0, 1)], Vec::new());
+        let scores = plugin
+            .score(&pod(resources(1000, 2 * GI, 1)), &candidates(&[0]))
+            .expect("score");
+        // The row is replaced: cpu 4000/4000 = 100 (weight 3), memory 2/8 = 25: 325 / 4.
+        assert_eq!(scores, vec![81]);
+    }
+
+    #[test]
+    fn bad_configurations_refused() {
+        for (config, expected) in [
+            (
+                r#"{"scoringStrategy":{"resources":[{"name":"example.com/gpu"}]}}"#,
+                "not cpu or memory",
+            ),
+            (
+                r#"{"scoringStrategy":{"resources":[{"name":"cpu","weight":0}]}}"#,
+                "weigh nothing",
+            ),
+            (r#"{"scoring":{}}"#, "unknown field"),
+            ("{", "bad configuration"),
+        ] {
+            let error = NodeResources::from_config(config)
+                .err()
+                .unwrap_or_else(|| panic!("{config} was accepted"));
+            assert!(
+                error.message.contains(expected),
+                "{config}: {}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn unsynced_nodes_are_errors() {
+        let mut plugin = four_nodes();
+        plugin.sync_nodes(Vec::new(), vec![1]);
+        let request = pod(resources(100, 0, 1));
+        let error = plugin
+            .filter(&request, &candidates(&[0, 1]))
+            .expect_err("removed");
+        assert!(error.message.contains("node index 1"), "{}", error.message);
+        assert!(plugin.score(&request, &candidates(&[1])).is_err());
+    }
+
+    #[test]
+    fn declares_filter_and_score_with_usage() {
+        let capabilities = plugin("null", Vec::new()).capabilities();
+        assert!(capabilities.filters && capabilities.scores);
+        assert!(capabilities.reads_usage && !capabilities.reads_pods);
+    }
+}
