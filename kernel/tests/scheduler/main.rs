@@ -1,17 +1,23 @@
-//! The scheduler in one process, with plugins given in process: a binding that fails is
-//! forgotten and retried after its back-off (the pod is bound once, on the second try);
-//! and a cycle looks at the nodes from where the last one stopped.
+//! The scheduler in one process: a binding that fails is forgotten and retried after its
+//! back-off (the pod is bound once, on the second try); a cycle looks at the nodes from
+//! where the last one stopped; and a pod that fits nowhere is tried again when a pod goes
+//! away and frees room (with the node-resources WASM plugin from the catalog).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use keel::catalog::install::PluginSeed;
 use keel::cluster::{CustomAdmission, InProcess, ServerConfig};
+use keel::plugin::PluginType;
 use keel::plugin::calls::{Candidates, Capabilities, FilterResult, Pod};
 use keel::plugin::{CallError, FailurePolicy, Tables};
 use keel::registry::admission::{Admission, AdmitFuture, Admitted, Attempt};
-use keel::registry::{ApiError, Objects, WriteOptions};
-use keel::scheduler::{PluginSet, Plugins, Scheduler, SchedulerConfig, SchedulingPlugin};
+use keel::registry::{ApiError, DeleteOptions, Objects, WriteOptions};
+use keel::scheduler::{
+    CatalogPlugins, PluginSet, Plugins, Scheduler, SchedulerConfig, SchedulingPlugin,
+};
+use keel_plugin_artifacts as artifacts;
 use serde_json::{Value, json};
 
 /// Refuses the first `refusals` bindings, admits everything else.
@@ -93,8 +99,13 @@ impl PluginSet for NoPlugins {
 }
 
 async fn server(refusals: u32) -> (tempfile::TempDir, InProcess) {
+    server_with(refusals, Vec::new()).await
+}
+
+async fn server_with(refusals: u32, plugins: Vec<PluginSeed>) -> (tempfile::TempDir, InProcess) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let mut config = ServerConfig::new(dir.path().to_path_buf(), ([127, 0, 0, 1], 0).into());
+    config.plugins = plugins;
     config.admission = Some(CustomAdmission(Arc::new(RefuseBindings {
         left: AtomicU32::new(refusals),
     })));
@@ -122,8 +133,13 @@ async fn node(objects: &Objects, name: &str) {
 }
 
 async fn pod(objects: &Objects, name: &str) {
+    pod_requesting(objects, name, "0").await;
+}
+
+async fn pod_requesting(objects: &Objects, name: &str, cpu: &str) {
     let body = json!({"metadata": {"name": name},
-        "spec": {"containers": [{"name": "c", "image": "i"}]}});
+        "spec": {"containers": [{"name": "c", "image": "i",
+                                 "resources": {"requests": {"cpu": cpu}}}]}});
     create(objects, "pods", Some("default"), body).await;
 }
 
@@ -206,6 +222,63 @@ async fn cycles_start_where_the_last_one_stopped() {
         placed.push(bound(&objects, &format!("p{i}"), Duration::from_secs(10)).await);
     }
     assert_eq!(placed, ["n000", "n100", "n050"]);
+    scheduler.stop();
+    server.stop().await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_that_fits_nowhere_is_placed_when_a_pod_goes_away() {
+    // kube-scheduler's queueing hints: a pod deleted may make an unschedulable pod fit.
+    let seed = PluginSeed {
+        name: "node-resources".into(),
+        plugin_type: PluginType::Scheduler,
+        path: artifacts::NODE_RESOURCES.into(),
+        weight: None,
+    };
+    let (_dir, server) = server_with(0, vec![seed]).await;
+    let objects = server.running.objects.clone();
+    node(&objects, "n1").await;
+    let scheduler = Scheduler::start(
+        objects.clone(),
+        Arc::new(CatalogPlugins::new(server.running.catalog.clone())),
+        SchedulerConfig::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    pod_requesting(&objects, "first", "3").await;
+    assert_eq!(
+        bound(&objects, "first", Duration::from_secs(10)).await,
+        "n1"
+    );
+    pod_requesting(&objects, "second", "3").await;
+    let pods = objects
+        .kinds()
+        .by_path("", "v1", "pods")
+        .unwrap_or_else(|| panic!("pods served"));
+    // It fits nowhere: n1 has 4 cpus and 3 are taken.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pod = objects
+            .get(pods, Some("default"), "second")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let message = pod
+            .pointer("/status/conditions/0/message")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if message == "0/1 nodes are available: 1 Insufficient cpu." {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never unschedulable: {pod}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    objects
+        .delete(pods, Some("default"), "first", &DeleteOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        bound(&objects, "second", Duration::from_secs(10)).await,
+        "n1"
+    );
     scheduler.stop();
     server.stop().await.unwrap_or_else(|e| panic!("{e}"));
 }
