@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use super::pod::{effect, is_extended, string_pairs};
+use keel_quantity::resources::read;
+
+use super::pod::{effect, resources, string_pairs};
 use crate::plugin::calls::{Node, Resources, Taint};
 
 /// Reads a stored node as the contract's record, at table index `index`; `None` when it has
@@ -45,14 +47,14 @@ fn taints(list: Option<&Value>) -> Vec<Taint> {
 }
 
 fn allocatable_of(map: Option<&Value>) -> Resources {
-    let spec = serde_json::json!({"containers": [{"resources": {"requests": map.cloned().unwrap_or(Value::Null)}}]});
-    let mut resources = super::pod::requests(&spec);
-    resources.pods = map
-        .and_then(|m| m.get("pods"))
-        .and_then(keel_quantity::Quantity::from_json)
+    let list = read(map);
+    let pods = list
+        .get("pods")
         .map_or(0, |q| u64::try_from(q.units().max(0)).unwrap_or(u64::MAX));
-    resources.extended.retain(|(name, _)| is_extended(name));
-    resources
+    Resources {
+        pods,
+        ..resources(&list)
+    }
 }
 
 #[cfg(test)]

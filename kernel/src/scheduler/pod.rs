@@ -1,13 +1,13 @@
 //! What the scheduler reads from a Pod: its identity, queue order, what it requests, and
 //! the contract's `pod` record the plugins get.
 //!
-//! Requests follow Kubernetes' effective requests: the larger of the sum over containers
-//! and the largest init container, per resource, plus `spec.overhead`. A quantity that
-//! does not parse counts as zero (admission's schema plugin refuses such pods).
-
-use std::collections::BTreeMap;
+//! Requests are Kubernetes' `PodRequests` (`keel_quantity::resources`, the same count the
+//! resource-quota plugin uses): containers and sidecars summed, raised to what each init
+//! container needs, plus `spec.overhead`. A quantity that does not parse counts as zero
+//! (admission's schema plugin refuses such pods).
 
 use keel_quantity::Quantity;
+use keel_quantity::resources::{ResourceList, pod_requests};
 use serde_json::Value;
 
 use crate::plugin::calls::{Pod, Resources, TaintEffect, Toleration, TolerationOperator};
@@ -70,7 +70,7 @@ impl PodInfo {
             node_name: (!node_name.is_empty()).then(|| node_name.clone()),
             node_selector: string_pairs(spec.get("nodeSelector")),
             tolerations: tolerations(spec.get("tolerations")),
-            requests: requests(spec),
+            requests: requests(pod),
             affinity_json: present(spec.get("affinity")).map(Value::to_string),
             topology_spread_json: present(spec.get("topologySpreadConstraints"))
                 .map(Value::to_string),
@@ -143,72 +143,39 @@ fn tolerations(list: Option<&Value>) -> Vec<Toleration> {
         .collect()
 }
 
-/// Amounts by resource name, in the units the contract counts (millicores for cpu, bytes
-/// or units otherwise).
-type Amounts = BTreeMap<String, u64>;
-
-fn amounts(list: Option<&Value>) -> Amounts {
-    let mut amounts = Amounts::new();
-    if let Some(map) = list.and_then(Value::as_object) {
-        for (name, quantity) in map {
-            let Some(quantity) = Quantity::from_json(quantity) else {
-                continue;
-            };
-            let amount = if name == "cpu" {
-                quantity.milli()
-            } else {
-                // Round up, as Kubernetes' `Value()` does.
-                quantity.milli().div_euclid(1000) + i128::from(quantity.milli() % 1000 > 0)
-            };
-            amounts.insert(
-                name.clone(),
-                u64::try_from(amount.max(0)).unwrap_or(u64::MAX),
-            );
-        }
-    }
-    amounts
-}
-
-fn container_requests(container: &Value) -> Amounts {
-    amounts(container.pointer("/resources/requests"))
-}
-
-/// The pod's effective requests.
-pub(crate) fn requests(spec: &Value) -> Resources {
-    let list = |field: &str| {
-        spec.get(field)
-            .and_then(Value::as_array)
-            .map(|cs| cs.iter().map(container_requests).collect::<Vec<_>>())
-            .unwrap_or_default()
+/// A resource list in the contract's units: cpu in millicores, everything else in whole
+/// units rounded up (as Kubernetes' `Value()`), extended resources (see [`is_extended`])
+/// by name; `pods` is left to the caller.
+pub(crate) fn resources(list: &ResourceList) -> Resources {
+    let amount = |name: &str, q: &Quantity| {
+        let milli = q.milli();
+        let amount = if name == "cpu" {
+            milli
+        } else {
+            milli.div_euclid(1000) + i128::from(milli.rem_euclid(1000) > 0)
+        };
+        u64::try_from(amount.max(0)).unwrap_or(u64::MAX)
     };
-    let mut total = Amounts::new();
-    for container in list("containers") {
-        for (name, amount) in container {
-            let sum = total.entry(name).or_default();
-            *sum = sum.saturating_add(amount);
-        }
+    let get = |name: &str| list.get(name).map_or(0, |q| amount(name, q));
+    Resources {
+        milli_cpu: get("cpu"),
+        memory: get("memory"),
+        pods: 0,
+        extended: list
+            .iter()
+            .filter(|(name, _)| is_extended(name))
+            .map(|(name, q)| (name.clone(), amount(name, q)))
+            .filter(|(_, amount)| *amount > 0)
+            .collect(),
     }
-    for init in list("initContainers") {
-        for (name, amount) in init {
-            let max = total.entry(name).or_default();
-            *max = (*max).max(amount);
-        }
-    }
-    for (name, amount) in amounts(spec.get("overhead")) {
-        let sum = total.entry(name).or_default();
-        *sum = sum.saturating_add(amount);
-    }
-    let mut resources = Resources {
-        milli_cpu: total.remove("cpu").unwrap_or(0),
-        memory: total.remove("memory").unwrap_or(0),
+}
+
+/// The pod's effective requests (Kubernetes' `PodRequests`), counting one pod.
+pub(crate) fn requests(pod: &Value) -> Resources {
+    Resources {
         pods: 1,
-        extended: Vec::new(),
-    };
-    resources.extended = total
-        .into_iter()
-        .filter(|(name, amount)| *amount > 0 && is_extended(name))
-        .collect();
-    resources
+        ..resources(&pod_requests(pod))
+    }
 }
 
 /// A resource the node-resources plugin counts beyond cpu, memory and pods: a name with a
@@ -225,15 +192,15 @@ mod tests {
     #[test]
     fn requests_are_the_larger_of_containers_and_init_containers() {
         // kubernetes.io/docs/concepts/workloads/pods/init-containers/#resource-sharing-within-containers
-        let spec = json!({
+        let pod = json!({"spec": {
             "containers": [
                 {"resources": {"requests": {"cpu": "250m", "memory": "64Mi"}}},
                 {"resources": {"requests": {"cpu": "250m", "example.com/gpu": 1}}},
             ],
             "initContainers": [{"resources": {"requests": {"cpu": "1", "memory": "32Mi"}}}],
             "overhead": {"cpu": "10m"},
-        });
-        let r = requests(&spec);
+        }});
+        let r = requests(&pod);
         assert_eq!(r.milli_cpu, 1010);
         assert_eq!(r.memory, 64 << 20);
         assert_eq!(r.extended, vec![("example.com/gpu".to_string(), 1)]);

@@ -4,8 +4,10 @@
 //! finest unit requests and limits use; finer inputs round up, as Kubernetes' `MilliValue`
 //! does. [`Quantity::to_kubernetes_string`] prints a value as Kubernetes' `Quantity.String()`
 //! does for the [`Format`] it was written in; [`json_text`] reads a quantity's text from an
-//! object, where Kubernetes accepts a string or a number. Shared by plugins (through
-//! `keel-sdk`) and the kernel.
+//! object, where Kubernetes accepts a string or a number. [`resources`] holds resource
+//! lists and a pod's totals. Shared by plugins (through `keel-sdk`) and the kernel.
+
+pub mod resources;
 
 use std::fmt;
 

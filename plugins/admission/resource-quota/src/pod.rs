@@ -1,13 +1,15 @@
-//! What a pod uses, as Kubernetes' pod quota evaluator measures it: requests and limits
-//! summed over containers and max'ed with each init container (`PodRequests`/`PodLimits`,
-//! plus `spec.overhead`), and which containers fail to set a resource a quota constrains.
+//! What a pod uses, as Kubernetes' pod quota evaluator measures it: its totals
+//! (`PodRequests`/`PodLimits`, from `keel_sdk::quantity::resources`) under quota's
+//! resource names, and which containers fail to set a resource a quota constrains.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use keel_sdk::quantity::Quantity;
 use serde_json::Value;
 
-use crate::resources::{Usage, add_into, max_into, read};
+use keel_sdk::quantity::resources::containers;
+
+use crate::resources::Usage;
 
 /// Resources a quota on cpu or memory makes every container set (Kubernetes'
 /// `validationSet`).
@@ -20,83 +22,7 @@ pub const MUST_SPECIFY: [&str; 6] = [
     "limits.memory",
 ];
 
-/// One container's requests and limits.
-struct Container {
-    name: String,
-    requests: Usage,
-    limits: Usage,
-    sidecar: bool,
-}
-
-fn containers(pod: &Value, field: &str) -> Vec<Container> {
-    pod.pointer(&format!("/spec/{field}"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|c| {
-            let limits = read(c.pointer("/resources/limits"));
-            let mut requests = read(c.pointer("/resources/requests"));
-            // Kubernetes defaults a pod so before admission: a limit without a request
-            // is the request too.
-            for (name, q) in &limits {
-                requests.entry(name.clone()).or_insert(*q);
-            }
-            Container {
-                name: c
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                requests,
-                limits,
-                sidecar: c.get("restartPolicy").and_then(Value::as_str) == Some("Always"),
-            }
-        })
-        .collect()
-}
-
-/// The pod total of `of` (requests or limits): regular containers and sidecars summed,
-/// raised to what each init container needs next to the sidecars started before it.
-fn total(pod: &Value, of: impl Fn(&Container) -> &Usage) -> Usage {
-    let mut sum = Usage::new();
-    for c in containers(pod, "containers") {
-        add_into(&mut sum, of(&c));
-    }
-    let mut sidecars = Usage::new();
-    let mut init = Usage::new();
-    for c in containers(pod, "initContainers") {
-        let running = if c.sidecar {
-            add_into(&mut sum, of(&c));
-            add_into(&mut sidecars, of(&c));
-            sidecars.clone()
-        } else {
-            let mut with = of(&c).clone();
-            add_into(&mut with, &sidecars);
-            with
-        };
-        max_into(&mut init, &running);
-    }
-    max_into(&mut sum, &init);
-    sum
-}
-
-/// The pod's requests, with its overhead.
-pub fn pod_requests(pod: &Value) -> Usage {
-    let mut requests = total(pod, |c| &c.requests);
-    add_into(&mut requests, &read(pod.pointer("/spec/overhead")));
-    requests
-}
-
-/// The pod's limits, with its overhead on the resources it limits.
-pub fn pod_limits(pod: &Value) -> Usage {
-    let mut limits = total(pod, |c| &c.limits);
-    for (name, q) in read(pod.pointer("/spec/overhead")) {
-        if let Some(limit) = limits.get_mut(&name) {
-            *limit = limit.plus(q);
-        }
-    }
-    limits
-}
+pub use keel_sdk::quantity::resources::{pod_limits, pod_requests};
 
 /// Whether a resource name is outside Kubernetes' own (`example.com/gpu`): it has a
 /// domain that is not `kubernetes.io`'s.
@@ -197,33 +123,6 @@ mod tests {
 
     fn milli(usage: &Usage, name: &str) -> Option<i128> {
         usage.get(name).map(|q| q.milli())
-    }
-
-    /// Requests: containers summed, init containers max'ed, sidecars added, overhead added.
-    #[test]
-    fn pod_requests_follow_kubernetes() {
-        let pod = json!({"spec": {
-            "containers": [
-                {"name": "a", "resources": {"requests": {"cpu": "200m", "memory": "64Mi"}}},
-                {"name": "b", "resources": {"limits": {"cpu": "300m"}}}
-            ],
-            "initContainers": [
-                {"name": "migrate", "resources": {"requests": {"cpu": "2", "memory": "32Mi"}}},
-                {"name": "mesh", "restartPolicy": "Always", "resources": {"requests": {"cpu": "100m"}}}
-            ],
-            "overhead": {"cpu": "10m", "memory": "1Mi"}
-        }});
-        let requests = pod_requests(&pod);
-        // max(200m + 300m + 100m, 2) + 10m
-        assert_eq!(milli(&requests, "cpu"), Some(2010));
-        assert_eq!(
-            requests.get("memory"),
-            Quantity::parse("65Mi").ok().as_ref()
-        );
-        let limits = pod_limits(&pod);
-        // Only b limits cpu; overhead is added to what is limited only.
-        assert_eq!(milli(&limits, "cpu"), Some(310));
-        assert_eq!(limits.get("memory"), None);
     }
 
     /// podComputeUsageHelper: cpu and memory counted under both names, limits under

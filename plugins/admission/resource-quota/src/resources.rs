@@ -4,41 +4,13 @@
 use std::collections::BTreeMap;
 
 use keel_sdk::quantity::Quantity;
+use keel_sdk::quantity::resources::ResourceList;
 use serde_json::{Map, Value};
 
 /// Resource name to quantity, in name order.
-pub type Usage = BTreeMap<String, Quantity>;
+pub type Usage = ResourceList;
 
-/// Reads a resource map; entries that are not quantities are left out, a missing or
-/// non-object value is empty.
-pub fn read(value: Option<&Value>) -> Usage {
-    value
-        .and_then(Value::as_object)
-        .map(|map| {
-            map.iter()
-                .filter_map(|(name, v)| Some((name.clone(), Quantity::from_json(v)?)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Adds `other` into `into`, key by key.
-pub fn add_into(into: &mut Usage, other: &Usage) {
-    for (name, q) in other {
-        let sum = into.entry(name.clone()).or_default();
-        *sum = sum.plus(*q);
-    }
-}
-
-/// Raises each of `into`'s entries to `other`'s where that is more.
-pub fn max_into(into: &mut Usage, other: &Usage) {
-    for (name, q) in other {
-        let current = into.entry(name.clone()).or_default();
-        if *q > *current {
-            *current = *q;
-        }
-    }
-}
+pub use keel_sdk::quantity::resources::{add_into, max_into, read};
 
 /// The entries of `usage` whose names `keep` has.
 pub fn mask<V>(usage: &Usage, keep: &BTreeMap<String, V>) -> Usage {
