@@ -9,6 +9,8 @@ pub mod scheduler {
     wasmtime::component::bindgen!({
         world: "scheduler-plugin",
         path: "../wit",
+        // The scheduler compares records it holds (a placed pod's requests) with new ones.
+        additional_derives: [PartialEq],
     });
 }
 

@@ -93,7 +93,8 @@ impl Cycles {
             usage: Some(snapshot.usage()),
             pods: Some(snapshot.pods()),
         };
-        let found = match self.filter(snapshot, plugins, pod, tables) {
+        let fields = pod_fields(pod, snapshot);
+        let found = match self.filter(snapshot, plugins, pod, fields, tables) {
             Ok(found) => found,
             Err(error) => return Decision::Error(error),
         };
@@ -102,7 +103,7 @@ impl Cycles {
         }
         let evaluated = found.evaluated;
         let feasible = found.feasible.len();
-        match score(snapshot, plugins, pod, tables, found.feasible) {
+        match score(plugins, pod, fields, tables, found.feasible) {
             Ok(node) => Decision::Place {
                 node,
                 evaluated,
@@ -117,12 +118,12 @@ impl Cycles {
         snapshot: &Snapshot,
         plugins: &[std::sync::Arc<dyn SchedulingPlugin>],
         pod: &Pod,
+        fields: PodFields,
         tables: Tables<'_>,
     ) -> Result<Filtered, String> {
         let order = snapshot.order();
         let all = order.len();
         let wanted = nodes_to_find(all, self.percentage);
-        let fields = pod_fields(pod, snapshot);
         let filters: Vec<&std::sync::Arc<dyn SchedulingPlugin>> = plugins
             .iter()
             .filter(|p| {
@@ -240,15 +241,14 @@ fn failed(plugin: &dyn SchedulingPlugin, step: &str, error: CallError) -> Option
 
 /// Scores `feasible` and picks the best, ties broken at random.
 fn score(
-    snapshot: &Snapshot,
     plugins: &[std::sync::Arc<dyn SchedulingPlugin>],
     pod: &Pod,
+    fields: PodFields,
     tables: Tables<'_>,
     feasible: Vec<u32>,
 ) -> Result<u32, String> {
     let mut totals = vec![0u64; feasible.len()];
     if feasible.len() > 1 {
-        let fields = pod_fields(pod, snapshot);
         let scorers = plugins.iter().filter(|p| {
             let c: Capabilities = p.capabilities();
             c.scores && p.weight() > 0 && needed(c.score_needs, fields)

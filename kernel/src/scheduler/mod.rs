@@ -42,6 +42,7 @@ use cycle::{Cycles, Decision};
 use pod::{PodInfo, PodKey};
 use queue::Queue;
 use snapshot::Snapshot;
+use writes::Writer;
 
 /// How a scheduler runs.
 #[derive(Debug, Clone)]
@@ -114,9 +115,10 @@ impl Scheduler {
         let stats = Arc::new(SchedulerStats::default());
         let pods = objects.kinds().by_path("", "v1", "pods");
         let nodes = objects.kinds().by_path("", "v1", "nodes");
-        let (Some(pods), Some(nodes)) = (pods, nodes) else {
+        let writer = Writer::new(objects.clone());
+        let (Some(pods), Some(nodes), Some(writer)) = (pods, nodes, writer) else {
             return Err(std::io::Error::other(
-                "the registry serves no pods or nodes",
+                "the registry serves no pods, nodes or events",
             ));
         };
         let watchers = vec![
@@ -128,7 +130,7 @@ impl Scheduler {
             ),
         ];
         let host = Host {
-            objects,
+            writer,
             plugins,
             served: config.name,
             cycles: Cycles::new(config.percentage_of_nodes_to_score),
@@ -200,7 +202,7 @@ fn follow(
 
 /// The scheduling thread's state.
 struct Host {
-    objects: Objects,
+    writer: Writer,
     plugins: Arc<dyn PluginSet>,
     served: String,
     cycles: Cycles,
@@ -320,7 +322,8 @@ impl Host {
         if !pod.node_name.is_empty() {
             // Bound (by this scheduler or another): it holds its node.
             self.assumed.remove(&pod.key);
-            if self.snapshot.placement(&pod.key) != Some((&pod.uid, &pod.node_name)) {
+            // A bound pod's labels may change: the pod table must say what rules see.
+            if !self.snapshot.holds(&pod, &pod.node_name) {
                 self.snapshot.place(&pod, &pod.node_name);
             }
             self.queue.remove(&pod.key);
@@ -357,11 +360,12 @@ impl Host {
                 };
                 self.snapshot.place(&pod, &node);
                 self.assumed.insert(pod.key.clone(), node.clone());
-                let objects = self.objects.clone();
+                let writer = self.writer.clone();
                 let tx = self.tx.clone();
                 self.runtime.spawn(async move {
                     let began = Instant::now();
-                    let result = writes::bind(&objects, &pod.key, &pod.uid, &node)
+                    let result = writer
+                        .bind(&pod.key, &pod.uid, &node)
                         .await
                         .map_err(|e| e.to_string());
                     let _ = tx.send(Event::Bound {
@@ -392,11 +396,9 @@ impl Host {
         if !self.queue.note_failure(&pod.key, &message) {
             return;
         }
-        let objects = self.objects.clone();
+        let writer = self.writer.clone();
         self.runtime.spawn(async move {
-            if let Err(error) =
-                writes::report_failure(&objects, &pod, &message, unschedulable).await
-            {
+            if let Err(error) = writer.report_failure(&pod, &message, unschedulable).await {
                 tracing::debug!(pod = %pod.key, %error, "could not report a scheduling failure");
             }
         });

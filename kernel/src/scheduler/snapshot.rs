@@ -173,6 +173,18 @@ impl Snapshot {
             .map(|p| (p.uid.as_str(), p.node_name.as_str()))
     }
 
+    /// Whether `pod` is placed on `node_name` as it is now (the same pod, labels, affinity
+    /// and requests), so placing it again would change nothing.
+    pub fn holds(&self, pod: &PodInfo, node_name: &str) -> bool {
+        self.placed.get(&pod.key).is_some_and(|placed| {
+            placed.uid == pod.uid
+                && placed.node_name == node_name
+                && placed.record.labels == pod.record.labels
+                && placed.record.affinity_json == pod.record.affinity_json
+                && placed.requests == pod.record.requests
+        })
+    }
+
     /// The keys of every placed pod.
     pub fn placed_keys(&self) -> Vec<PodKey> {
         self.placed.keys().cloned().collect()
@@ -297,5 +309,33 @@ mod tests {
         assert_eq!(used(&s, b), None, "a removed node has no usage row");
         assert_eq!(s.pods().len(), 0, "p2 waits again");
         assert_eq!(s.placement(&pod("p2", "1").key), Some(("p2", "b")));
+    }
+
+    #[test]
+    fn a_bound_pod_whose_labels_change_is_placed_again() {
+        let mut s = Snapshot::default();
+        s.upsert_node(&node("a"));
+        let labelled = |app: &str| {
+            PodInfo::from_object(&json!({
+                "metadata": {"namespace": "default", "name": "p", "uid": "p",
+                             "labels": {"app": app}},
+                "spec": {"containers": [{"resources": {"requests": {"cpu": "1"}}}]},
+            }))
+            .expect("named")
+        };
+        s.place(&labelled("web"), "a");
+        assert!(s.holds(&labelled("web"), "a"));
+        assert!(!s.holds(&labelled("db"), "a"), "labels changed");
+        assert!(!s.holds(&labelled("web"), "b"), "another node");
+        s.place(&labelled("db"), "a");
+        let rows = crate::plugin::SyncedTable::all(s.pods());
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].labels, vec![("app".to_string(), "db".to_string())]);
+        let a = s.node_index("a").expect("known");
+        assert_eq!(
+            s.usage().get(a).map(|u| u.used.milli_cpu),
+            Some(1000),
+            "counted once"
+        );
     }
 }

@@ -13,96 +13,106 @@ use crate::registry::{ApiError, Objects, Part, WriteOptions};
 /// The component name events and conditions carry.
 pub const COMPONENT: &str = "default-scheduler";
 
-fn kind(objects: &Objects, plural: &str) -> Result<&'static ResourceType, ApiError> {
-    objects
-        .kinds()
-        .by_path("", "v1", plural)
-        .ok_or_else(|| ApiError::NoSuchResource(format!("v1 {plural}")))
+/// The verbs and the kinds the scheduler writes, looked up once.
+#[derive(Clone)]
+pub struct Writer {
+    objects: Objects,
+    pods: &'static ResourceType,
+    events: &'static ResourceType,
 }
 
-/// POST `pods/{name}/binding` to `node`, guarded by the pod's uid.
-pub async fn bind(objects: &Objects, key: &PodKey, uid: &str, node: &str) -> Result<(), ApiError> {
-    let pods = kind(objects, "pods")?;
-    let binding = json!({
-        "apiVersion": "v1",
-        "kind": "Binding",
-        "metadata": {"name": key.name, "namespace": key.namespace, "uid": uid},
-        "target": {"apiVersion": "v1", "kind": "Node", "name": node},
-    });
-    objects
-        .bind(
-            pods,
-            Some(&key.namespace),
-            &key.name,
-            &binding,
-            WriteOptions::default(),
-        )
-        .await
-        .map(drop)
-}
+impl Writer {
+    /// A writer through `objects`; `None` when the registry serves no pods or events.
+    pub fn new(objects: Objects) -> Option<Writer> {
+        let kind = |plural| objects.kinds().by_path("", "v1", plural);
+        Some(Writer {
+            pods: kind("pods")?,
+            events: kind("events")?,
+            objects,
+        })
+    }
 
-/// Writes that `pod` could not be scheduled, and why: its `PodScheduled` condition and a
-/// `FailedScheduling` Warning Event. `unschedulable` tells a pod that fits nowhere
-/// (reason `Unschedulable`) from a failed attempt (reason `SchedulerError`).
-pub async fn report_failure(
-    objects: &Objects,
-    pod: &PodInfo,
-    message: &str,
-    unschedulable: bool,
-) -> Result<(), ApiError> {
-    let now = now_rfc3339();
-    let pods = kind(objects, "pods")?;
-    let reason = if unschedulable {
-        "Unschedulable"
-    } else {
-        "SchedulerError"
-    };
-    let condition = json!({"status": {"conditions": [{
-        "type": "PodScheduled",
-        "status": "False",
-        "reason": reason,
-        "message": message,
-        "lastProbeTime": Value::Null,
-        "lastTransitionTime": now,
-    }]}});
-    objects
-        .patch(
-            pods,
-            Some(&pod.key.namespace),
-            &pod.key.name,
-            PatchType::Strategic,
-            &condition,
-            Part::Status,
-            WriteOptions::default(),
-        )
-        .await?;
-    let events = kind(objects, "events")?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let event = json!({
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"name": format!("{}.{nanos:x}", pod.key.name), "namespace": pod.key.namespace},
-        "involvedObject": {"apiVersion": "v1", "kind": "Pod", "namespace": pod.key.namespace,
-                           "name": pod.key.name, "uid": pod.uid},
-        "reason": "FailedScheduling",
-        "message": message,
-        "type": "Warning",
-        "source": {"component": COMPONENT},
-        "reportingComponent": COMPONENT,
-        "reportingInstance": COMPONENT,
-        "firstTimestamp": now,
-        "lastTimestamp": now,
-        "count": 1,
-    });
-    objects
-        .create(
-            events,
-            Some(&pod.key.namespace),
-            event,
-            WriteOptions::default(),
-        )
-        .await
-        .map(drop)
+    /// POST `pods/{name}/binding` to `node`, guarded by the pod's uid.
+    pub async fn bind(&self, key: &PodKey, uid: &str, node: &str) -> Result<(), ApiError> {
+        let binding = json!({
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": key.name, "namespace": key.namespace, "uid": uid},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        });
+        self.objects
+            .bind(
+                self.pods,
+                Some(&key.namespace),
+                &key.name,
+                &binding,
+                WriteOptions::default(),
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Writes that `pod` could not be scheduled, and why: its `PodScheduled` condition and a
+    /// `FailedScheduling` Warning Event. `unschedulable` tells a pod that fits nowhere
+    /// (reason `Unschedulable`) from a failed attempt (reason `SchedulerError`).
+    pub async fn report_failure(
+        &self,
+        pod: &PodInfo,
+        message: &str,
+        unschedulable: bool,
+    ) -> Result<(), ApiError> {
+        let now = now_rfc3339();
+        let reason = if unschedulable {
+            "Unschedulable"
+        } else {
+            "SchedulerError"
+        };
+        let condition = json!({"status": {"conditions": [{
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": reason,
+            "message": message,
+            "lastProbeTime": Value::Null,
+            "lastTransitionTime": now,
+        }]}});
+        self.objects
+            .patch(
+                self.pods,
+                Some(&pod.key.namespace),
+                &pod.key.name,
+                PatchType::Strategic,
+                &condition,
+                Part::Status,
+                WriteOptions::default(),
+            )
+            .await?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let event = json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": format!("{}.{nanos:x}", pod.key.name), "namespace": pod.key.namespace},
+            "involvedObject": {"apiVersion": "v1", "kind": "Pod", "namespace": pod.key.namespace,
+                               "name": pod.key.name, "uid": pod.uid},
+            "reason": "FailedScheduling",
+            "message": message,
+            "type": "Warning",
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": COMPONENT,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        });
+        self.objects
+            .create(
+                self.events,
+                Some(&pod.key.namespace),
+                event,
+                WriteOptions::default(),
+            )
+            .await
+            .map(drop)
+    }
 }
