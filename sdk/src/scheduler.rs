@@ -167,9 +167,37 @@ impl Verdicts {
         Ok(())
     }
 
-    /// The next candidate is not, for one reason.
+    /// The next candidate is not, for one reason. A reason already seen costs no allocation
+    /// (this runs once per refused node).
     pub fn infeasible_for(&mut self, reason: &str) -> Result<(), PluginError> {
-        self.infeasible(vec![reason.to_string()])
+        let seen = self
+            .reasons
+            .iter()
+            .position(|r| matches!(r.as_slice(), [only] if only == reason));
+        match seen {
+            // Codes were checked to fit in u16 when the reason was stored.
+            Some(position) => {
+                self.codes.push(position as u16 + 1);
+                Ok(())
+            }
+            None => self.infeasible(vec![reason.to_string()]),
+        }
+    }
+
+    /// The filter result when each candidate has at most one reason: `reason(index)` says
+    /// why node `index` cannot run the pod, or `None` when it can.
+    pub fn one_reason_each<R: AsRef<str>>(
+        nodes: &Candidates,
+        mut reason: impl FnMut(u32) -> Result<Option<R>, PluginError>,
+    ) -> Result<FilterResult, PluginError> {
+        let mut verdicts = Verdicts::with_capacity(nodes.index.len());
+        for &index in &nodes.index {
+            match reason(index)? {
+                None => verdicts.feasible(),
+                Some(reason) => verdicts.infeasible_for(reason.as_ref())?,
+            }
+        }
+        Ok(verdicts.finish())
     }
 
     /// The result.
@@ -260,4 +288,44 @@ macro_rules! export_scheduler {
         const _: fn(&str) -> Result<$plugin, $crate::scheduler::PluginError> =
             <$plugin as $crate::scheduler::Scheduler>::new;
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_distinct_reason_list_is_stored_once() {
+        let nodes = testing::candidates(&[0, 1, 2, 3, 4]);
+        let result = Verdicts::one_reason_each(&nodes, |index| {
+            Ok(match index {
+                0 | 3 => None,
+                1 | 4 => Some("node(s) were unschedulable"),
+                _ => Some("Insufficient cpu"),
+            })
+        })
+        .expect("answered");
+        assert_eq!(result.codes, vec![0, 1, 2, 0, 1]);
+        assert_eq!(
+            result.reasons,
+            vec![
+                vec!["node(s) were unschedulable".to_string()],
+                vec!["Insufficient cpu".to_string()]
+            ]
+        );
+        let mut verdicts = Verdicts::default();
+        verdicts
+            .infeasible(vec!["a".into(), "b".into()])
+            .expect("stored");
+        verdicts.infeasible_for("a").expect("stored");
+        verdicts
+            .infeasible(vec!["a".into(), "b".into()])
+            .expect("stored");
+        let result = verdicts.finish();
+        assert_eq!(result.codes, vec![1, 2, 1], "[a] is not [a, b]");
+        let error = Verdicts::one_reason_each(&nodes, |_| {
+            Err::<Option<&str>, _>(PluginError::new("node index 9 was never synced"))
+        });
+        assert!(error.is_err());
+    }
 }

@@ -29,14 +29,7 @@ pub(crate) fn filter(
         return Ok(FilterResult::all_feasible(pod, nodes));
     }
     let state = State::new(plugin, pod, &affinity);
-    let mut verdicts = Verdicts::with_capacity(nodes.index.len());
-    for &index in &nodes.index {
-        match state.reason(plugin.node(index)?) {
-            None => verdicts.feasible(),
-            Some(reason) => verdicts.infeasible_for(reason)?,
-        }
-    }
-    Ok(verdicts.finish())
+    Verdicts::one_reason_each(nodes, |index| Ok(state.reason(plugin.node(index)?)))
 }
 
 /// Kubernetes' preFilterState: matching pod counts per topology domain.

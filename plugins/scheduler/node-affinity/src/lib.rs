@@ -180,18 +180,16 @@ impl Scheduler for NodeAffinity {
             .required_during_scheduling_ignored_during_execution
             .as_ref()
             .map(Selector::lazy);
-        let mut verdicts = Verdicts::with_capacity(nodes.index.len());
-        for &index in &nodes.index {
+        Verdicts::one_reason_each(nodes, |index| {
             let node = self.node(index)?;
-            if !self.enforced(&node) {
-                verdicts.infeasible_for(ERR_REASON_ENFORCED)?;
+            Ok(if !self.enforced(&node) {
+                Some(ERR_REASON_ENFORCED)
             } else if !matches_pod(pod, required.as_ref(), &node) {
-                verdicts.infeasible_for(ERR_REASON_POD)?;
+                Some(ERR_REASON_POD)
             } else {
-                verdicts.feasible();
-            }
-        }
-        Ok(verdicts.finish())
+                None
+            })
+        })
     }
 
     fn score(&self, pod: &Pod, nodes: &Candidates) -> Result<Vec<u32>, PluginError> {

@@ -39,15 +39,10 @@ impl Scheduler for NodeName {
 
     fn filter(&self, pod: &Pod, nodes: &Candidates) -> Result<FilterResult, PluginError> {
         let wanted = pod.node_name.as_deref().filter(|name| !name.is_empty());
-        let mut verdicts = Verdicts::with_capacity(nodes.index.len());
-        for &index in &nodes.index {
+        Verdicts::one_reason_each(nodes, |index| {
             let name = self.names.get(index)?;
-            match wanted {
-                Some(wanted) if wanted != name.as_str() => verdicts.infeasible_for(ERR_REASON)?,
-                _ => verdicts.feasible(),
-            }
-        }
-        Ok(verdicts.finish())
+            Ok(wanted.filter(|wanted| wanted != name).map(|_| ERR_REASON))
+        })
     }
 }
 

@@ -61,15 +61,10 @@ impl Scheduler for NodeUnschedulable {
 
     fn filter(&self, pod: &Pod, nodes: &Candidates) -> Result<FilterResult, PluginError> {
         let tolerated = pod.tolerations.iter().any(tolerates_unschedulable);
-        let mut verdicts = Verdicts::with_capacity(nodes.index.len());
-        for &index in &nodes.index {
-            if *self.unschedulable.get(index)? && !tolerated {
-                verdicts.infeasible_for(ERR_REASON)?;
-            } else {
-                verdicts.feasible();
-            }
-        }
-        Ok(verdicts.finish())
+        Verdicts::one_reason_each(nodes, |index| {
+            let refused = *self.unschedulable.get(index)? && !tolerated;
+            Ok(refused.then_some(ERR_REASON))
+        })
     }
 }
 

@@ -28,14 +28,7 @@ pub(crate) fn filter(
     let per_node = plugin.matching_pods_per_node(pod, &constraints);
     let domains = plugin.count_domains(pod, &constraints, &per_node)?;
     let state = State::new(pod, &constraints, domains);
-    let mut verdicts = Verdicts::with_capacity(nodes.index.len());
-    for &index in &nodes.index {
-        match state.reason(plugin.node(index)?) {
-            None => verdicts.feasible(),
-            Some(reason) => verdicts.infeasible_for(reason)?,
-        }
-    }
-    Ok(verdicts.finish())
+    Verdicts::one_reason_each(nodes, |index| Ok(state.reason(plugin.node(index)?)))
 }
 
 /// Per constraint: the matching pods per domain, the global minimum, and whether the

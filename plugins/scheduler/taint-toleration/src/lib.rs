@@ -106,14 +106,10 @@ impl Scheduler for TaintToleration {
     }
 
     fn filter(&self, pod: &Pod, nodes: &Candidates) -> Result<FilterResult, PluginError> {
-        let mut verdicts = Verdicts::with_capacity(nodes.index.len());
-        for &index in &nodes.index {
-            match first_untolerated(self.taints.get(index)?, &pod.tolerations) {
-                Some(taint) => verdicts.infeasible(vec![untolerated_reason(taint)])?,
-                None => verdicts.feasible(),
-            }
-        }
-        Ok(verdicts.finish())
+        Verdicts::one_reason_each(nodes, |index| {
+            let taints = self.taints.get(index)?;
+            Ok(first_untolerated(taints, &pod.tolerations).map(untolerated_reason))
+        })
     }
 
     fn score(&self, pod: &Pod, nodes: &Candidates) -> Result<Vec<u32>, PluginError> {
