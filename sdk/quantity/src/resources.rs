@@ -88,8 +88,9 @@ pub fn containers(pod: &Value, field: &str) -> Vec<Container> {
         .collect()
 }
 
-/// The pod total of `of` (requests or limits), before overhead.
-fn total(pod: &Value, of: impl Fn(&Container) -> &ResourceList) -> ResourceList {
+/// The pod total of `of` (a container's requests or limits), before overhead: what
+/// LimitRanger's `Pod` items bound.
+pub fn pod_total(pod: &Value, of: impl Fn(&Container) -> &ResourceList) -> ResourceList {
     let mut sum = ResourceList::new();
     for c in containers(pod, "containers") {
         add_into(&mut sum, of(&c));
@@ -114,14 +115,14 @@ fn total(pod: &Value, of: impl Fn(&Container) -> &ResourceList) -> ResourceList 
 
 /// The pod's requests, with its overhead.
 pub fn pod_requests(pod: &Value) -> ResourceList {
-    let mut requests = total(pod, |c| &c.requests);
+    let mut requests = pod_total(pod, |c| &c.requests);
     add_into(&mut requests, &read(pod.pointer("/spec/overhead")));
     requests
 }
 
 /// The pod's limits, with its overhead on the resources it limits.
 pub fn pod_limits(pod: &Value) -> ResourceList {
-    let mut limits = total(pod, |c| &c.limits);
+    let mut limits = pod_total(pod, |c| &c.limits);
     for (name, q) in read(pod.pointer("/spec/overhead")) {
         if let Some(limit) = limits.get_mut(&name) {
             *limit = limit.plus(q);

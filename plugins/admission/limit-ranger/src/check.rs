@@ -159,8 +159,8 @@ pub fn check_pod(pod: &Value, items: &[Item]) -> Vec<String> {
                 }
             }
             LimitType::Pod => {
-                let requests = pod_requests(&containers);
-                let limits = pod_limits(&containers);
+                let requests = pod_requests(pod);
+                let limits = pod_limits(pod);
                 bounds(item, &requests, &limits, &mut out);
             }
             LimitType::PersistentVolumeClaim => {}

@@ -1,10 +1,8 @@
 //! A pod's containers as LimitRanger reads them (requests, limits, where each sits in the
-//! object), and the pod-wide requests and limits a `type: Pod` item bounds, summed as
-//! Kubernetes' `podRequests`/`podLimits` do.
+//! object), and the pod-wide requests and limits a `type: Pod` item bounds
+//! (`keel_sdk::quantity::resources::pod_total`, the count the scheduler and the quota use).
 
-use std::collections::BTreeMap;
-
-use keel_sdk::quantity::Quantity;
+use keel_sdk::quantity::resources;
 use serde_json::Value;
 
 use crate::amount::{Amount, ResourceList, resource_list};
@@ -105,79 +103,22 @@ pub fn containers(pod: &Value) -> Vec<Container<'_>> {
         .collect()
 }
 
-type Sums = BTreeMap<String, Quantity>;
-
-fn add(into: &mut Sums, list: &ResourceList) {
-    for (name, amount) in list {
-        let sum = into.entry(name.clone()).or_default();
-        *sum = sum.plus(amount.quantity);
-    }
-}
-
-fn add_sums(into: &mut Sums, other: &Sums) {
-    for (name, q) in other {
-        let sum = into.entry(name.clone()).or_default();
-        *sum = sum.plus(*q);
-    }
-}
-
-fn max_into(into: &mut Sums, other: &Sums) {
-    for (name, q) in other {
-        let current = into.entry(name.clone()).or_default();
-        if *q > *current {
-            *current = *q;
-        }
-    }
-}
-
-/// What a pod uses of each resource given `of` (a container's requests or limits): the sum
-/// over regular containers and sidecars, or, when more, what any init container needs
-/// while it runs next to the sidecars started before it.
-fn pod_total<'a>(
-    containers: &[Container<'a>],
-    of: impl Fn(&Container<'a>) -> ResourceList,
-) -> ResourceList {
-    let mut total = Sums::new();
-    for c in containers
-        .iter()
-        .filter(|c| c.section == Section::Containers)
-    {
-        add(&mut total, &of(c));
-    }
-    let mut sidecars = Sums::new();
-    let mut init = Sums::new();
-    for c in containers
-        .iter()
-        .filter(|c| c.section == Section::InitContainers)
-    {
-        let own = of(c);
-        let running = if c.sidecar {
-            add(&mut total, &own);
-            add(&mut sidecars, &own);
-            sidecars.clone()
-        } else {
-            let mut with_sidecars = Sums::new();
-            add(&mut with_sidecars, &own);
-            add_sums(&mut with_sidecars, &sidecars);
-            with_sidecars
-        };
-        max_into(&mut init, &running);
-    }
-    max_into(&mut total, &init);
+/// A pod total as amounts, printed canonically.
+fn computed(total: resources::ResourceList) -> ResourceList {
     total
         .into_iter()
         .map(|(name, q)| (name, Amount::computed(q)))
         .collect()
 }
 
-/// The pod's requests (Kubernetes' `podRequests`).
-pub fn pod_requests(containers: &[Container<'_>]) -> ResourceList {
-    pod_total(containers, Container::requests)
+/// The pod's requests (Kubernetes' LimitRanger `podRequests`: no overhead).
+pub fn pod_requests(pod: &Value) -> ResourceList {
+    computed(resources::pod_total(pod, |c| &c.requests))
 }
 
-/// The pod's limits (Kubernetes' `podLimits`).
-pub fn pod_limits(containers: &[Container<'_>]) -> ResourceList {
-    pod_total(containers, Container::limits)
+/// The pod's limits (Kubernetes' LimitRanger `podLimits`).
+pub fn pod_limits(pod: &Value) -> ResourceList {
+    computed(resources::pod_total(pod, |c| &c.limits))
 }
 
 #[cfg(test)]
@@ -240,15 +181,14 @@ mod tests {
                 {"name": "after", "resources": {"requests": {"cpu": "980m"}}}
             ]
         }});
-        let list = containers(&pod);
-        let requests = pod_requests(&list);
+        let requests = pod_requests(&pod);
         // Regular 400m + sidecar 50m = 450m, but "after" needs 980m + 50m = 1030m.
         assert_eq!(milli(&requests, "cpu"), Some(1030));
         assert_eq!(
             requests.get("memory").map(|a| a.text.as_str()),
             Some("64Mi")
         );
-        let limits = pod_limits(&list);
+        let limits = pod_limits(&pod);
         assert_eq!(milli(&limits, "cpu"), Some(200));
         assert_eq!(limits.get("memory"), None);
     }
