@@ -278,8 +278,10 @@ impl Host {
                 }
             }
             Event::Nodes(WatchEvent::Applied(node)) => {
-                self.snapshot.upsert_node(&node);
-                self.queue.cluster_changed(now);
+                // Only a change the plugins can see may make a parked pod fit.
+                if self.snapshot.upsert_node(&node) {
+                    self.queue.cluster_changed(now);
+                }
             }
             Event::Nodes(WatchEvent::Deleted(node)) => {
                 if let Some(name) = node.pointer("/metadata/name").and_then(Value::as_str) {
@@ -293,10 +295,13 @@ impl Host {
                     .map(str::to_string)
                     .collect();
                 self.snapshot.retain_nodes(&names);
+                let mut changed = false;
                 for node in &nodes {
-                    self.snapshot.upsert_node(node);
+                    changed |= self.snapshot.upsert_node(node);
                 }
-                self.queue.cluster_changed(now);
+                if changed {
+                    self.queue.cluster_changed(now);
+                }
             }
             Event::Pods(WatchEvent::Bookmark(_))
             | Event::Nodes(WatchEvent::Bookmark(_))

@@ -96,7 +96,10 @@ impl Snapshot {
         self.by_name.get(name).copied()
     }
 
-    /// Adds or replaces a node; answers whether it is new.
+    /// Adds or replaces a node; answers whether anything the scheduler reads of it changed
+    /// (a new node, or new labels, taints, allocatable, cordon). A write that changes none
+    /// of those (a status heartbeat) leaves the node table, and so every plugin's resident
+    /// copy, as it is.
     pub fn upsert_node(&mut self, object: &serde_json::Value) -> bool {
         let Some(name) = object.pointer("/metadata/name").and_then(|n| n.as_str()) else {
             return false;
@@ -108,6 +111,9 @@ impl Snapshot {
         let Some(node) = super::node::node_record(index, object) else {
             return false;
         };
+        if !new && self.nodes.get(index) == Some(&node) {
+            return false;
+        }
         if new {
             self.by_name.insert(node.name.clone(), index);
             self.order.push(index);
@@ -126,7 +132,7 @@ impl Snapshot {
                 self.attach(&key, index);
             }
         }
-        new
+        true
     }
 
     /// Removes a node; the pods placed there wait for a node of that name again.
@@ -289,7 +295,18 @@ mod tests {
     fn usage_follows_placements_and_waits_for_unknown_nodes() {
         let mut s = Snapshot::default();
         assert!(s.upsert_node(&node("a")));
-        assert!(!s.upsert_node(&node("a")), "known already");
+        assert!(!s.upsert_node(&node("a")), "known already, and unchanged");
+        let generation = crate::plugin::SyncedTable::generation(s.nodes());
+        let mut heartbeat = node("a");
+        heartbeat["status"]["conditions"] = json!([{"type": "Ready", "status": "True"}]);
+        assert!(
+            !s.upsert_node(&heartbeat),
+            "a status heartbeat changes nothing read"
+        );
+        assert_eq!(
+            crate::plugin::SyncedTable::generation(s.nodes()),
+            generation
+        );
         let a = s.node_index("a").expect("known");
         s.place(&pod("p1", "1"), "a");
         s.place(&pod("p2", "500m"), "b");
