@@ -238,6 +238,31 @@ impl Selector {
     }
 }
 
+/// The string form the API's `labelSelector` parameter takes (`app=web,tier in (a,b),!gone`);
+/// a selector matching nothing has no string form and prints as the impossible `!a,a`.
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(requirements) = &self.requirements else {
+            return f.write_str("!a,a");
+        };
+        for (i, r) in requirements.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            let key = &r.key;
+            match (r.operator, r.values.as_slice()) {
+                (Operator::In, [one]) => write!(f, "{key}={one}")?,
+                (Operator::NotIn, [one]) => write!(f, "{key}!={one}")?,
+                (Operator::In, values) => write!(f, "{key} in ({})", values.join(","))?,
+                (Operator::NotIn, values) => write!(f, "{key} notin ({})", values.join(","))?,
+                (Operator::Exists, _) => write!(f, "{key}")?,
+                (Operator::DoesNotExist, _) => write!(f, "!{key}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +278,20 @@ mod tests {
         let selector: Option<LabelSelector> =
             serde_json::from_str(json).map_err(|e| SelectorError(e.to_string()))?;
         Selector::parse(selector.as_ref())
+    }
+
+    #[test]
+    fn string_form_round_trips_what_the_api_parses() -> Result<(), SelectorError> {
+        let selector = parse(
+            r#"{"matchLabels": {"app": "web"}, "matchExpressions": [
+                {"key": "tier", "operator": "In", "values": ["a", "b"]},
+                {"key": "env", "operator": "NotIn", "values": ["dev"]},
+                {"key": "gone", "operator": "DoesNotExist"},
+                {"key": "has", "operator": "Exists"}]}"#,
+        )?;
+        assert_eq!(selector.to_string(), "app=web,tier in (a,b),env!=dev,!gone,has");
+        assert_eq!(Selector::everything().to_string(), "");
+        Ok(())
     }
 
     #[test]

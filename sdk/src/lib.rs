@@ -43,6 +43,9 @@ pub mod scheduler;
 /// Kubernetes resource quantities (`100m`, `1.5Gi`).
 pub use keel_quantity as quantity;
 
+#[doc(hidden)]
+pub use serde_json as __serde_json;
+
 /// The contract version this SDK builds plugins against.
 pub const CONTRACT_VERSION: &str = "0.1.0";
 

@@ -5,7 +5,7 @@
 include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
 
 /// Every component, by constant name, for tests that walk them all.
-pub fn all() -> [(&'static str, &'static str); 19] {
+pub fn all() -> [(&'static str, &'static str); 23] {
     [
         ("image-policy", IMAGE_POLICY),
         ("schema", SCHEMA),
@@ -15,6 +15,10 @@ pub fn all() -> [(&'static str, &'static str); 19] {
         ("resource-quota", RESOURCE_QUOTA),
         ("host-local", HOST_LOCAL),
         ("root-ca-publisher", ROOT_CA_PUBLISHER),
+        ("replicaset", REPLICASET),
+        ("deployment", DEPLOYMENT),
+        ("garbage-collector", GARBAGE_COLLECTOR),
+        ("node-lifecycle", NODE_LIFECYCLE),
         ("node-resources", NODE_RESOURCES),
         ("node-name", NODE_NAME),
         ("node-unschedulable", NODE_UNSCHEDULABLE),

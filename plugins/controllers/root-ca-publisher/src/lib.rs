@@ -6,7 +6,7 @@
 //! cache has none, and updated when its `ca.crt` differs. A deleted namespace needs nothing.
 
 use keel_sdk::controller::{
-    Action, Controller, ObjectRef, PluginError, ReconcileResult, cache, config,
+    Action, ObjectRef, PluginError, ReconcileResult, Reconciler, View, objects,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -45,41 +45,35 @@ pub fn desired_action(namespace: &str, ca_cert: &str, existing: Option<Value>) -
     }
 }
 
-struct RootCaPublisher;
+/// The controller, with its configuration read once.
+pub struct RootCaPublisher {
+    ca_cert: String,
+}
 
-impl Controller for RootCaPublisher {
-    fn reconcile(key: ObjectRef, object: Option<String>) -> Result<ReconcileResult, PluginError> {
-        let done = ReconcileResult {
-            actions: vec![],
-            requeue_after_millis: None,
+impl Reconciler for RootCaPublisher {
+    fn new(config: &str) -> Result<Self, PluginError> {
+        let Config { ca_cert } = serde_json::from_str(config)
+            .map_err(|e| PluginError::new(format!("bad configuration: {e}")))?;
+        Ok(RootCaPublisher { ca_cert })
+    }
+
+    fn reconcile(
+        &self,
+        view: &dyn View,
+        key: &ObjectRef,
+        object: Option<Value>,
+    ) -> Result<ReconcileResult, PluginError> {
+        let Some(namespace) = object else {
+            return Ok(ReconcileResult::done());
         };
-        let Some(object) = object else {
-            return Ok(done);
-        };
-        let namespace: Value = serde_json::from_str(&object)?;
-        if namespace
-            .pointer("/metadata/deletionTimestamp")
-            .is_some_and(|t| !t.is_null())
-        {
-            return Ok(done);
+        if objects::is_deleting(&namespace) {
+            return Ok(ReconcileResult::done());
         }
-        let Config { ca_cert } = config()?;
-        let existing = cache::get(&ObjectRef {
-            group: String::new(),
-            kind: "ConfigMap".into(),
-            namespace: key.name.clone(),
-            name: CONFIGMAP.into(),
-        });
-        let existing = existing
-            .map(|text| serde_json::from_str(&text))
-            .transpose()?;
-        let actions = desired_action(&key.name, &ca_cert, existing)
+        let existing = view.get("", "ConfigMap", &key.name, CONFIGMAP);
+        let actions = desired_action(&key.name, &self.ca_cert, existing)
             .into_iter()
             .collect();
-        Ok(ReconcileResult {
-            actions,
-            requeue_after_millis: None,
-        })
+        Ok(ReconcileResult::actions(actions))
     }
 }
 

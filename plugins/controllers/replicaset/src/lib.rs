@@ -1,0 +1,24 @@
+//! Controller plugin: replicaset (being written).
+
+use keel_sdk::controller::{ObjectRef, PluginError, ReconcileResult, Reconciler, View};
+use serde_json::Value;
+
+/// The controller.
+pub struct Replicaset;
+
+impl Reconciler for Replicaset {
+    fn new(_config: &str) -> Result<Self, PluginError> {
+        Ok(Replicaset)
+    }
+
+    fn reconcile(
+        &self,
+        _view: &dyn View,
+        _key: &ObjectRef,
+        _object: Option<Value>,
+    ) -> Result<ReconcileResult, PluginError> {
+        Ok(ReconcileResult::done())
+    }
+}
+
+keel_sdk::export_controller!(Replicaset);
