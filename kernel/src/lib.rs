@@ -16,6 +16,7 @@ pub mod api;
 pub mod catalog;
 pub mod client;
 pub mod cluster;
+pub mod controller;
 pub mod kubeconfig;
 pub mod object;
 pub mod plugin;

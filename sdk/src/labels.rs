@@ -289,7 +289,10 @@ mod tests {
                 {"key": "gone", "operator": "DoesNotExist"},
                 {"key": "has", "operator": "Exists"}]}"#,
         )?;
-        assert_eq!(selector.to_string(), "app=web,tier in (a,b),env!=dev,!gone,has");
+        assert_eq!(
+            selector.to_string(),
+            "app=web,tier in (a,b),env!=dev,!gone,has"
+        );
         assert_eq!(Selector::everything().to_string(), "");
         Ok(())
     }

@@ -15,7 +15,9 @@ use super::{body, discovery, openapi, watch};
 use crate::object::ResourceType;
 use crate::object::patch::PatchType;
 use crate::registry::admission::{UserInfo, Warnings};
-use crate::registry::{ApiError, DeleteOptions, Objects, Part, Result, ScaleChange, WriteOptions};
+use crate::registry::{
+    ApiError, DeleteOptions, Objects, Part, Propagation, Result, ScaleChange, WriteOptions,
+};
 
 /// How long a list waits for a resourceVersion newer than the store's.
 const WAIT_FOR_REVISION: Duration = Duration::from_secs(3);
@@ -295,7 +297,21 @@ fn delete_options(
             .and_then(Value::as_str)
             .map(str::to_string)
     };
+    let propagation = match (
+        body.get("propagationPolicy")
+            .and_then(Value::as_str)
+            .or(q.get("propagationPolicy")),
+        body.get("orphanDependents")
+            .and_then(Value::as_bool)
+            .or_else(|| q.get("orphanDependents").map(|v| v == "true")),
+    ) {
+        (Some(policy), _) => Some(Propagation::parse(policy)?),
+        (None, Some(true)) => Some(Propagation::Orphan),
+        (None, Some(false)) => Some(Propagation::Background),
+        (None, None) => None,
+    };
     Ok(DeleteOptions {
+        propagation,
         uid: precondition("uid"),
         resource_version: crate::registry::prepare_rv(precondition("resourceVersion").as_deref())?,
         write: WriteOptions {

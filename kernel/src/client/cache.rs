@@ -22,6 +22,11 @@ use crate::plugin::CacheView;
 use crate::plugin::calls::ObjectRef;
 use crate::registry::Objects;
 
+/// What an observer of a cache is told after each change: the kind, the object as it was
+/// (none: it is new) and as it is (none: it is gone). A relist reports what it changed.
+pub type Observer =
+    Arc<dyn Fn(&'static ResourceType, Option<&Value>, Option<&Value>) + Send + Sync>;
+
 /// One cached object: the object, and its JSON text as plugins read it.
 struct Entry {
     object: Value,
@@ -37,6 +42,8 @@ pub struct ObjectCache {
     revisions: Vec<AtomicU64>,
     /// The revision the whole cache reflects (the least of `revisions`).
     progress: watch::Sender<u64>,
+    /// Told of every change once it is in the cache.
+    observer: Option<Observer>,
 }
 
 /// The cache did not catch up in time.
@@ -52,11 +59,22 @@ pub struct Behind {
 impl ObjectCache {
     /// Starts caching `kinds` from `objects`: one watcher task each.
     pub fn start(objects: &Objects, kinds: Vec<&'static ResourceType>) -> Arc<ObjectCache> {
+        ObjectCache::start_observed(objects, kinds, None)
+    }
+
+    /// Starts caching `kinds`, telling `observer` of every change after it is applied
+    /// (outside the cache's lock, so the observer may read the cache).
+    pub fn start_observed(
+        objects: &Objects,
+        kinds: Vec<&'static ResourceType>,
+        observer: Option<Observer>,
+    ) -> Arc<ObjectCache> {
         let cache = Arc::new(ObjectCache {
             revisions: kinds.iter().map(|_| AtomicU64::new(0)).collect(),
             kinds,
             entries: RwLock::new(BTreeMap::new()),
             progress: watch::Sender::new(0),
+            observer,
         });
         for (slot, kind) in cache.kinds.iter().enumerate() {
             let watcher = Watcher::new(objects.clone(), kind);
@@ -146,7 +164,7 @@ impl ObjectCache {
             .find(|k| k.group == group && k.kind == kind)
     }
 
-    fn apply(&self, kind: &ResourceType, event: WatchEvent) {
+    fn apply(&self, kind: &'static ResourceType, event: WatchEvent) {
         let key_of = |object: &Value| {
             let name = meta_str(object, "name").unwrap_or_default();
             let namespace = meta_str(object, "namespace").unwrap_or_default();
@@ -156,22 +174,60 @@ impl ObjectCache {
             json: Arc::from(object.to_string()),
             object,
         };
-        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        match event {
-            WatchEvent::Restarted(objects) => {
-                let prefix = kind.store_prefix();
-                entries.retain(|key, _| !key.starts_with(&prefix));
-                for object in objects {
-                    entries.insert(key_of(&object), entry(object));
+        let observed = self.observer.is_some();
+        // (was, is) of each change, kept only when someone observes.
+        let mut changes: Vec<(Option<Value>, Option<Value>)> = Vec::new();
+        {
+            let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+            match event {
+                WatchEvent::Restarted(objects) => {
+                    let prefix = kind.store_prefix();
+                    let mut old: BTreeMap<String, Entry> = BTreeMap::new();
+                    let keys: Vec<String> = entries
+                        .range(prefix.clone()..)
+                        .take_while(|(key, _)| key.starts_with(&prefix))
+                        .map(|(key, _)| key.clone())
+                        .collect();
+                    for key in keys {
+                        if let Some(e) = entries.remove(&key) {
+                            old.insert(key, e);
+                        }
+                    }
+                    for object in objects {
+                        let key = key_of(&object);
+                        let was = old.remove(&key);
+                        if observed {
+                            let unchanged = was.as_ref().is_some_and(|w| w.object == object);
+                            if !unchanged {
+                                changes.push((was.map(|w| w.object), Some(object.clone())));
+                            }
+                        }
+                        entries.insert(key, entry(object));
+                    }
+                    if observed {
+                        changes.extend(old.into_values().map(|gone| (Some(gone.object), None)));
+                    }
                 }
+                WatchEvent::Applied(object) => {
+                    let is = observed.then(|| object.clone());
+                    let was = entries.insert(key_of(&object), entry(object));
+                    if observed {
+                        changes.push((was.map(|w| w.object), is));
+                    }
+                }
+                WatchEvent::Deleted(object) => {
+                    let was = entries.remove(&key_of(&object));
+                    if observed {
+                        changes.push((Some(was.map_or(object, |w| w.object)), None));
+                    }
+                }
+                WatchEvent::Bookmark(_) => {}
             }
-            WatchEvent::Applied(object) => {
-                entries.insert(key_of(&object), entry(object));
+        }
+        if let Some(observer) = &self.observer {
+            for (was, is) in &changes {
+                observer(kind, was.as_ref(), is.as_ref());
             }
-            WatchEvent::Deleted(object) => {
-                entries.remove(&key_of(&object));
-            }
-            WatchEvent::Bookmark(_) => {}
         }
     }
 

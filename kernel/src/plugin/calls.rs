@@ -14,7 +14,9 @@ use super::state::{CacheView, HostState};
 pub use admission::exports::keel::plugin::admission::{
     Denial, Mutation, Operation, Request as AdmissionRequest, UserInfo, Verdict,
 };
-pub use controller::exports::keel::plugin::controller::{Action, ReconcileResult};
+pub use controller::exports::keel::plugin::controller::{
+    Action, Deletion, Propagation, ReconcileResult,
+};
 pub use network::exports::keel::plugin::network::{NodeNetwork, PodAddress, PodRef};
 pub use scheduler::exports::keel::plugin::scheduler::{
     Candidates, Capabilities, FilterResult, Node, NodeUsage, PlacedPod, Pod, PodFields, Resources,

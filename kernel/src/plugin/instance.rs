@@ -342,8 +342,13 @@ impl Answer for controller::exports::keel::plugin::controller::ReconcileResult {
             .iter()
             .map(|a| match a {
                 Action::Create(j) | Action::Update(j) | Action::UpdateStatus(j) => j.len(),
-                Action::Delete(r) => {
-                    r.group.len() + r.kind.len() + r.namespace.len() + r.name.len()
+                Action::Delete(d) => {
+                    let r = &d.target;
+                    r.group.len()
+                        + r.kind.len()
+                        + r.namespace.len()
+                        + r.name.len()
+                        + d.uid.as_ref().map_or(0, String::len)
                 }
             })
             .sum()

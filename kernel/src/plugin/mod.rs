@@ -36,6 +36,8 @@ pub use host::PluginHost;
 pub use instance::Plugin;
 pub use limits::Limits;
 pub use slot::PluginSlot;
-pub use spec::{AdmissionRule, FailurePolicy, PluginSpec, PluginType, ValidationAction};
+pub use spec::{
+    AdmissionRule, ControllerSpec, FailurePolicy, KindRef, PluginSpec, PluginType, ValidationAction,
+};
 pub use state::{CacheView, EmptyView};
 pub use stats::{CallStats, StatsSnapshot};

@@ -97,6 +97,72 @@ pub struct PluginSpec {
     /// `validationActions`. Empty means `[Deny]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub validation_actions: Vec<ValidationAction>,
+    /// Controller: which objects it reconciles, which it watches for them, what it reads
+    /// and what it is granted to write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<ControllerSpec>,
+}
+
+/// A kind, by API group ("" for the core group) and kind name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KindRef {
+    /// API group; "" is the core group.
+    #[serde(default)]
+    pub group: String,
+    /// `ReplicaSet`.
+    pub kind: String,
+}
+
+/// What a controller plugin is for, in the manner of kube-runtime's `Controller::new(..)
+/// .owns(..)`: the host watches and caches these kinds and maps their changes to keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ControllerSpec {
+    /// The kinds whose objects are keys: a change to one reconciles it.
+    pub reconciles: Vec<KindRef>,
+    /// Kinds whose changes reconcile the objects their `ownerReferences` name (of a
+    /// `reconciles` kind): a ReplicaSet owns Pods.
+    #[serde(default)]
+    pub owns: Vec<KindRef>,
+    /// An owned object with no controlling owner also reconciles every key in its
+    /// namespace, so controllers can adopt orphans that match their selector.
+    #[serde(default)]
+    pub adopts_orphans: bool,
+    /// A change to a reconciled object also reconciles the objects that name it as an
+    /// owner (the garbage collector).
+    #[serde(default)]
+    pub enqueues_dependents: bool,
+    /// Further kinds the plugin reads through its cache view.
+    #[serde(default)]
+    pub reads: Vec<KindRef>,
+    /// The kinds it may create, update (object and status) and delete; any other write it
+    /// answers with is refused.
+    #[serde(default)]
+    pub writes: Vec<KindRef>,
+}
+
+impl ControllerSpec {
+    /// Every kind the host caches for the controller, once each.
+    pub fn cached_kinds(&self) -> Vec<KindRef> {
+        let mut kinds: Vec<KindRef> = self
+            .reconciles
+            .iter()
+            .chain(&self.owns)
+            .chain(&self.reads)
+            .cloned()
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    }
+
+    /// Whether it may write objects of `group`/`kind`.
+    pub fn may_write(&self, group: &str, kind: &str) -> bool {
+        self.writes
+            .iter()
+            .any(|k| k.group == group && k.kind == kind)
+    }
 }
 
 /// Which writes an admission plugin sees: a write matches when its operation, API group
@@ -170,6 +236,7 @@ impl PluginSpec {
             rules: Vec::new(),
             namespace_selector: None,
             validation_actions: Vec::new(),
+            controller: None,
         }
     }
 
@@ -190,6 +257,26 @@ impl PluginSpec {
                 "rules: operation {bad:?} is not one of {}",
                 OPERATIONS.join(", ")
             )));
+        }
+        match (&spec.controller, spec.plugin_type) {
+            (None, PluginType::Controller) => {
+                return Err(LoadError::Spec(
+                    "a controller plugin needs spec.controller (reconciles, owns, reads, writes)"
+                        .into(),
+                ));
+            }
+            (Some(controller), PluginType::Controller) if controller.reconciles.is_empty() => {
+                return Err(LoadError::Spec(
+                    "spec.controller.reconciles names no kind".into(),
+                ));
+            }
+            (Some(_), other) if other != PluginType::Controller => {
+                return Err(LoadError::Spec(format!(
+                    "spec.controller is for controller plugins, not {}",
+                    other.interface()
+                )));
+            }
+            _ => {}
         }
         let well_formed = spec
             .module

@@ -15,7 +15,10 @@ mod write;
 pub use error::{ApiError, Result};
 pub use prepare::Part;
 pub use read::{ListOptions, ObjectList};
-pub use write::{DeleteOptions, WriteOptions, parse_resource_version as prepare_rv};
+pub use write::{
+    DeleteOptions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, Propagation, WriteOptions,
+    parse_resource_version as prepare_rv,
+};
 
 use std::sync::{Arc, OnceLock};
 

@@ -244,10 +244,24 @@ pub fn for_update(rt: &ResourceType, current: &Value, proposed: Value, part: Par
     Ok(Next::Update(next))
 }
 
-/// Marks an object as being deleted (it has finalizers to wait for).
-pub fn mark_deleting(current: &Value) -> Value {
+/// Marks an object as being deleted (it has finalizers to wait for), adding `finalizer`
+/// (the garbage collector's, for foreground and orphan deletion) when it is not there.
+pub fn mark_deleting(current: &Value, finalizer: Option<&str>) -> Value {
     let mut next = current.clone();
     let m = meta_mut(&mut next);
+    if let Some(finalizer) = finalizer {
+        let list = m
+            .entry("finalizers")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if !list.is_array() {
+            *list = Value::Array(Vec::new());
+        }
+        if let Value::Array(list) = list
+            && !list.iter().any(|f| f == finalizer)
+        {
+            list.push(Value::String(finalizer.into()));
+        }
+    }
     m.insert(
         "deletionTimestamp".into(),
         Value::String(meta::now_rfc3339()),
@@ -370,7 +384,10 @@ mod tests {
     #[test]
     fn finalizers_gate_deletion() {
         let cm = kind("configmaps");
-        let cur = mark_deleting(&json!({"metadata": {"name": "c", "finalizers": ["a", "b"]}}));
+        let cur = mark_deleting(
+            &json!({"metadata": {"name": "c", "finalizers": ["a", "b"]}}),
+            None,
+        );
         let mut one_left = cur.clone();
         one_left["metadata"]["finalizers"] = json!(["b"]);
         assert!(matches!(

@@ -35,9 +35,53 @@ pub struct DeleteOptions {
     pub uid: Option<String>,
     /// Delete only if the object is at this revision.
     pub resource_version: Option<u64>,
+    /// What happens to the object's dependents (`propagationPolicy`); none: background.
+    pub propagation: Option<Propagation>,
     /// The request's context (`dryRun`, user, warnings).
     pub write: WriteOptions,
 }
+
+/// A delete's `propagationPolicy`: what happens to the objects that name the deleted one in
+/// their `ownerReferences`. The garbage collector does the work; the API server only marks
+/// the object with the finalizer that makes it wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    /// The object goes at once; its dependents are collected after.
+    Background,
+    /// The object stays, with the `foregroundDeletion` finalizer, until its blocking
+    /// dependents are gone.
+    Foreground,
+    /// The object stays, with the `orphan` finalizer, until its dependents no longer name it.
+    Orphan,
+}
+
+impl Propagation {
+    /// Parses `Background`, `Foreground` or `Orphan`.
+    pub fn parse(text: &str) -> Result<Propagation> {
+        match text {
+            "Background" => Ok(Propagation::Background),
+            "Foreground" => Ok(Propagation::Foreground),
+            "Orphan" => Ok(Propagation::Orphan),
+            other => Err(ApiError::BadRequest(format!(
+                "invalid propagationPolicy {other:?}: supported values are \"Background\", \"Foreground\" and \"Orphan\""
+            ))),
+        }
+    }
+
+    /// The finalizer that holds the object while the garbage collector works.
+    pub fn finalizer(self) -> Option<&'static str> {
+        match self {
+            Propagation::Background => None,
+            Propagation::Foreground => Some(FOREGROUND_FINALIZER),
+            Propagation::Orphan => Some(ORPHAN_FINALIZER),
+        }
+    }
+}
+
+/// The finalizer of an object deleted with `propagationPolicy: Foreground`.
+pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
+/// The finalizer of an object deleted with `propagationPolicy: Orphan`.
+pub const ORPHAN_FINALIZER: &str = "orphan";
 
 /// Parses a `resourceVersion` a client sent; empty means none.
 pub fn parse_resource_version(v: Option<&str>) -> Result<Option<u64>> {
@@ -290,28 +334,30 @@ impl Objects {
                 ));
             }
             let key = key(rt, ns, name);
-            let (command, preview) = if finalizers(&current).is_empty() {
-                (
-                    Command::Delete {
-                        key,
-                        expected_revision: Some(revision),
-                        expected_uid: None,
-                    },
-                    current.clone(),
-                )
-            } else if current.pointer("/metadata/deletionTimestamp").is_some() {
-                return Ok(current);
-            } else {
-                let marked = prepare::mark_deleting(&current);
-                (
-                    Command::Update {
-                        key,
-                        object: marked.to_string(),
-                        expected_revision: Some(revision),
-                    },
-                    marked,
-                )
-            };
+            let collector_finalizer = opts.propagation.and_then(Propagation::finalizer);
+            let (command, preview) =
+                if finalizers(&current).is_empty() && collector_finalizer.is_none() {
+                    (
+                        Command::Delete {
+                            key,
+                            expected_revision: Some(revision),
+                            expected_uid: None,
+                        },
+                        current.clone(),
+                    )
+                } else if current.pointer("/metadata/deletionTimestamp").is_some() {
+                    return Ok(current);
+                } else {
+                    let marked = prepare::mark_deleting(&current, collector_finalizer);
+                    (
+                        Command::Update {
+                            key,
+                            object: marked.to_string(),
+                            expected_revision: Some(revision),
+                        },
+                        marked,
+                    )
+                };
             let admitted = self
                 .admit(Attempt {
                     operation: Operation::Delete,

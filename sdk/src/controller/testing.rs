@@ -34,14 +34,22 @@ impl FakeView {
 
     /// Adds or replaces `object` of `group`/`kind`.
     pub fn put(&mut self, group: &str, kind: &str, object: Value) {
-        self.remove(group, kind, objects::namespace(&object), objects::name(&object));
+        self.remove(
+            group,
+            kind,
+            objects::namespace(&object),
+            objects::name(&object),
+        );
         self.objects.push((group.into(), kind.into(), object));
     }
 
     /// Removes the object of `group`/`kind` named `namespace/name`.
     pub fn remove(&mut self, group: &str, kind: &str, namespace: &str, name: &str) {
         self.objects.retain(|(g, k, o)| {
-            !(g == group && k == kind && objects::namespace(o) == namespace && objects::name(o) == name)
+            !(g == group
+                && k == kind
+                && objects::namespace(o) == namespace
+                && objects::name(o) == name)
         });
     }
 }

@@ -103,7 +103,10 @@ mod tests {
         assert_eq!(format_rfc3339(millis), "2026-11-23T23:42:20Z");
         assert_eq!(parse_rfc3339("2026-11-23T23:42:20Z"), Some(millis));
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(parse_rfc3339("2024-02-29T12:00:00Z"), Some(1_709_208_000_000));
+        assert_eq!(
+            parse_rfc3339("2024-02-29T12:00:00Z"),
+            Some(1_709_208_000_000)
+        );
     }
 
     #[test]
