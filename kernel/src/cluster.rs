@@ -15,6 +15,7 @@ use crate::admission::AdmissionChain;
 use crate::catalog::Catalog;
 use crate::catalog::install::{self, PluginSeed};
 use crate::catalog::sync::CatalogSync;
+use crate::controller::ControllerHost;
 use crate::plugin::PluginHost;
 use crate::registry::admission::Admission;
 use crate::registry::{ApiError, Objects, WriteOptions};
@@ -81,6 +82,8 @@ pub struct Running {
     pub objects: Objects,
     /// The live plugins.
     pub catalog: Arc<Catalog>,
+    /// The controller host (the catalog's controller plugins at work).
+    pub controllers: Arc<ControllerHost>,
 }
 
 /// Creates the system namespaces that are missing.
@@ -163,10 +166,12 @@ pub async fn run(
         )?),
         None => None,
     };
+    let controllers = Arc::new(ControllerHost::start(objects.clone(), catalog.clone()));
     let running = Running {
         addr: listener.local_addr()?,
         objects: objects.clone(),
         catalog,
+        controllers: controllers.clone(),
     };
     tracing::info!(addr = %running.addr, data_dir = %config.data_dir.display(), revision = store.revision(), "serving the API");
     ready(&running);
@@ -174,6 +179,7 @@ pub async fn run(
     if let Some(scheduler) = scheduler {
         scheduler.stop();
     }
+    controllers.abort();
     catalog_task.abort();
     store.shutdown().await;
     Ok(())

@@ -88,6 +88,7 @@ fn seed(name: &str, path: &str) -> PluginSeed {
         plugin_type: PluginType::Admission,
         path: path.into(),
         weight: None,
+        spec: None,
     }
 }
 

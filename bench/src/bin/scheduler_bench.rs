@@ -179,6 +179,7 @@ async fn run(args: &Args, wasm: bool) -> Result<Figures> {
                 plugin_type: PluginType::Scheduler,
                 path: path.into(),
                 weight: Some(*weight),
+                spec: None,
             })
             .collect();
     }

@@ -22,6 +22,34 @@ pub struct PluginSeed {
     pub path: PathBuf,
     /// `spec.weight` (a scheduler plugin's score weight); none: the default.
     pub weight: Option<u32>,
+    /// Further `spec` fields (a controller's `controller` section, `config`, limits), from
+    /// `--plugin-spec NAME=FILE`.
+    pub spec: Option<serde_json::Value>,
+}
+
+impl PluginSeed {
+    /// Parses `NAME=FILE` (`--plugin-spec`) and reads FILE (YAML or JSON, a mapping of
+    /// `spec` fields) into the seed of that name among `seeds`.
+    pub fn add_spec(seeds: &mut [PluginSeed], text: &str) -> Result<(), String> {
+        let (name, path) = text
+            .split_once('=')
+            .ok_or_else(|| format!("{text:?} is not NAME=FILE"))?;
+        let seed = seeds
+            .iter_mut()
+            .find(|s| s.name == name)
+            .ok_or_else(|| format!("--plugin-spec {name}: no --plugin {name}=... to add it to"))?;
+        let body = std::fs::read_to_string(path)
+            .map_err(|e| format!("--plugin-spec {name}: cannot read {path}: {e}"))?;
+        let spec: serde_json::Value = serde_yaml_ng::from_str(&body)
+            .map_err(|e| format!("--plugin-spec {name}: {path} is not YAML or JSON: {e}"))?;
+        if !spec.is_object() {
+            return Err(format!(
+                "--plugin-spec {name}: {path} must be a mapping of spec fields"
+            ));
+        }
+        seed.spec = Some(spec);
+        Ok(())
+    }
 }
 
 impl std::str::FromStr for PluginSeed {
@@ -61,6 +89,7 @@ impl std::str::FromStr for PluginSeed {
             plugin_type,
             path: PathBuf::from(path),
             weight,
+            spec: None,
         })
     }
 }
@@ -108,8 +137,15 @@ pub async fn install(objects: &Objects, seeds: &[PluginSeed]) -> anyhow::Result<
             "metadata": {"name": seed.name},
             "spec": {"type": seed.plugin_type, "module": digest, "order": order},
         });
-        if let (Some(weight), Some(spec)) = (seed.weight, plugin["spec"].as_object_mut()) {
-            spec.insert("weight".into(), weight.into());
+        if let Some(spec) = plugin["spec"].as_object_mut() {
+            if let Some(serde_json::Value::Object(extra)) = &seed.spec {
+                for (field, value) in extra {
+                    spec.entry(field.clone()).or_insert_with(|| value.clone());
+                }
+            }
+            if let Some(weight) = seed.weight {
+                spec.insert("weight".into(), weight.into());
+            }
         }
         match objects
             .create(plugins, None, plugin, WriteOptions::default())
@@ -139,6 +175,7 @@ mod tests {
                 plugin_type: PluginType::Admission,
                 path: "/p/image_policy.wasm".into(),
                 weight: None,
+                spec: None,
             })
         );
         let weighted: Result<PluginSeed, _> = "taints=scheduler/3:/p/t.wasm".parse();
@@ -154,5 +191,25 @@ mod tests {
             let error = bad.parse::<PluginSeed>().err().unwrap_or_default();
             assert!(error.contains("NAME=TYPE[/WEIGHT]:PATH"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn a_spec_file_joins_the_seed_of_its_name() -> Result<(), String> {
+        let dir = std::env::temp_dir().join(format!("keel-seed-spec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let file = dir.join("rs.yaml");
+        std::fs::write(&file, "controller:\n  reconciles: [{group: apps, kind: ReplicaSet}]\n")
+            .map_err(|e| e.to_string())?;
+        let mut seeds = vec!["rs=controller:/p/rs.wasm".parse::<PluginSeed>()?];
+        PluginSeed::add_spec(&mut seeds, &format!("rs={}", file.display()))?;
+        assert_eq!(
+            seeds[0].spec.as_ref().and_then(|s| s.pointer("/controller/reconciles/0/kind")),
+            Some(&serde_json::json!("ReplicaSet"))
+        );
+        let error = PluginSeed::add_spec(&mut seeds, &format!("other={}", file.display()));
+        assert!(error.is_err_and(|e| e.contains("no --plugin other=")));
+        let missing = PluginSeed::add_spec(&mut seeds, "rs=/nonexistent/spec.yaml");
+        assert!(missing.is_err_and(|e| e.contains("cannot read")));
+        std::fs::remove_dir_all(&dir).map_err(|e| e.to_string())
     }
 }

@@ -63,7 +63,7 @@ impl ControllerHost {
     }
 
     /// Stops every controller.
-    pub fn stop(self) {
+    pub fn abort(&self) {
         self.task.abort();
     }
 }

@@ -234,6 +234,7 @@ async fn a_pod_that_fits_nowhere_is_placed_when_a_pod_goes_away() {
         plugin_type: PluginType::Scheduler,
         path: artifacts::NODE_RESOURCES.into(),
         weight: None,
+        spec: None,
     };
     let (_dir, server) = server_with(0, vec![seed]).await;
     let objects = server.running.objects.clone();

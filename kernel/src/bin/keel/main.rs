@@ -80,6 +80,10 @@ struct ServerArgs {
     /// A plugin to create at start unless it exists: NAME=TYPE[/WEIGHT]:PATH (repeatable).
     #[arg(long = "plugin", value_name = "NAME=TYPE[/WEIGHT]:PATH")]
     plugins: Vec<keel::catalog::install::PluginSeed>,
+    /// Further spec fields for a `--plugin` (YAML or JSON: a controller's `controller`
+    /// section, `config`, `limits`): NAME=FILE (repeatable).
+    #[arg(long = "plugin-spec", value_name = "NAME=FILE")]
+    plugin_specs: Vec<String>,
     /// Run no scheduler (pods stay Pending unless another scheduler binds them).
     #[arg(long)]
     no_scheduler: bool,
@@ -92,17 +96,22 @@ struct ServerArgs {
 }
 
 impl ServerArgs {
-    fn config(&self) -> ServerConfig {
-        ServerConfig {
+    fn config(&self) -> anyhow::Result<ServerConfig> {
+        let mut plugins = self.plugins.clone();
+        for spec in &self.plugin_specs {
+            keel::catalog::install::PluginSeed::add_spec(&mut plugins, spec)
+                .map_err(anyhow::Error::msg)?;
+        }
+        Ok(ServerConfig {
             watch_history: self.watch_history,
             snapshot_every: self.snapshot_every,
-            plugins: self.plugins.clone(),
+            plugins,
             scheduler: (!self.no_scheduler).then(|| keel::scheduler::SchedulerConfig {
                 name: self.scheduler_name.clone(),
                 percentage_of_nodes_to_score: self.percentage_of_nodes_to_score,
             }),
             ..ServerConfig::new(self.data_dir.clone(), self.listen)
-        }
+        })
     }
 }
 
@@ -151,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Server(args) => cluster::run(args.config(), |_| {}, shutdown_signal()).await,
+        Command::Server(args) => cluster::run(args.config()?, |_| {}, shutdown_signal()).await,
         Command::Up {
             server,
             kubeconfig,
@@ -166,7 +175,7 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             };
-            cluster::run(server.config(), announce, shutdown_signal()).await
+            cluster::run(server.config()?, announce, shutdown_signal()).await
         }
         Command::Kubeconfig { server, out, force } => write_kubeconfig(out, &server, force),
         Command::Plugin { server, command } => plugin::run(&server, command).await,
