@@ -136,6 +136,27 @@ fn kubectl_ok(server: &Server, args: &[&str]) -> Result<String> {
     stdout_ok(&server.kubectl(args, None)?).with_context(|| format!("kubectl {}", args.join(" ")))
 }
 
+/// The Deployment `kubectl create deployment NAME --image=nginx:1.25 --replicas=N` makes,
+/// written with `kubectl apply -f` (kubectl's typed `create` sends protobuf, which Keel does
+/// not decode yet; `apply` sends the same object as JSON).
+fn create_deployment(server: &Server, name: &str, replicas: u32) -> Result<()> {
+    let replicas = format!("--replicas={replicas}");
+    let args = [
+        "create",
+        "deployment",
+        name,
+        "--image=nginx:1.25",
+        replicas.as_str(),
+        "--dry-run=client",
+        "-o",
+        "yaml",
+    ];
+    let manifest = kubectl_ok(server, &args)?;
+    stdout_ok(&server.kubectl(&["apply", "-f", "-"], Some(&manifest))?)
+        .with_context(|| format!("kubectl apply of\n{manifest}"))?;
+    Ok(())
+}
+
 /// Pods labelled `app=<app>` that are not being deleted: (total, ready).
 async fn pod_counts(pods: &Api<Pod>, app: &str) -> Result<(usize, usize)> {
     let list = pods
@@ -185,16 +206,7 @@ async fn kubectl_drives_a_deployment_through_scale_rollout_and_undo() -> Result<
     spawn_kubelet_stand_in(client.clone(), false, stop.clone());
     let pods = Api::<Pod>::namespaced(client.clone(), "default");
 
-    kubectl_ok(
-        &server,
-        &[
-            "create",
-            "deployment",
-            "web",
-            "--image=nginx:1.25",
-            "--replicas=3",
-        ],
-    )?;
+    create_deployment(&server, "web", 3)?;
     wait_for_pods(&pods, "web", 3).await?;
     kubectl_ok(
         &server,
@@ -345,16 +357,7 @@ async fn deletion_cascades_in_the_background_in_the_foreground_or_orphans() -> R
     let replicasets = Api::<ReplicaSet>::namespaced(client.clone(), "default");
     let deployments = Api::<Deployment>::namespaced(client.clone(), "default");
     for app in ["bg", "fg", "orphan"] {
-        kubectl_ok(
-            &server,
-            &[
-                "create",
-                "deployment",
-                app,
-                "--image=nginx:1.25",
-                "--replicas=2",
-            ],
-        )?;
+        create_deployment(&server, app, 2)?;
     }
     for app in ["bg", "fg", "orphan"] {
         wait_for_pods(&pods, app, 2).await?;
@@ -584,16 +587,7 @@ async fn a_node_that_stops_its_heartbeat_has_its_pods_replaced_elsewhere() -> Re
         });
     }
     spawn_kubelet_stand_in(client.clone(), true, stop.clone());
-    kubectl_ok(
-        &server,
-        &[
-            "create",
-            "deployment",
-            "spread",
-            "--image=nginx:1.25",
-            "--replicas=6",
-        ],
-    )?;
+    create_deployment(&server, "spread", 6)?;
     let pods = Api::<Pod>::namespaced(client.clone(), "default");
     wait_for_pods(&pods, "spread", 6).await?;
     let on_node = |node: &'static str| {

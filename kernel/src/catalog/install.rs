@@ -198,12 +198,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("keel-seed-spec-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let file = dir.join("rs.yaml");
-        std::fs::write(&file, "controller:\n  reconciles: [{group: apps, kind: ReplicaSet}]\n")
-            .map_err(|e| e.to_string())?;
+        std::fs::write(
+            &file,
+            "controller:\n  reconciles: [{group: apps, kind: ReplicaSet}]\n",
+        )
+        .map_err(|e| e.to_string())?;
         let mut seeds = vec!["rs=controller:/p/rs.wasm".parse::<PluginSeed>()?];
         PluginSeed::add_spec(&mut seeds, &format!("rs={}", file.display()))?;
         assert_eq!(
-            seeds[0].spec.as_ref().and_then(|s| s.pointer("/controller/reconciles/0/kind")),
+            seeds[0]
+                .spec
+                .as_ref()
+                .and_then(|s| s.pointer("/controller/reconciles/0/kind")),
             Some(&serde_json::json!("ReplicaSet"))
         );
         let error = PluginSeed::add_spec(&mut seeds, &format!("other={}", file.display()));
