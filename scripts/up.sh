@@ -14,10 +14,13 @@ cargo build --release --locked --target wasm32-wasip2 \
   -p keel-plugin-node-affinity -p keel-plugin-node-resources -p keel-plugin-pod-topology-spread \
   -p keel-plugin-inter-pod-affinity -p keel-plugin-balanced-allocation -p keel-plugin-host-local \
   -p keel-plugin-schema -p keel-plugin-namespace-lifecycle -p keel-plugin-limit-ranger \
-  -p keel-plugin-pod-security -p keel-plugin-image-policy -p keel-plugin-resource-quota
+  -p keel-plugin-pod-security -p keel-plugin-image-policy -p keel-plugin-resource-quota \
+  -p keel-plugin-replicaset -p keel-plugin-deployment -p keel-plugin-garbage-collector \
+  -p keel-plugin-node-lifecycle
 wasm="$CARGO_TARGET_DIR/wasm32-wasip2/release"
 # Plugins run in the order given here: the scheduler's filters in kube-scheduler's order,
 # with its score weights (TYPE/WEIGHT); the admission chain with ResourceQuota last.
+# Controllers take their kinds and grants from deploy/plugins/NAME.yaml (--plugin-spec).
 exec "$CARGO_TARGET_DIR/release/keel" up \
   --plugin "node-unschedulable=scheduler:$wasm/keel_plugin_node_unschedulable.wasm" \
   --plugin "node-name=scheduler:$wasm/keel_plugin_node_name.wasm" \
@@ -34,4 +37,12 @@ exec "$CARGO_TARGET_DIR/release/keel" up \
   --plugin "pod-security=admission:$wasm/keel_plugin_pod_security.wasm" \
   --plugin "image-policy=admission:$wasm/keel_plugin_image_policy.wasm" \
   --plugin "resource-quota=admission:$wasm/keel_plugin_resource_quota.wasm" \
+  --plugin "replicaset=controller:$wasm/keel_plugin_replicaset.wasm" \
+  --plugin-spec "replicaset=deploy/plugins/replicaset.yaml" \
+  --plugin "deployment=controller:$wasm/keel_plugin_deployment.wasm" \
+  --plugin-spec "deployment=deploy/plugins/deployment.yaml" \
+  --plugin "garbage-collector=controller:$wasm/keel_plugin_garbage_collector.wasm" \
+  --plugin-spec "garbage-collector=deploy/plugins/garbage-collector.yaml" \
+  --plugin "node-lifecycle=controller:$wasm/keel_plugin_node_lifecycle.wasm" \
+  --plugin-spec "node-lifecycle=deploy/plugins/node-lifecycle.yaml" \
   "$@"
