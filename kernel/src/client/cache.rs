@@ -93,6 +93,17 @@ impl ObjectCache {
         *self.progress.borrow()
     }
 
+    /// The furthest revision any of the cache's watchers has reached. Watchers move
+    /// independently, so an object of one kind may be newer than [`revision`](Self::revision);
+    /// waiting for the frontier makes every kind at least as new as anything already read.
+    pub fn frontier(&self) -> u64 {
+        self.revisions
+            .iter()
+            .map(|r| r.load(Ordering::SeqCst))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Waits until the cache reflects `revision`, for at most `timeout`.
     pub async fn wait_for(&self, revision: u64, timeout: Duration) -> Result<(), Behind> {
         let mut progress = self.progress.subscribe();

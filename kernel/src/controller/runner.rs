@@ -2,10 +2,11 @@
 //! the history has moved on), the changes mapped to keys in a [`WorkQueue`], and a loop that
 //! reconciles one key at a time through the plugin serving now and applies its answer.
 //!
-//! Before a key is reconciled, the cache is brought up to the revision of the last write
-//! the controller made, so every reconcile sees the controller's own earlier writes
-//! (kube-controller-manager needs "expectations" for this; a revision-ordered cache does
-//! not).
+//! Before a key is reconciled, every kind of the cache is brought up to the revision of the
+//! last write the controller made and of the newest object the cache holds, so every
+//! reconcile sees the controller's own earlier writes (kube-controller-manager needs
+//! "expectations" for this; a revision-ordered cache does not) and a consistent cut of
+//! the kinds (an owner is never missing only because its watcher lags its dependent's).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -102,9 +103,11 @@ impl Runner {
     }
 
     async fn reconcile(&self, working: &mut Working, key: &Key) {
-        if working.written > 0
-            && let Err(behind) = working.cache.wait_for(working.written, CATCH_UP).await
-        {
+        // Every kind as new as the newest thing the cache holds (an owner is never missing
+        // only because its kind's watcher is behind its dependent's), and as new as the
+        // controller's own last write.
+        let target = working.written.max(working.cache.frontier());
+        if let Err(behind) = working.cache.wait_for(target, CATCH_UP).await {
             tracing::warn!(controller = self.name, "{behind}; retrying {}", key.name);
             working.queue.add_rate_limited(key.clone());
             return;

@@ -9,7 +9,8 @@
 //! 2. claims the namespace's active pods ([`claim`]: adopt and release);
 //! 3. writes the status if it changed ([`status`]);
 //! 4. creates pods from the template ([`pod_template`]) or deletes the surplus, best
-//!    candidates first ([`scale_down`]), at most `burstReplicas` at a time.
+//!    candidates first ([`scale_down`]), at most `burstReplicas` at a time
+//!    ([`manage_replicas`]).
 //!
 //! A ReplicaSet being deleted only gets its status kept. The answer's order (ownership,
 //! then status, then creations and deletions) lets the status be reported even while
@@ -20,6 +21,7 @@
 
 pub mod claim;
 pub mod config;
+pub mod manage_replicas;
 pub mod pod_template;
 pub mod scale_down;
 pub mod spec;
@@ -86,7 +88,7 @@ impl Reconciler for ReplicaSetController {
         let terminating = self
             .config
             .status_terminating_replicas
-            .then(|| terminating_pods(&rs, &spec.selector, &all_pods));
+            .then(|| claim::terminating_pods(&rs, &spec.selector, &all_pods));
         let counts = Counts::of(
             &claim.owned,
             terminating,
@@ -101,13 +103,19 @@ impl Reconciler for ReplicaSetController {
         }
         let mut more_to_do = false;
         if !objects::is_deleting(&rs) {
-            let (changes, more) = self.scale(view, &rs, &spec, &claim.owned, &all_pods);
-            actions.extend(changes);
-            more_to_do = more;
+            let scaling = manage_replicas::manage_replicas(
+                view,
+                &rs,
+                &spec,
+                &claim.owned,
+                &all_pods,
+                self.config.burst_replicas,
+            );
+            actions.extend(scaling.actions);
+            more_to_do = scaling.more_to_do;
         }
         let mut result = ReconcileResult::actions(actions);
-        if let Some(millis) = status::next_availability(&claim.owned, spec.min_ready_seconds, now)
-        {
+        if let Some(millis) = status::next_availability(&claim.owned, spec.min_ready_seconds, now) {
             result = result.requeue_after(millis);
         }
         if more_to_do {
@@ -115,59 +123,6 @@ impl Reconciler for ReplicaSetController {
         }
         Ok(result)
     }
-}
-
-impl ReplicaSetController {
-    /// `manageReplicas`: the creations or deletions that bring `owned` to `spec.replicas`
-    /// (at most `burstReplicas`), and whether more remain for later.
-    fn scale(
-        &self,
-        view: &dyn View,
-        rs: &Value,
-        spec: &Spec<'_>,
-        owned: &[Value],
-        all_pods: &[Value],
-    ) -> (Vec<Action>, bool) {
-        let burst = self.config.burst_replicas;
-        if owned.len() < spec.replicas {
-            let missing = spec.replicas - owned.len();
-            let pod = pod_template::pod_from_template(rs, spec.template);
-            let creates = (0..missing.min(burst)).map(|_| Action::create(&pod)).collect();
-            (creates, missing > burst)
-        } else if owned.len() > spec.replicas {
-            let surplus = owned.len() - spec.replicas;
-            let count = surplus.min(burst);
-            let replica_sets = if count < owned.len() && objects::controller_ref(rs).is_some() {
-                view.list("apps", "ReplicaSet", objects::namespace(rs), &Selector::everything())
-            } else {
-                Vec::new()
-            };
-            let related = scale_down::related_pods(rs, &replica_sets, all_pods);
-            let deletes = scale_down::pods_to_delete(owned, &related, count, view.now_millis())
-                .into_iter()
-                .map(|pod| Action::delete("", "Pod", pod, None))
-                .collect();
-            (deletes, surplus > burst)
-        } else {
-            (Vec::new(), false)
-        }
-    }
-}
-
-/// How many of `pods` are terminating (being deleted, not finished) and claimed by `rs`
-/// (`FilterTerminatingPods` then `FilterClaimedPods`).
-fn terminating_pods(rs: &Value, selector: &Selector, pods: &[Value]) -> usize {
-    pods.iter()
-        .filter(|pod| objects::is_deleting(pod))
-        .filter(|pod| {
-            !matches!(
-                pod.pointer("/status/phase").and_then(Value::as_str),
-                Some("Succeeded" | "Failed")
-            )
-        })
-        .filter(|pod| claim::is_controlled_by(pod, rs))
-        .filter(|pod| selector.matches(&objects::labels(pod)))
-        .count()
 }
 
 keel_sdk::export_controller!(ReplicaSetController);
