@@ -19,7 +19,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use k8s_openapi::chrono::{SecondsFormat, Utc};
+use k8s_openapi::jiff::{Timestamp, Unit};
 use keel_plugin_artifacts as artifacts;
 use keel_tests::{Server, stdout_ok};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
@@ -83,7 +83,10 @@ where
 }
 
 fn now_rfc3339() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
+    Timestamp::now()
+        .round(Unit::Second)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .to_string()
 }
 
 /// What a kubelet would report: every pod (bound to a node, when `bound_only`) that is not
@@ -327,17 +330,17 @@ async fn kubectl_drives_a_deployment_through_scale_rollout_and_undo() -> Result<
     assert_eq!(sets.len(), 2, "the undo reused the first ReplicaSet");
     let revision_of_old_template = sets
         .iter()
+        .filter_map(|rs| serde_json::to_value(rs).ok())
         .find(|rs| {
-            rs.spec
-                .as_ref()
-                .and_then(|s| s.template.as_ref())
-                .and_then(|t| t.spec.as_ref())
-                .and_then(|s| s.containers.first())
-                .and_then(|c| c.image.as_deref())
+            rs.pointer("/spec/template/spec/containers/0/image")
+                .and_then(|i| i.as_str())
                 == Some("nginx:1.25")
         })
-        .and_then(|rs| rs.metadata.annotations.as_ref())
-        .and_then(|a| a.get("deployment.kubernetes.io/revision").cloned());
+        .and_then(|rs| {
+            rs.pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
+                .and_then(|r| r.as_str())
+                .map(str::to_string)
+        });
     assert_eq!(revision_of_old_template.as_deref(), Some("3"));
     stop.store(true, Ordering::Relaxed);
     Ok(())
@@ -474,7 +477,7 @@ async fn a_controller_swapped_live_loses_no_key_and_handles_none_twice() -> Resu
         },
     );
     for round in 0..4 {
-        let patch = json!({"spec": {"config": {"round": round}}});
+        let patch = json!({"spec": {"config": {"burstReplicas": 500 - round}}});
         plugins
             .patch("replicaset", &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
@@ -662,5 +665,8 @@ async fn a_node_that_stops_its_heartbeat_has_its_pods_replaced_elsewhere() -> Re
 
 /// `metav1.MicroTime` now, as a kubelet writes a Lease's `renewTime`.
 fn now_micro() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+    Timestamp::now()
+        .round(Unit::Microsecond)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .to_string()
 }
