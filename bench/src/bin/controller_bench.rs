@@ -127,7 +127,23 @@ async fn main() -> Result<()> {
     println!(
         "  anchor: none published for kube-controller-manager (its ReplicaSet controller creates at most 500 pods per sync, in slow-start batches)"
     );
-    print_split("deployment", running.controllers.stats("deployment"));
-    print_split("replicaset", running.controllers.stats("replicaset"));
+    // An answer's actions are counted once all of it is applied: let the controllers settle
+    // (no counter moving for 300 ms) before reading them.
+    let counters = || {
+        (
+            running.controllers.stats("deployment"),
+            running.controllers.stats("replicaset"),
+        )
+    };
+    let mut last = counters();
+    let mut still = 0;
+    while still < 3 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = counters();
+        still = if now == last { still + 1 } else { 0 };
+        last = now;
+    }
+    print_split("deployment", last.0);
+    print_split("replicaset", last.1);
     server.stop().await
 }

@@ -125,7 +125,7 @@ impl WorkQueue {
     }
 
     /// Keys queued or delayed, not counting those being processed.
-    pub fn len(&self) -> usize {
+    pub fn waiting(&self) -> usize {
         let inner = self.lock();
         inner.ready.len() + inner.due.len()
     }
@@ -210,10 +210,10 @@ mod tests {
         queue.add(key("a"));
         queue.add(key("b"));
         queue.add(key("a"));
-        assert_eq!(queue.len(), 2);
+        assert_eq!(queue.waiting(), 2);
         assert_eq!(queue.next().await, key("a"));
         assert_eq!(queue.next().await, key("b"));
-        assert_eq!(queue.len(), 0);
+        assert_eq!(queue.waiting(), 0);
     }
 
     #[tokio::test]
@@ -222,9 +222,9 @@ mod tests {
         queue.add(key("a"));
         let a = queue.next().await;
         queue.add(key("a"));
-        assert_eq!(queue.len(), 0, "not handed out twice at once");
+        assert_eq!(queue.waiting(), 0, "not handed out twice at once");
         queue.done(&a);
-        assert_eq!(queue.len(), 1);
+        assert_eq!(queue.waiting(), 1);
         assert_eq!(queue.next().await, key("a"));
     }
 
