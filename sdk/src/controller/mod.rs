@@ -1,7 +1,7 @@
 //! Controller plugins: `reconcile` one key, reading the host's scoped cache through a
 //! [`View`], and answer with [`Action`]s the host applies with optimistic concurrency.
 //!
-//! A controller implements [`Reconciler`] and exports it with [`export_controller!`]. The
+//! A controller implements [`Reconciler`] and exports it with [`export_controller!`](crate::export_controller). The
 //! reconciler gets its cache and clock through [`View`]: inside the component that is
 //! [`HostView`] (the `cache` import and `host.now-millis`); in a native test it is
 //! [`testing::FakeView`], so a controller's logic is tested without a host.
