@@ -86,7 +86,7 @@ impl Deployment {
             .pointer("/spec/template")
             .cloned()
             .unwrap_or(Value::Null);
-        let template_labels = string_map(template.pointer("/metadata/labels"));
+        let template_labels = objects::labels(&template);
         if !selector.matches(&template_labels) {
             return Err(PluginError::new(
                 "spec.template.metadata.labels: Invalid value: `selector` does not match \
@@ -182,17 +182,6 @@ fn read_strategy(object: &Value, replicas: i64) -> Result<Strategy, PluginError>
             "deployment type {other:?} isn't supported"
         ))),
     }
-}
-
-fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
-    value
-        .and_then(Value::as_object)
-        .map(|map| {
-            map.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
