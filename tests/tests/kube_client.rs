@@ -495,6 +495,21 @@ async fn bad_input_is_a_clear_status_and_stores_nothing() -> Result<()> {
     )?;
     assert_eq!(code, 415, "{body}");
 
+    // kubectl's typed `create` commands send protobuf: the answer says what works instead.
+    let (code, body) = http(
+        server.port,
+        "POST",
+        path,
+        "application/vnd.kubernetes.protobuf",
+        b"k8s\0\n\x0c\n\x02v1\x12\x06Secret",
+    )?;
+    assert_eq!(code, 415, "{body}");
+    let message = status(&body)?["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("kubectl apply -f -"), "{message}");
+
     let (code, body) = http(
         server.port,
         "POST",

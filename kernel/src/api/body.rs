@@ -39,7 +39,9 @@ pub fn decode(content_type: &str, bytes: &[u8]) -> Result<Value, ApiError> {
     }
     if ct == "application/vnd.kubernetes.protobuf" {
         return Err(ApiError::UnsupportedMediaType(
-            "protobuf bodies are not supported; send JSON or YAML".into(),
+            "protobuf bodies are not supported; send JSON or YAML (for kubectl's typed \
+             `create` commands: kubectl create ... --dry-run=client -o yaml | kubectl apply -f -)"
+                .into(),
         ));
     }
     serde_json::from_slice(bytes)
