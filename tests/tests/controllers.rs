@@ -61,6 +61,26 @@ fn as_strs(flags: &[String]) -> Vec<&str> {
     flags.iter().map(String::as_str).collect()
 }
 
+/// A `keel server` running the default controllers (with `overrides`' spec files) and
+/// `extra` flags; with `scheduling`, its scheduler too.
+fn start(
+    dir: &Path,
+    scheduling: bool,
+    overrides: &[(&str, PathBuf)],
+    extra: &[String],
+) -> Result<(Server, kube::Client)> {
+    let mut flags = controller_flags(overrides);
+    flags.extend_from_slice(extra);
+    let data = dir.join("data");
+    let server = if scheduling {
+        Server::start_scheduling(&data, &as_strs(&flags))?
+    } else {
+        Server::start(&data, &as_strs(&flags))?
+    };
+    let client = server.client()?;
+    Ok((server, client))
+}
+
 /// Polls `check` every 100 ms until it answers `Some`, for at most `timeout`.
 async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T>
 where
@@ -202,9 +222,7 @@ async fn wait_for_pods(pods: &Api<Pod>, app: &str, want: usize) -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_drives_a_deployment_through_scale_rollout_and_undo() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let flags = controller_flags(&[]);
-    let server = Server::start(&dir.path().join("data"), &as_strs(&flags))?;
-    let client = server.client()?;
+    let (server, client) = start(dir.path(), false, &[], &[])?;
     let stop = Arc::new(AtomicBool::new(false));
     spawn_kubelet_stand_in(client.clone(), false, stop.clone());
     let pods = Api::<Pod>::namespaced(client.clone(), "default");
@@ -351,9 +369,7 @@ async fn kubectl_drives_a_deployment_through_scale_rollout_and_undo() -> Result<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_cascades_in_the_background_in_the_foreground_or_orphans() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let flags = controller_flags(&[]);
-    let server = Server::start(&dir.path().join("data"), &as_strs(&flags))?;
-    let client = server.client()?;
+    let (server, client) = start(dir.path(), false, &[], &[])?;
     let stop = Arc::new(AtomicBool::new(false));
     spawn_kubelet_stand_in(client.clone(), false, stop.clone());
     let pods = Api::<Pod>::namespaced(client.clone(), "default");
@@ -442,9 +458,7 @@ async fn deletion_cascades_in_the_background_in_the_foreground_or_orphans() -> R
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_swapped_live_loses_no_key_and_handles_none_twice() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let flags = controller_flags(&[]);
-    let server = Server::start(&dir.path().join("data"), &as_strs(&flags))?;
-    let client = server.client()?;
+    let (server, client) = start(dir.path(), false, &[], &[])?;
     let pods = Api::<Pod>::namespaced(client.clone(), "default");
     let version = pods
         .list(&ListParams::default())
@@ -537,17 +551,21 @@ async fn a_node_that_stops_its_heartbeat_has_its_pods_replaced_elsewhere() -> Re
             "defaultTolerationSeconds: 1",
         );
     std::fs::write(&lifecycle, spec)?;
-    let mut flags = controller_flags(&[("node-lifecycle", lifecycle)]);
+    let mut schedulers = Vec::new();
     for (name, path) in [
         ("node-unschedulable", artifacts::NODE_UNSCHEDULABLE),
         ("taint-toleration", artifacts::TAINT_TOLERATION),
         ("node-resources", artifacts::NODE_RESOURCES),
     ] {
-        flags.push("--plugin".into());
-        flags.push(format!("{name}=scheduler:{path}"));
+        schedulers.push("--plugin".into());
+        schedulers.push(format!("{name}=scheduler:{path}"));
     }
-    let server = Server::start_scheduling(&dir.path().join("data"), &as_strs(&flags))?;
-    let client = server.client()?;
+    let (server, client) = start(
+        dir.path(),
+        true,
+        &[("node-lifecycle", lifecycle)],
+        &schedulers,
+    )?;
     let nodes = Api::<Node>::all(client.clone());
     let leases = Api::<Lease>::namespaced(client.clone(), "kube-node-lease");
     for name in ["n1", "n2", "n3"] {
