@@ -458,7 +458,7 @@ async fn deletion_cascades_in_the_background_in_the_foreground_or_orphans() -> R
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_swapped_live_loses_no_key_and_handles_none_twice() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (server, client) = start(dir.path(), false, &[], &[])?;
+    let (_server, client) = start(dir.path(), false, &[], &[])?;
     let pods = Api::<Pod>::namespaced(client.clone(), "default");
     let version = pods
         .list(&ListParams::default())
