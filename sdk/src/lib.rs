@@ -86,7 +86,14 @@ macro_rules! world {
         /// An unset configuration parses as JSON `null`, so `Option<_>` or a
         /// `#[serde(default)]` struct accepts it.
         pub fn config<T: serde::de::DeserializeOwned>() -> Result<T, PluginError> {
-            serde_json::from_str(&host::config())
+            parse_config(&host::config())
+        }
+
+        /// Configuration text (what `host::config()` answers, or what a stateful plugin's
+        /// `new` is given) parsed into `T`, with the error every plugin answers for a
+        /// configuration it refuses ("bad configuration: ...").
+        pub fn parse_config<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, PluginError> {
+            serde_json::from_str(text)
                 .map_err(|e| PluginError::new(format!("bad configuration: {e}")))
         }
     };

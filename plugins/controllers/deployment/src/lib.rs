@@ -38,7 +38,9 @@ pub mod template;
 #[cfg(test)]
 mod tests;
 
-use keel_sdk::controller::{ObjectRef, PluginError, ReconcileResult, Reconciler, View, objects};
+use keel_sdk::controller::{
+    ObjectRef, PluginError, ReconcileResult, Reconciler, View, objects, parse_config,
+};
 use keel_sdk::labels::Selector;
 use serde::Deserialize;
 use serde_json::Value;
@@ -57,8 +59,7 @@ pub struct DeploymentController;
 
 impl Reconciler for DeploymentController {
     fn new(config: &str) -> Result<Self, PluginError> {
-        let _: Option<Config> = serde_json::from_str(config)
-            .map_err(|e| PluginError::new(format!("bad configuration: {e}")))?;
+        let _: Option<Config> = parse_config(config)?;
         Ok(DeploymentController)
     }
 

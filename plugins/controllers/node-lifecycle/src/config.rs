@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use keel_sdk::controller::PluginError;
+use keel_sdk::controller::{PluginError, parse_config};
 
 /// The plugin's configuration.
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -32,8 +32,7 @@ impl Default for Config {
 impl Config {
     /// Parses `spec.config` (`null` when unset: the defaults).
     pub fn parse(text: &str) -> Result<Config, PluginError> {
-        let config: Option<Config> = serde_json::from_str(text)
-            .map_err(|e| PluginError::new(format!("bad configuration: {e}")))?;
+        let config: Option<Config> = parse_config(text)?;
         Ok(config.unwrap_or_default())
     }
 

@@ -1,6 +1,6 @@
 //! The plugin's configuration (the `Plugin` object's `spec.config`).
 
-use keel_sdk::controller::PluginError;
+use keel_sdk::controller::{PluginError, parse_config};
 use serde::Deserialize;
 
 /// kube-controller-manager's `BurstReplicas`: at most this many pods are created or deleted
@@ -34,8 +34,7 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        let config: Option<Config> = serde_json::from_str(text)
-            .map_err(|e| PluginError::new(format!("bad configuration: {e}")))?;
+        let config: Option<Config> = parse_config(text)?;
         let config = config.unwrap_or_default();
         if config.burst_replicas == 0 {
             return Err(PluginError::new(

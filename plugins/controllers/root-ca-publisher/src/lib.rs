@@ -6,7 +6,7 @@
 //! cache has none, and updated when its `ca.crt` differs. A deleted namespace needs nothing.
 
 use keel_sdk::controller::{
-    Action, ObjectRef, PluginError, ReconcileResult, Reconciler, View, objects,
+    Action, ObjectRef, PluginError, ReconcileResult, Reconciler, View, objects, parse_config,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -52,8 +52,7 @@ pub struct RootCaPublisher {
 
 impl Reconciler for RootCaPublisher {
     fn new(config: &str) -> Result<Self, PluginError> {
-        let Config { ca_cert } = serde_json::from_str(config)
-            .map_err(|e| PluginError::new(format!("bad configuration: {e}")))?;
+        let Config { ca_cert } = parse_config(config)?;
         Ok(RootCaPublisher { ca_cert })
     }
 

@@ -24,7 +24,7 @@
 //! candidates' indexes.
 
 use keel_sdk::scheduler::{
-    Candidates, Capabilities, Node, NodeUsage, PluginError, Pod, Rows, Scheduler,
+    Candidates, Capabilities, Node, NodeUsage, PluginError, Pod, Rows, Scheduler, parse_config,
 };
 use serde::Deserialize;
 
@@ -82,8 +82,7 @@ impl BalancedAllocation {
     /// The plugin for a `NodeResourcesBalancedAllocationArgs`-shaped configuration (`null`:
     /// cpu and memory).
     pub fn from_config(config: &str) -> Result<BalancedAllocation, PluginError> {
-        let config: Option<Config> = serde_json::from_str(config)
-            .map_err(|e| PluginError::new(format!("bad configuration: {e}")))?;
+        let config: Option<Config> = parse_config(config)?;
         // SetDefaults_NodeResourcesBalancedAllocationArgs: no resources means cpu and memory.
         let resources = match config.and_then(|c| c.resources) {
             Some(specs) if !specs.is_empty() => resources(specs)?,

@@ -44,7 +44,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use keel_sdk::scheduler::{
     Candidates, Capabilities, FilterResult, Node, PlacedPod, PluginError, Pod, PodFields, Rows,
-    Scheduler,
+    Scheduler, parse_config,
 };
 use serde::Deserialize;
 
@@ -103,8 +103,7 @@ pub struct InterPodAffinity {
 impl InterPodAffinity {
     /// The plugin for an `InterPodAffinityArgs`-shaped configuration (`null`: the defaults).
     pub fn from_config(config: &str) -> Result<InterPodAffinity, PluginError> {
-        let config: Option<Config> = serde_json::from_str(config)
-            .map_err(|e| PluginError::new(format!("bad configuration: {e}")))?;
+        let config: Option<Config> = parse_config(config)?;
         let config = config.unwrap_or_default();
         let hard_pod_affinity_weight = config.hard_pod_affinity_weight.unwrap_or(1);
         if !(0..=100).contains(&hard_pod_affinity_weight) {

@@ -24,7 +24,7 @@ mod selector;
 
 use keel_sdk::scheduler::{
     Candidates, Capabilities, FilterResult, Node, PluginError, Pod, PodFields, Rows, Scheduler,
-    Verdicts,
+    Verdicts, parse_config,
 };
 use selector::{AffinitySpec, NodeAffinitySpec, NodeView, Preferred, Selector};
 use serde::Deserialize;
@@ -66,7 +66,7 @@ pub struct NodeAffinity {
 impl NodeAffinity {
     /// The plugin for a `NodeAffinityArgs`-shaped configuration (`null`: no added affinity).
     pub fn from_config(config: &str) -> Result<NodeAffinity, PluginError> {
-        let args: Option<Args> = serde_json::from_str(config).map_err(config_error)?;
+        let args: Option<Args> = parse_config(config)?;
         let added = args.and_then(|a| a.added_affinity).unwrap_or_default();
         let added_required = added
             .required_during_scheduling_ignored_during_execution

@@ -18,7 +18,7 @@
 
 use keel_sdk::scheduler::{
     Candidates, Capabilities, FilterResult, Node, NodeUsage, PluginError, Pod, Resources, Rows,
-    Scheduler,
+    Scheduler, parse_config,
 };
 use serde::Deserialize;
 
@@ -83,8 +83,7 @@ pub struct NodeResources {
 impl NodeResources {
     /// The plugin for a `NodeResourcesFitArgs`-shaped configuration (`null`: the defaults).
     pub fn from_config(config: &str) -> Result<NodeResources, PluginError> {
-        let config: Option<Config> = serde_json::from_str(config)
-            .map_err(|e| PluginError::new(format!("bad configuration: {e}")))?;
+        let config: Option<Config> = parse_config(config)?;
         let strategy = config.and_then(|c| c.scoring_strategy);
         let kind = strategy.as_ref().map(|s| s.kind).unwrap_or_default();
         let weights = match strategy.and_then(|s| s.resources) {
