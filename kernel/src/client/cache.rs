@@ -144,6 +144,22 @@ impl ObjectCache {
             .collect()
     }
 
+    /// The names of the objects of `kind` in `namespace` (all namespaces when `None`), as
+    /// (namespace, name), without copying or re-parsing the objects.
+    pub fn names(&self, kind: &ResourceType, namespace: Option<&str>) -> Vec<(String, String)> {
+        let prefix = list_prefix(kind, namespace);
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .range(prefix.clone()..)
+            .take_while(|(key, _)| key.starts_with(&prefix))
+            .map(|(_, e)| {
+                let name = meta_str(&e.object, "name").unwrap_or_default();
+                let ns = meta_str(&e.object, "namespace").unwrap_or_default();
+                (ns.to_string(), name.to_string())
+            })
+            .collect()
+    }
+
     /// One object of `kind`, parsed.
     pub fn object(&self, kind: &ResourceType, namespace: &str, name: &str) -> Option<Value> {
         let namespace = if kind.namespaced { namespace } else { "" };

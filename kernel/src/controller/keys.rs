@@ -13,7 +13,6 @@ use super::queue::Key;
 use crate::client::cache::ObjectCache;
 use crate::object::ResourceType;
 use crate::object::meta::meta_str;
-use crate::object::selector::LabelSelector;
 use crate::plugin::ControllerSpec;
 
 /// The kinds of a controller's spec, resolved against the served kinds.
@@ -205,15 +204,20 @@ impl KeyMapper {
         let Some(cache) = self.cache.get().and_then(Weak::upgrade) else {
             return Vec::new();
         };
-        let everything = LabelSelector::default();
         let mut keys = Vec::new();
         for kind in &self.kinds.reconciles {
             let scope = kind.namespaced.then_some(namespace);
-            for json in cache.list(kind, scope, &everything) {
-                if let Ok(object) = serde_json::from_str::<Value>(&json) {
-                    keys.push(key_of(kind, &object));
-                }
-            }
+            keys.extend(
+                cache
+                    .names(kind, scope)
+                    .into_iter()
+                    .map(|(namespace, name)| Key {
+                        group: kind.group.into(),
+                        kind: kind.kind.into(),
+                        namespace,
+                        name,
+                    }),
+            );
         }
         keys
     }
