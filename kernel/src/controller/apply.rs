@@ -166,9 +166,7 @@ impl Applier {
         }
         self.objects
             .kinds()
-            .all()
-            .iter()
-            .find(|r| r.group == group && r.kind == kind)
+            .by_group_kind(group, kind)
             .ok_or_else(|| ActionError::Refused(format!("{kind} is not a kind this server serves")))
     }
 }

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::queue::Key;
 use crate::client::cache::ObjectCache;
-use crate::object::ResourceType;
 use crate::object::meta::meta_str;
+use crate::object::{Registry, ResourceType};
 use crate::plugin::ControllerSpec;
 
 /// The kinds of a controller's spec, resolved against the served kinds.
@@ -27,10 +27,10 @@ pub struct Kinds {
 
 impl Kinds {
     /// Resolves `spec`'s kinds among `served`; answers the kinds that are not served too.
-    pub fn resolve(spec: &ControllerSpec, served: &'static [ResourceType]) -> (Kinds, Vec<String>) {
+    pub fn resolve(spec: &ControllerSpec, served: &Registry) -> (Kinds, Vec<String>) {
         let mut missing = Vec::new();
         let mut find = |group: &str, kind: &str| {
-            let found = served.iter().find(|r| r.group == group && r.kind == kind);
+            let found = served.by_group_kind(group, kind);
             if found.is_none() {
                 missing.push(if group.is_empty() {
                     kind.to_string()
@@ -262,7 +262,6 @@ fn owner_uids(object: &Value) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::object::Registry;
     use crate::plugin::KindRef;
     use serde_json::json;
 
@@ -274,16 +273,14 @@ mod tests {
     }
 
     fn mapper(spec: &ControllerSpec) -> KeyMapper {
-        let (kinds, missing) = Kinds::resolve(spec, Registry::default().all());
+        let (kinds, missing) = Kinds::resolve(spec, &Registry::default());
         assert!(missing.is_empty(), "{missing:?}");
         KeyMapper::new(spec, kinds)
     }
 
     fn served(group: &str, kind: &str) -> &'static ResourceType {
         Registry::default()
-            .all()
-            .iter()
-            .find(|r| r.group == group && r.kind == kind)
+            .by_group_kind(group, kind)
             .unwrap_or_else(|| panic!("{kind} is served"))
     }
 

@@ -56,7 +56,7 @@ impl Runner {
     /// Runs until `stop` turns true (or its sender goes); the reconcile in progress
     /// finishes first.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let (kinds, missing) = Kinds::resolve(&self.spec, self.objects.kinds().all());
+        let (kinds, missing) = Kinds::resolve(&self.spec, self.objects.kinds());
         if !missing.is_empty() {
             tracing::warn!(
                 controller = self.name,

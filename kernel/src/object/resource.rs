@@ -309,6 +309,13 @@ impl Registry {
             .find(|r| r.kind == kind && r.api_version() == api_version)
     }
 
+    /// The kind `kind` of API group `group`, in the first version served.
+    pub fn by_group_kind(&self, group: &str, kind: &str) -> Option<&'static ResourceType> {
+        self.types
+            .iter()
+            .find(|r| r.group == group && r.kind == kind)
+    }
+
     /// The distinct groups, core first, in a stable order.
     pub fn groups(&self) -> Vec<&'static str> {
         let mut groups: Vec<&'static str> = Vec::new();
