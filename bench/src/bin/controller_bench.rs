@@ -131,8 +131,8 @@ async fn main() -> Result<()> {
     // (no counter moving for 300 ms) before reading them.
     let counters = || {
         (
-            running.controllers.stats("deployment"),
-            running.controllers.stats("replicaset"),
+            running.controllers().and_then(|c| c.stats("deployment")),
+            running.controllers().and_then(|c| c.stats("replicaset")),
         )
     };
     let mut last = counters();

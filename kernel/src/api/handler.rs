@@ -187,6 +187,22 @@ async fn wait_for(objects: &Objects, revision: u64) -> Result<()> {
     Ok(())
 }
 
+/// Brings this member up to what a read's `resourceVersion` asks, as Kubernetes reads
+/// it: unset, the most recent state (a linearizable read, confirmed with the leader);
+/// `"0"`, any state this member has; `N`, a state no older than revision `N`.
+async fn read_at(objects: &Objects, rv: Option<&str>) -> Result<()> {
+    match rv.filter(|v| !v.is_empty()) {
+        None => Ok(objects.store().linearize().await?),
+        Some("0") => Ok(()),
+        Some(v) => {
+            let revision = v
+                .parse::<u64>()
+                .map_err(|_| ApiError::BadRequest(format!("invalid resourceVersion {v:?}")))?;
+            wait_for(objects, revision).await
+        }
+    }
+}
+
 async fn collection(
     objects: &Objects,
     rt: &'static ResourceType,
@@ -208,6 +224,10 @@ async fn collection(
                 })
                 .transpose()?;
             let send_initial_events = q.flag("sendInitialEvents");
+            if q.get("resourceVersion").is_none_or(str::is_empty) {
+                // The watch starts from the most recent state.
+                read_at(objects, None).await?;
+            }
             let request = watch::WatchRequest {
                 rt,
                 namespace: ns.map(str::to_string),
@@ -226,8 +246,8 @@ async fn collection(
             Ok(watch::respond(objects.clone(), request))
         }
         Method::GET => {
-            if let Some(rv) = q.number("resourceVersion")?.filter(|rv| *rv > 0) {
-                wait_for(objects, rv).await?;
+            if q.get("continue").is_none_or(str::is_empty) {
+                read_at(objects, q.get("resourceVersion")).await?;
             }
             let opts = q.list_options()?;
             let page = objects.list(rt, ns, &opts)?;
@@ -393,7 +413,10 @@ async fn object(
         }
     };
     match method {
-        Method::GET => answer(objects.get(rt, ns, name)?),
+        Method::GET => {
+            read_at(objects, q.get("resourceVersion")).await?;
+            answer(objects.get(rt, ns, name)?)
+        }
         Method::PUT => {
             let value = body::decode(&ct, &body::read(req.into_body()).await?)?;
             answer(objects.update(rt, ns, name, value, part, opts).await?)

@@ -73,10 +73,23 @@ pub fn status_object(err: &ApiError) -> Value {
     status
 }
 
-/// An error answered as a `Status`.
+/// An error answered as a `Status`. A 503 (no leader yet, a write whose fate is not
+/// known) carries `Retry-After: 1`, which client-go honours by retrying.
 pub fn error_response(err: &ApiError) -> Response<Body> {
     let code = StatusCode::from_u16(err.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(code, &status_object(err))
+    let unavailable = code == StatusCode::SERVICE_UNAVAILABLE;
+    let mut status = status_object(err);
+    if unavailable {
+        status["details"]["retryAfterSeconds"] = serde_json::json!(1);
+    }
+    let mut response = json_response(code, &status);
+    if unavailable {
+        response.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
+    }
+    response
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! Group commit at proposal time. openraft 0.9 makes each log append durable
 //! before it starts the next, so one write per entry would cost one fsync per
 //! write. The batcher proposes the writes that queued up while the previous
-//! proposal was in flight as one entry; the state machine still gives each
-//! write its own revision.
+//! proposal was in flight as one entry (through the leader, wherever it is);
+//! the state machine still gives each write its own revision.
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::types::{Command, Outcome, Proposal, Raft};
+use super::leader::Leader;
+use super::types::{Command, Outcome, Proposal};
 use super::{Result, StoreError};
 
 /// The most writes in one entry.
@@ -24,10 +25,10 @@ pub struct Batcher {
 }
 
 impl Batcher {
-    /// Starts the batching task for `raft`.
-    pub fn start(raft: Raft) -> Self {
+    /// Starts the batching task, proposing through `leader`.
+    pub fn start(leader: Leader) -> Self {
         let (tx, rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
-        tokio::spawn(run(raft, rx));
+        tokio::spawn(run(leader, rx));
         Self { tx }
     }
 
@@ -44,7 +45,7 @@ impl Batcher {
     }
 }
 
-async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
+async fn run(leader: Leader, mut rx: mpsc::Receiver<Pending>) {
     while let Some(first) = rx.recv().await {
         let mut bytes = first.0.size();
         let mut batch = vec![first];
@@ -59,16 +60,16 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
         }
         let (commands, waiters): (Vec<Command>, Vec<_>) = batch.into_iter().unzip();
         let count = commands.len();
-        match raft.client_write(Proposal(commands)).await {
-            Ok(resp) if resp.data.len() == count => {
-                for (outcome, waiter) in resp.data.into_iter().zip(waiters) {
+        match leader.propose(Proposal(commands)).await {
+            Ok(outcomes) if outcomes.len() == count => {
+                for (outcome, waiter) in outcomes.into_iter().zip(waiters) {
                     let _ = waiter.send(Ok(outcome));
                 }
             }
-            Ok(resp) => {
+            Ok(outcomes) => {
                 let msg = format!(
                     "the state machine answered {} outcomes for {count} writes",
-                    resp.data.len()
+                    outcomes.len()
                 );
                 tracing::error!("{msg}");
                 for waiter in waiters {

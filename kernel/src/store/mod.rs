@@ -1,7 +1,10 @@
 //! The replicated object store: openraft with its log and state machine on
-//! one RocksDB database. Writes go through Raft ([`Store::write`]) and are
-//! answered after they are durable and applied; reads come from the applied
-//! state. The store knows nothing of HTTP or of what the objects mean.
+//! one RocksDB database, one member of a cluster of one or more. Writes go
+//! through the leader's Raft log ([`Store::write`], from any member) and are
+//! answered after they are durable on a majority and applied here; reads come
+//! from the applied state, after [`Store::linearize`] when they must reflect
+//! every committed write. Members talk over their own listener ([`peer`]).
+//! The store knows nothing of the Kubernetes API or of what the objects mean.
 
 // openraft's storage traits fix the error type (`StorageError`, large);
 // the helpers around them return it unboxed to match.
@@ -10,18 +13,25 @@
 mod batcher;
 mod codec;
 mod db;
+mod leader;
 mod log_store;
-mod network;
+pub mod membership;
+pub mod peer;
 mod state_machine;
 pub mod types;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
+use openraft::error::{InitializeError, RaftError};
 use openraft::{BasicNode, Config, SnapshotPolicy};
 use rocksdb::{DB, Direction, IteratorMode};
+use tokio::net::TcpListener;
 
+pub use membership::Formation;
 pub use types::{Command, NodeId, Outcome, Proposal, Raft};
 
 use crate::watch::WatchHub;
@@ -66,7 +76,21 @@ pub struct StoreConfig {
     pub snapshot_every: u64,
     /// Entries kept in the log behind a snapshot (for slow followers).
     pub keep_behind_snapshot: u64,
+    /// How the member finds its cluster on first start.
+    pub formation: Formation,
+    /// Where the peer listener binds; `None` runs none (a single member that cannot grow).
+    pub peer_listen: Option<SocketAddr>,
+    /// How often the leader sends heartbeats.
+    pub heartbeat: Duration,
+    /// A follower that hears no leader for a random time between this and twice this
+    /// starts an election.
+    pub election_timeout: Duration,
 }
+
+/// Heartbeat interval unless configured.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_millis(100);
+/// Election timeout (the lower bound) unless configured.
+pub const DEFAULT_ELECTION_TIMEOUT: Duration = Duration::from_millis(500);
 
 impl StoreConfig {
     /// Defaults for a single node keeping its data in `data_dir`.
@@ -78,6 +102,10 @@ impl StoreConfig {
             watch_history: DEFAULT_WATCH_HISTORY,
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             keep_behind_snapshot: 1_000,
+            formation: Formation::Single,
+            peer_listen: None,
+            heartbeat: DEFAULT_HEARTBEAT,
+            election_timeout: DEFAULT_ELECTION_TIMEOUT,
         }
     }
 }
@@ -98,15 +126,27 @@ pub struct Store {
     db: Arc<DB>,
     hub: Arc<WatchHub>,
     batcher: batcher::Batcher,
+    leader: leader::Leader,
+    peer_addr: Option<SocketAddr>,
+    peer_task: Arc<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Store {
-    /// Opens the database, starts Raft, and on first start initialises a
-    /// single-member cluster. Returns once this node can take writes.
+    /// Opens the database, starts Raft and the peer listener, and on first start
+    /// forms or joins the cluster as `config.formation` says. A single member
+    /// returns once it can take writes; a member of a larger cluster returns at
+    /// once (see [`Store::linearize`] to wait until it has caught up).
     pub async fn open(config: &StoreConfig) -> Result<Self> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             StoreError::Storage(format!("creating {}: {e}", config.data_dir.display()))
         })?;
+        let listener = match config.peer_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                StoreError::Raft(format!("cannot listen for peers on {addr}: {e}"))
+            })?),
+            None => None,
+        };
+        let peer_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
         let db = db::open(&config.data_dir).map_err(|e| {
             StoreError::Storage(format!("opening {}: {e}", config.data_dir.display()))
         })?;
@@ -116,42 +156,89 @@ impl Store {
         let log =
             log_store::LogStore::new(db.clone()).map_err(|e| StoreError::Storage(e.to_string()))?;
         let sm = state_machine::StateMachine::new(db.clone(), hub.clone());
-        let raft_config = Config {
-            cluster_name: "keel".into(),
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every),
-            max_in_snapshot_log_to_keep: config.keep_behind_snapshot,
-            ..Default::default()
-        }
-        .validate()
-        .map_err(|e| StoreError::Raft(e.to_string()))?;
+        let peers = peer::client::Peers::new();
         let raft = Raft::new(
             config.node_id,
-            Arc::new(raft_config),
-            network::SingleMember,
+            Arc::new(raft_config(config)?),
+            peer::client::Network::new(peers.clone(), config.node_id),
             log,
             sm,
         )
         .await
         .map_err(|e| StoreError::Raft(e.to_string()))?;
-        if !raft
-            .is_initialized()
-            .await
-            .map_err(|e| StoreError::Raft(e.to_string()))?
-        {
-            let members = BTreeMap::from([(config.node_id, BasicNode::new(&config.advertise))]);
-            raft.initialize(members)
-                .await
-                .map_err(|e| StoreError::Raft(e.to_string()))?;
-        }
-        let batcher = batcher::Batcher::start(raft.clone());
+        let leader = leader::Leader::new(raft.clone(), peers.clone(), config.node_id);
+        let peer_task = listener.map(|listener| {
+            let service = Arc::new(peer::server::PeerService {
+                raft: raft.clone(),
+                leader: leader.clone(),
+                peers: peers.clone(),
+            });
+            tokio::spawn(peer::server::serve(listener, service))
+        });
         let store = Self {
+            batcher: batcher::Batcher::start(leader.clone()),
             raft,
             db,
             hub,
-            batcher,
+            leader,
+            peer_addr,
+            peer_task: Arc::new(peer_task),
         };
-        store.wait_leader().await?;
+        store.form(config, peers).await?;
+        let voters: Vec<NodeId> = store
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .collect();
+        if voters == [config.node_id] {
+            store.wait_leader().await?;
+        }
         Ok(store)
+    }
+
+    /// On a pristine member, starts the cluster or asks to join one.
+    async fn form(&self, config: &StoreConfig, peers: peer::client::Peers) -> Result<()> {
+        let initialized = self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| StoreError::Raft(e.to_string()))?;
+        if initialized {
+            return Ok(());
+        }
+        let members = match &config.formation {
+            Formation::Single => {
+                BTreeMap::from([(config.node_id, BasicNode::new(&config.advertise))])
+            }
+            Formation::Initial(list) => {
+                if !list.contains_key(&config.node_id) {
+                    return Err(StoreError::Raft(format!(
+                        "this member's id {} is not among the initial members {:?}",
+                        config.node_id,
+                        list.keys().collect::<Vec<_>>()
+                    )));
+                }
+                list.iter()
+                    .map(|(id, addr)| (*id, BasicNode::new(addr)))
+                    .collect()
+            }
+            Formation::Join(seed) => {
+                let me = peer::wire::AddMember {
+                    id: config.node_id,
+                    address: config.advertise.clone(),
+                };
+                tokio::spawn(membership::join(peers, seed.clone(), me));
+                return Ok(());
+            }
+        };
+        // Every initial member initializes with the same list; openraft makes that safe.
+        match self.raft.initialize(members).await {
+            Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(e) => Err(StoreError::Raft(e.to_string())),
+        }
     }
 
     async fn wait_leader(&self) -> Result<()> {
@@ -227,6 +314,43 @@ impl Store {
         Ok(revision)
     }
 
+    /// Returns once this member's state reflects every write committed before
+    /// the call (the leader confirms its read index with a quorum). Reads that
+    /// must be linearizable call this first.
+    pub async fn linearize(&self) -> Result<()> {
+        self.leader.linearize().await
+    }
+
+    /// This member's Raft id.
+    pub fn id(&self) -> NodeId {
+        self.raft.metrics().borrow().id
+    }
+
+    /// Where the peer listener listens, if it runs.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer_addr
+    }
+
+    /// A watch on whether this member is the leader (`true`) or not.
+    pub fn leadership(&self) -> tokio::sync::watch::Receiver<bool> {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let mut metrics = self.raft.metrics();
+        tokio::spawn(async move {
+            loop {
+                let leading = {
+                    let m = metrics.borrow_and_update();
+                    m.current_leader == Some(m.id)
+                };
+                tx.send_if_modified(|was| std::mem::replace(was, leading) != leading);
+                tokio::select! {
+                    changed = metrics.changed() => if changed.is_err() { break },
+                    () = tx.closed() => break,
+                }
+            }
+        });
+        rx
+    }
+
     /// The watch hub fed by this store.
     pub fn hub(&self) -> &Arc<WatchHub> {
         &self.hub
@@ -242,12 +366,30 @@ impl Store {
         &self.raft
     }
 
-    /// Stops Raft.
+    /// Stops the peer listener and Raft.
     pub async fn shutdown(&self) {
+        if let Some(task) = self.peer_task.as_ref() {
+            task.abort();
+        }
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!("raft shutdown: {e}");
         }
     }
+}
+
+fn raft_config(config: &StoreConfig) -> Result<Config> {
+    let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    Config {
+        cluster_name: "keel".into(),
+        heartbeat_interval: millis(config.heartbeat),
+        election_timeout_min: millis(config.election_timeout),
+        election_timeout_max: millis(config.election_timeout) * 2,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every),
+        max_in_snapshot_log_to_keep: config.keep_behind_snapshot,
+        ..Default::default()
+    }
+    .validate()
+    .map_err(|e| StoreError::Raft(format!("raft settings: {e}")))
 }
 
 fn to_stored(bytes: &[u8]) -> Result<Stored> {

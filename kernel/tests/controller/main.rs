@@ -67,8 +67,8 @@ async fn writes_the_plugin_is_not_granted_are_refused_until_granted_live() {
     let objects = running.objects.clone();
     let refused = until("refused writes", || {
         running
-            .controllers
-            .stats("root-ca")
+            .controllers()
+            .and_then(|c| c.stats("root-ca"))
             .filter(|s| s.refused >= 4)
     })
     .await;

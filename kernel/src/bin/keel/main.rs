@@ -1,6 +1,7 @@
-//! The `keel` command: run a server, a whole single-node cluster, write a kubeconfig, or
-//! manage plugins.
+//! The `keel` command: run a server (one member of a cluster), a whole single-node
+//! cluster, write a kubeconfig, manage plugins or the cluster's members.
 
+mod member;
 mod plugin;
 
 use std::net::SocketAddr;
@@ -8,7 +9,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use keel::cluster::{self, ServerConfig};
+use keel::cluster::{self, MemberConfig, ServerConfig};
+use keel::store::Formation;
 
 #[derive(Parser)]
 #[command(
@@ -61,6 +63,19 @@ enum Command {
         #[command(subcommand)]
         command: plugin::PluginCommand,
     },
+    /// List, add and remove the members of a cluster.
+    Member {
+        /// Any member's peer address (HOST:PORT, its --peer-listen).
+        #[arg(
+            long,
+            env = "KEEL_PEER",
+            default_value = "127.0.0.1:6480",
+            global = true
+        )]
+        peer: String,
+        #[command(subcommand)]
+        command: member::MemberCommand,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -93,6 +108,66 @@ struct ServerArgs {
     /// Kubernetes' percentageOfNodesToScore (1-100); unset adapts it to the cluster's size.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
     percentage_of_nodes_to_score: Option<u32>,
+    #[command(flatten)]
+    member: MemberArgs,
+}
+
+/// This server's place in a cluster of members.
+#[derive(Args, Clone)]
+struct MemberArgs {
+    /// This member's id, unique in its cluster.
+    #[arg(long, default_value_t = 1)]
+    id: u64,
+    /// Where to listen for the other members (Raft, forwarded writes, `keel member`).
+    /// Without it the server is a single member that cannot grow.
+    #[arg(long, value_name = "ADDR")]
+    peer_listen: Option<SocketAddr>,
+    /// The peer address the other members reach this one at (default: --peer-listen).
+    #[arg(long, value_name = "HOST:PORT")]
+    advertise_peer: Option<String>,
+    /// Form a new cluster of these members on first start: ID=HOST:PORT,... (their peer
+    /// addresses), the same list on every member.
+    #[arg(long, value_name = "ID=HOST:PORT,...", conflicts_with = "join")]
+    initial_members: Option<String>,
+    /// Join the cluster of the member with this peer address on first start.
+    #[arg(long, value_name = "HOST:PORT")]
+    join: Option<String>,
+    /// The leader's heartbeat interval, in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    heartbeat_ms: u64,
+    /// The election timeout in milliseconds (a follower waits a random time between it and
+    /// twice it without hearing a leader before it stands for election).
+    #[arg(long, default_value_t = 500)]
+    election_timeout_ms: u64,
+}
+
+impl MemberArgs {
+    fn config(&self) -> anyhow::Result<MemberConfig> {
+        let formation = match (&self.initial_members, &self.join) {
+            (Some(list), _) => Formation::parse_initial(list)
+                .map_err(|e| anyhow::anyhow!("--initial-members: {e}"))?,
+            (None, Some(seed)) => Formation::Join(seed.clone()),
+            (None, None) => Formation::Single,
+        };
+        if formation != Formation::Single && self.peer_listen.is_none() {
+            anyhow::bail!("--initial-members and --join need --peer-listen");
+        }
+        if self.heartbeat_ms == 0 || self.election_timeout_ms <= self.heartbeat_ms {
+            anyhow::bail!(
+                "--election-timeout-ms ({}) must be greater than --heartbeat-ms ({}), which must not be 0",
+                self.election_timeout_ms,
+                self.heartbeat_ms
+            );
+        }
+        Ok(MemberConfig {
+            id: self.id,
+            peer_listen: self.peer_listen,
+            advertise: self.advertise_peer.clone(),
+            formation,
+            heartbeat: std::time::Duration::from_millis(self.heartbeat_ms),
+            election_timeout: std::time::Duration::from_millis(self.election_timeout_ms),
+        })
+    }
 }
 
 impl ServerArgs {
@@ -110,6 +185,7 @@ impl ServerArgs {
                 name: self.scheduler_name.clone(),
                 percentage_of_nodes_to_score: self.percentage_of_nodes_to_score,
             }),
+            membership: self.member.config()?,
             ..ServerConfig::new(self.data_dir.clone(), self.listen)
         })
     }
@@ -179,5 +255,6 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Kubeconfig { server, out, force } => write_kubeconfig(out, &server, force),
         Command::Plugin { server, command } => plugin::run(&server, command).await,
+        Command::Member { peer, command } => member::run(&peer, command).await,
     }
 }

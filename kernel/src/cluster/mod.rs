@@ -1,8 +1,12 @@
-//! Starting a Keel server: open the store, create what every cluster starts
-//! with (the `default`, `kube-system`, `kube-public` and `kube-node-lease`
-//! namespaces), and serve the API until shutdown. `keel server` and
-//! `keel up` both run this, with the plugin catalog following `Plugin` objects; later
-//! hosts (scheduler, controllers, agent) are started beside it as clients of the same API.
+//! Starting a Keel server (one member of a cluster of one or more): open the
+//! store, wait until it has caught up with its cluster, create what every
+//! cluster starts with (the `default`, `kube-system`, `kube-public` and
+//! `kube-node-lease` namespaces), and serve the API until shutdown. `keel
+//! server` and `keel up` both run this, with the plugin catalog following
+//! `Plugin` objects on every member and the scheduler and controllers on the
+//! leader ([`hosts`]).
+
+pub mod hosts;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,8 +23,12 @@ use crate::controller::ControllerHost;
 use crate::plugin::PluginHost;
 use crate::registry::admission::Admission;
 use crate::registry::{ApiError, Objects, WriteOptions};
-use crate::scheduler::{CatalogPlugins, Scheduler, SchedulerConfig};
-use crate::store::{DEFAULT_SNAPSHOT_EVERY, DEFAULT_WATCH_HISTORY, Store, StoreConfig};
+use crate::scheduler::SchedulerConfig;
+use crate::store::{
+    DEFAULT_ELECTION_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_SNAPSHOT_EVERY, DEFAULT_WATCH_HISTORY,
+    Formation, NodeId, Store, StoreConfig,
+};
+use hosts::LeaderHosts;
 
 /// Namespaces every cluster has.
 pub const SYSTEM_NAMESPACES: &[&str] =
@@ -45,6 +53,38 @@ pub struct ServerConfig {
     /// The scheduler to run beside the API, with the catalog's scheduler plugins; `None`
     /// runs none.
     pub scheduler: Option<SchedulerConfig>,
+    /// This member's place in its cluster.
+    pub membership: MemberConfig,
+}
+
+/// How a server takes part in a cluster.
+#[derive(Debug, Clone)]
+pub struct MemberConfig {
+    /// Its Raft id, unique in the cluster.
+    pub id: NodeId,
+    /// Where it listens for peers; `None` for a single member that will not grow.
+    pub peer_listen: Option<SocketAddr>,
+    /// The peer address others reach it at (default: the peer listener's address).
+    pub advertise: Option<String>,
+    /// How it finds its cluster on first start.
+    pub formation: Formation,
+    /// The leader's heartbeat interval.
+    pub heartbeat: std::time::Duration,
+    /// The election timeout (lower bound; the upper is twice it).
+    pub election_timeout: std::time::Duration,
+}
+
+impl Default for MemberConfig {
+    fn default() -> Self {
+        MemberConfig {
+            id: 1,
+            peer_listen: None,
+            advertise: None,
+            formation: Formation::Single,
+            heartbeat: DEFAULT_HEARTBEAT,
+            election_timeout: DEFAULT_ELECTION_TIMEOUT,
+        }
+    }
 }
 
 /// An admission step given by the embedder.
@@ -69,6 +109,7 @@ impl ServerConfig {
             plugins: Vec::new(),
             admission: None,
             scheduler: None,
+            membership: MemberConfig::default(),
         }
     }
 }
@@ -82,8 +123,44 @@ pub struct Running {
     pub objects: Objects,
     /// The live plugins.
     pub catalog: Arc<Catalog>,
-    /// The controller host (the catalog's controller plugins at work).
-    pub controllers: Arc<ControllerHost>,
+    /// The scheduler and controllers, which run while this member leads.
+    pub hosts: Arc<LeaderHosts>,
+}
+
+impl Running {
+    /// The controller host (the catalog's controller plugins at work), while this
+    /// member leads.
+    pub fn controllers(&self) -> Option<Arc<ControllerHost>> {
+        self.hosts.controllers()
+    }
+}
+
+/// How long a starting member keeps trying to reach its cluster.
+const JOIN_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Runs `step` until it succeeds or fails with something other than "unavailable"
+/// (no leader yet, a cluster still forming), for at most [`JOIN_WAIT`].
+async fn until_available<T, E, F, Fut>(what: &str, mut step: F) -> anyhow::Result<T>
+where
+    E: Into<anyhow::Error>,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let deadline = tokio::time::Instant::now() + JOIN_WAIT;
+    loop {
+        let e: anyhow::Error = match step().await {
+            Ok(v) => return Ok(v),
+            Err(e) => e.into(),
+        };
+        let unavailable = e
+            .chain()
+            .any(|c| matches!(c.downcast_ref::<ApiError>(), Some(ApiError::Unavailable(_))));
+        if !unavailable || tokio::time::Instant::now() >= deadline {
+            return Err(e.context(what.to_string()));
+        }
+        tracing::info!("{what}: {e:#}; trying again");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// Creates the system namespaces that are missing.
@@ -129,14 +206,31 @@ pub async fn run(
     ready: impl FnOnce(&Running),
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let member = &config.membership;
     let mut store_config = StoreConfig::new(&config.data_dir);
-    store_config.advertise = config.listen.to_string();
+    store_config.node_id = member.id;
+    store_config.advertise = member
+        .advertise
+        .clone()
+        .or_else(|| member.peer_listen.map(|a| a.to_string()))
+        .unwrap_or_else(|| config.listen.to_string());
+    store_config.peer_listen = member.peer_listen;
+    store_config.formation = member.formation.clone();
+    store_config.heartbeat = member.heartbeat;
+    store_config.election_timeout = member.election_timeout;
     store_config.watch_history = config.watch_history;
     store_config.snapshot_every = config.snapshot_every;
     let store = Store::open(&store_config).await?;
     let objects = Objects::new(store.clone());
-    bootstrap(&objects).await?;
-    install::install(&objects, &config.plugins).await?;
+    until_available("catching up with the cluster", || async {
+        store.linearize().await.map_err(ApiError::from)
+    })
+    .await?;
+    until_available("creating the system namespaces", || bootstrap(&objects)).await?;
+    until_available("creating the seeded plugins", || {
+        install::install(&objects, &config.plugins)
+    })
+    .await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
@@ -158,28 +252,22 @@ pub async fn run(
         }
     }
     wait_for_seeds(&catalog, &config.plugins).await;
-    let scheduler = match &config.scheduler {
-        Some(scheduler) => Some(Scheduler::start(
-            objects.clone(),
-            Arc::new(CatalogPlugins::new(catalog.clone())),
-            scheduler.clone(),
-        )?),
-        None => None,
-    };
-    let controllers = Arc::new(ControllerHost::start(objects.clone(), catalog.clone()));
+    let hosts = Arc::new(LeaderHosts::start(
+        objects.clone(),
+        catalog.clone(),
+        config.scheduler.clone(),
+        store.leadership(),
+    ));
     let running = Running {
         addr: listener.local_addr()?,
         objects: objects.clone(),
         catalog,
-        controllers: controllers.clone(),
+        hosts: hosts.clone(),
     };
-    tracing::info!(addr = %running.addr, data_dir = %config.data_dir.display(), revision = store.revision(), "serving the API");
+    tracing::info!(addr = %running.addr, peer = ?store.peer_addr(), member = store.id(), data_dir = %config.data_dir.display(), revision = store.revision(), "serving the API");
     ready(&running);
     crate::api::serve(listener, objects, shutdown).await;
-    if let Some(scheduler) = scheduler {
-        scheduler.stop();
-    }
-    controllers.abort();
+    hosts.stop();
     catalog_task.abort();
     store.shutdown().await;
     Ok(())
