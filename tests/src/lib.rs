@@ -1,8 +1,15 @@
-//! The end-to-end harness: starts real `keel` processes on loopback ports,
-//! kills them with SIGKILL, and hands out clients (kube-rs, kubectl, raw HTTP)
-//! pointed at them. The `keel` binary must be built first (the test command
+//! The end-to-end harness: starts real `keel` processes on loopback ports (or,
+//! for cluster tests, in network namespaces that can be partitioned: [`netns`],
+//! [`cluster`]), kills them with SIGKILL, and hands out clients (kube-rs,
+//! kubectl, raw HTTP) pointed at them; [`workload`] and [`linearizability`]
+//! load a cluster and check what it answered. The `keel` binary must be built first (the test command
 //! does: `cargo build --release --bins`); the harness finds it beside the
 //! test executable's target directory.
+
+pub mod cluster;
+pub mod linearizability;
+pub mod netns;
+pub mod workload;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -215,10 +222,25 @@ pub fn http_full(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<(u16, Headers, String)> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    http_to(addr, method, path, headers, body, Duration::from_secs(30))
+}
+
+/// One HTTP/1.1 request to `addr`, connecting and answering within `timeout` (each):
+/// the status code, the response headers, and the body.
+pub fn http_to(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<(u16, Headers, String)> {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
     if !headers
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))

@@ -81,6 +81,32 @@ impl Objects {
         }
     }
 
+    /// The object and its revision as a write must see them. This member's copy serves
+    /// when it meets the write's preconditions (`holds`), since the store checks them
+    /// again as the write applies; otherwise, and on every retry after a conflicting
+    /// write (`attempt > 0`), the cluster's latest state is read, so that a refusal
+    /// (NotFound, Conflict) never comes from a copy that is behind the leader.
+    pub(super) async fn current_for_write(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        attempt: usize,
+        holds: impl Fn(u64, &Value) -> bool,
+    ) -> Result<(u64, Value)> {
+        if attempt == 0 {
+            match self.get_with_revision(rt, ns, name) {
+                Ok((revision, object)) if holds(revision, &object) => {
+                    return Ok((revision, object));
+                }
+                Err(e) if !matches!(e, ApiError::NotFound { .. }) => return Err(e),
+                _ => {}
+            }
+        }
+        self.store.linearize().await?;
+        self.get_with_revision(rt, ns, name)
+    }
+
     /// One object.
     pub fn get(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> Result<Value> {
         self.get_with_revision(rt, ns, name).map(|(_, v)| v)

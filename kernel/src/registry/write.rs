@@ -236,8 +236,12 @@ impl Objects {
         opts: WriteOptions,
         propose: impl Fn(&Value) -> Result<Value>,
     ) -> Result<Value> {
-        for _ in 0..MAX_RETRIES {
-            let (revision, current) = self.get_with_revision(rt, ns, name)?;
+        for attempt in 0..MAX_RETRIES {
+            let (revision, current) = self
+                .current_for_write(rt, ns, name, attempt, |revision, _| {
+                    precondition.is_none_or(|p| p == revision)
+                })
+                .await?;
             if precondition.is_some_and(|p| p != revision) {
                 return Err(ApiError::conflict(rt, name, MODIFIED));
             }
@@ -312,8 +316,15 @@ impl Objects {
         name: &str,
         opts: &DeleteOptions,
     ) -> Result<Value> {
-        for _ in 0..MAX_RETRIES {
-            let (revision, current) = self.get_with_revision(rt, ns, name)?;
+        for attempt in 0..MAX_RETRIES {
+            let (revision, current) = self
+                .current_for_write(rt, ns, name, attempt, |revision, object| {
+                    opts.uid
+                        .as_deref()
+                        .is_none_or(|u| Some(u) == meta_str(object, "uid"))
+                        && opts.resource_version.is_none_or(|r| r == revision)
+                })
+                .await?;
             let uid = meta_str(&current, "uid").unwrap_or_default();
             if let Some(want) = opts.uid.as_deref().filter(|w| *w != uid) {
                 return Err(ApiError::conflict(

@@ -121,7 +121,11 @@ impl RaftLogReader<TypeConfig> for LogStore {
             let Some(index) = key_index(&key) else {
                 continue;
             };
-            if !range.contains(&index) {
+            // Only the contiguous run from `start`: entries below `start`'s successor that
+            // were purged must not be replaced by later ones (a leader would send them as
+            // if they followed the entry before `start`). An empty answer makes openraft
+            // probe again and fall back to a snapshot.
+            if !range.contains(&index) || index != start + out.len() as u64 {
                 break;
             }
             let entry: Entry =

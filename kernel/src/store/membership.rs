@@ -88,6 +88,8 @@ pub fn status(raft: &Raft) -> Status {
         term: m.current_term,
         last_log_index: m.last_log_index,
         last_applied: m.last_applied.map(|l| l.index),
+        snapshot: m.snapshot.map(|l| l.index),
+        purged: m.purged.map(|l| l.index),
         members: members(raft),
         replication: m
             .replication
@@ -144,8 +146,21 @@ pub async fn add(raft: &Raft, request: &AddMember) -> Result<Vec<Member>, Member
                 request.id, existing.address, request.address
             )));
         }
-        if existing.voter {
+        if existing.voter && !request.fresh {
             return Ok(members(raft));
+        }
+        if request.fresh {
+            // It lost its log: it leaves the cluster (so it never votes with a log it
+            // lost, and the leader forgets how far it had replicated to it) and comes back
+            // below as a new learner that catches up from a snapshot.
+            let gone = if existing.voter {
+                ChangeMembers::RemoveVoters(BTreeSet::from([request.id]))
+            } else {
+                ChangeMembers::RemoveNodes(BTreeSet::from([request.id]))
+            };
+            raft.change_membership(gone, false)
+                .await
+                .map_err(|e| change_error(raft, e))?;
         }
     }
     let node = BasicNode::new(&request.address);

@@ -229,6 +229,7 @@ impl Store {
                 let me = peer::wire::AddMember {
                     id: config.node_id,
                     address: config.advertise.clone(),
+                    fresh: true,
                 };
                 tokio::spawn(membership::join(peers, seed.clone(), me));
                 return Ok(());

@@ -51,7 +51,11 @@ pub async fn run(peer: &str, command: MemberCommand) -> anyhow::Result<()> {
             return Ok(());
         }
         MemberCommand::Add { id, address } => {
-            let body = serde_json::to_vec(&AddMember { id, address })?;
+            let body = serde_json::to_vec(&AddMember {
+                id,
+                address,
+                fresh: false,
+            })?;
             let bytes = exchange(Method::POST, wire::MEMBERS.into(), body).await?;
             serde_json::from_slice(&bytes).context("reading the new membership")?
         }

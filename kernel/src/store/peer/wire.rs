@@ -76,6 +76,11 @@ pub struct AddMember {
     pub id: NodeId,
     /// Its peer address (`host:port`).
     pub address: String,
+    /// The member has no state (a first start, or a wiped disk): if it is already a
+    /// voter, it is made a learner until it has caught up again, so it never votes
+    /// with a log it has lost.
+    #[serde(default)]
+    pub fresh: bool,
 }
 
 /// One member of the cluster as [`Status`] shows it.
@@ -106,6 +111,10 @@ pub struct Status {
     pub last_applied: Option<u64>,
     /// The members of the effective membership, by id.
     pub members: Vec<Member>,
-    /// Per-member replication lag as the leader sees it (only on the leader).
+    /// The last log index in its latest snapshot.
+    pub snapshot: Option<u64>,
+    /// The last log index it has purged (entries it can only send as a snapshot).
+    pub purged: Option<u64>,
+    /// Per-member replication progress as the leader sees it (only on the leader).
     pub replication: BTreeMap<NodeId, Option<u64>>,
 }
