@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+use crate::netns::Network;
 use crate::{free_port, http_to, keel_binary};
 
 /// How long a request from the harness may take.
@@ -21,20 +22,45 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Placement {
     /// The API's address.
     pub api: SocketAddr,
-    /// The peer listener's address (what the others reach it at).
+    /// The peer listener's address as the other members reach it.
     pub peer: SocketAddr,
+    /// Where the peer listener binds.
+    pub peer_listen: SocketAddr,
+    /// Where the harness reaches the peer listener (status, `keel member`).
+    pub admin: SocketAddr,
     /// A command prefix that runs a program where the member lives (`ip netns exec NS`),
     /// empty on loopback.
     pub wrapper: Vec<String>,
 }
 
 impl Placement {
+    /// Member `member` of `net`: the API on its client address (reachable from here), the
+    /// peer listener on its cluster address (cut by partitions).
+    pub fn in_namespace(net: &Network, member: usize) -> Placement {
+        let client = IpAddr::V4(net.client_ip(member));
+        Placement {
+            api: SocketAddr::new(client, 6443),
+            peer: SocketAddr::new(IpAddr::V4(net.cluster_ip(member)), 6480),
+            peer_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 6480),
+            admin: SocketAddr::new(client, 6480),
+            wrapper: vec![
+                "ip".into(),
+                "netns".into(),
+                "exec".into(),
+                net.namespace(member).to_string(),
+            ],
+        }
+    }
+
     /// Free ports on loopback.
     pub fn loopback() -> Result<Placement> {
         let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let peer = SocketAddr::new(local, free_port()?);
         Ok(Placement {
             api: SocketAddr::new(local, free_port()?),
-            peer: SocketAddr::new(local, free_port()?),
+            peer,
+            peer_listen: peer,
+            admin: peer,
             wrapper: Vec::new(),
         })
     }
@@ -91,6 +117,8 @@ impl Member {
             .arg("--listen")
             .arg(self.placement.api.to_string())
             .arg("--peer-listen")
+            .arg(self.placement.peer_listen.to_string())
+            .arg("--advertise-peer")
             .arg(self.placement.peer.to_string())
             .arg("--id")
             .arg(self.id.to_string())
@@ -208,7 +236,7 @@ impl Member {
     /// Its Raft status (`/raft/status` on its peer listener).
     pub fn status(&self) -> Result<Value> {
         let (code, _, body) = http_to(
-            self.placement.peer,
+            self.placement.admin,
             "GET",
             "/raft/status",
             &[],
@@ -307,14 +335,25 @@ impl Cluster {
 
     /// The position of the member every running member names as leader, once they agree.
     pub fn leader(&self, timeout: Duration) -> Result<usize> {
+        let all: Vec<usize> = (0..self.members.len()).collect();
+        self.leader_among(&all, timeout)
+    }
+
+    /// The position of the member that the running members at `positions` all name as
+    /// leader, once they agree (the leader must be one of them).
+    pub fn leader_among(&self, positions: &[usize], timeout: Duration) -> Result<usize> {
         let start = Instant::now();
         let mut last = String::new();
         while start.elapsed() < timeout {
-            let views: Vec<Option<u64>> = self
-                .members
+            let answers: Vec<Result<Value>> = positions
                 .iter()
+                .map(|i| &self.members[*i])
                 .filter(|m| m.is_running())
-                .map(|m| m.status().ok().and_then(|s| s["leader"].as_u64()))
+                .map(Member::status)
+                .collect();
+            let views: Vec<Option<u64>> = answers
+                .iter()
+                .map(|a| a.as_ref().ok().and_then(|s| s["leader"].as_u64()))
                 .collect();
             if let Some(Some(id)) = views.first()
                 && views.iter().all(|v| *v == Some(*id))
@@ -325,7 +364,14 @@ impl Cluster {
             {
                 return Ok(i);
             }
-            last = format!("{views:?}");
+            last = answers
+                .iter()
+                .map(|a| match a {
+                    Ok(s) => format!("leader {}", s["leader"]),
+                    Err(e) => format!("{e:#}"),
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
             std::thread::sleep(Duration::from_millis(50));
         }
         bail!("the members did not agree on a leader within {timeout:?}: {last}")

@@ -197,7 +197,7 @@ fn the_cluster_grows_from_three_to_five_members_and_back_under_load() -> Result<
     let mut voters = cluster.voters(0)?;
     voters.sort();
     assert_eq!(voters, [1, 2, 3, 4, 5]);
-    let listed = member_cli(cluster.members[4].placement.peer, &["ls"])?;
+    let listed = member_cli(cluster.members[4].placement.admin, &["ls"])?;
     assert_eq!(listed.matches("voter").count(), 5, "{listed}");
 
     // Back to three: the newest members leave, one step at a time.
@@ -208,7 +208,7 @@ fn the_cluster_grows_from_three_to_five_members_and_back_under_load() -> Result<
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|a| *a != api);
         let answer = member_cli(
-            cluster.members[0].placement.peer,
+            cluster.members[0].placement.admin,
             &["remove", &id.to_string()],
         )?;
         assert!(!answer.contains(&format!("\n{id} ")), "{answer}");
