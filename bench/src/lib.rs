@@ -1,7 +1,9 @@
-//! What the benchmark harnesses share: a kept-alive HTTP/1 connection on loopback, and
-//! ([`native`]) the default scheduler plugins compiled natively.
+//! What the benchmark harnesses share: a kept-alive HTTP/1 connection on loopback,
+//! ([`native`]) the default scheduler plugins compiled natively, and ([`writes`]) the
+//! create load the store benchmarks send to Keel and etcd.
 
 pub mod native;
+pub mod writes;
 
 use anyhow::Result;
 use bytes::Bytes;

@@ -135,9 +135,10 @@ struct MemberArgs {
     /// The leader's heartbeat interval, in milliseconds.
     #[arg(long, default_value_t = 100)]
     heartbeat_ms: u64,
-    /// The election timeout in milliseconds (a follower waits a random time between it and
-    /// twice it without hearing a leader before it stands for election).
-    #[arg(long, default_value_t = 500)]
+    /// The election timeout in milliseconds: a follower that hears no leader stands for
+    /// election after the leader's lease (twice this) plus a random time between this and
+    /// twice this.
+    #[arg(long, default_value_t = 250)]
     election_timeout_ms: u64,
 }
 
