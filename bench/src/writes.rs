@@ -17,6 +17,26 @@ use hyper::Request;
 
 use crate::connect;
 
+/// The load's flags, shared by the store benchmarks.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// Client counts to run, comma-separated.
+    #[arg(long, default_value = "1,16,64", value_delimiter = ',')]
+    pub clients: Vec<usize>,
+    /// Seconds of load per client count and target.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 1024)]
+    pub value_size: usize,
+    /// The keel binary (default: beside this one).
+    #[arg(long)]
+    pub keel: Option<PathBuf>,
+    /// The etcd binary.
+    #[arg(long, default_value = "etcd")]
+    pub etcd: PathBuf,
+}
+
 /// What is measured.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Target {

@@ -8,7 +8,7 @@
 //! acknowledged before the leader is killed (SIGKILL) to the first write
 //! acknowledged after.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,28 +17,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use keel_bench::writes::{
-    Figures, Proc, Target, create_once, free_port, keel_binary, load, wait_ready,
+    Figures, LoadArgs, Proc, Target, create_once, free_port, keel_binary, load, wait_ready,
 };
 use tokio::sync::Mutex;
 
 #[derive(Parser)]
 #[command(about = "3-member Keel vs 3-member etcd: throughput, latency and failover")]
 struct Args {
-    /// Client counts to run, comma-separated.
-    #[arg(long, default_value = "16,64", value_delimiter = ',')]
-    clients: Vec<usize>,
-    /// Seconds of load per client count and target.
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
-    /// Value size in bytes.
-    #[arg(long, default_value_t = 1024)]
-    value_size: usize,
-    /// The keel binary (default: beside this one).
-    #[arg(long)]
-    keel: Option<PathBuf>,
-    /// The etcd binary.
-    #[arg(long, default_value = "etcd")]
-    etcd: PathBuf,
+    #[command(flatten)]
+    load: LoadArgs,
 }
 
 const MEMBERS: usize = 3;
@@ -70,7 +57,7 @@ fn start(target: Target, args: &Args, dir: &Path) -> Result<Cluster> {
                     .map(|j| format!("{}=127.0.0.1:{}", j + 1, peers[j]))
                     .collect::<Vec<_>>()
                     .join(",");
-                let mut command = Command::new(keel_binary(args.keel.as_ref())?);
+                let mut command = Command::new(keel_binary(args.load.keel.as_ref())?);
                 command
                     .arg("server")
                     .arg("--data-dir")
@@ -87,7 +74,7 @@ fn start(target: Target, args: &Args, dir: &Path) -> Result<Cluster> {
                     .map(|j| format!("m{j}=http://127.0.0.1:{}", peers[j]))
                     .collect::<Vec<_>>()
                     .join(",");
-                let mut command = Command::new(&args.etcd);
+                let mut command = Command::new(&args.load.etcd);
                 command
                     .args(["--name", &format!("m{i}"), "--data-dir"])
                     .arg(&data)
@@ -228,11 +215,11 @@ impl Cluster {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let value = "v".repeat(args.value_size);
+    let value = "v".repeat(args.load.value_size);
     let dir = tempfile::tempdir()?;
     println!(
         "cluster benchmark: {MEMBERS} members each on loopback, {} B values, {} s per run, clients spread over the members",
-        args.value_size, args.seconds
+        args.load.value_size, args.load.seconds
     );
     println!(
         "{:<6} {:>8} {:>10} {:>12} {:>9} {:>9}",
@@ -243,8 +230,8 @@ async fn main() -> Result<()> {
     for target in [Target::Keel, Target::Etcd] {
         let mut cluster = start(target, &args, dir.path())?;
         cluster.ready().await?;
-        for &clients in &args.clients {
-            let f = load(target, &cluster.ports, clients, args.seconds, &value).await?;
+        for &clients in &args.load.clients {
+            let f = load(target, &cluster.ports, clients, args.load.seconds, &value).await?;
             println!(
                 "{:<6} {:>8} {:>10} {:>12.0} {:>9.2} {:>9.2}",
                 target.name(),
@@ -259,7 +246,7 @@ async fn main() -> Result<()> {
         failovers.push((target, cluster.failover().await?));
     }
     println!("\nkeel / etcd (goal: throughput >= 1.0x)");
-    for &clients in &args.clients {
+    for &clients in &args.load.clients {
         let get = |t| {
             results
                 .iter()

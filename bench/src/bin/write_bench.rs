@@ -4,31 +4,20 @@
 //! answering. Prints creates/s and p50/p99
 //! latency for each, and the Keel/etcd throughput ratio.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::Result;
 use clap::Parser;
-use keel_bench::writes::{Figures, Proc, Target, free_port, keel_binary, load, wait_ready};
+use keel_bench::writes::{
+    Figures, LoadArgs, Proc, Target, free_port, keel_binary, load, wait_ready,
+};
 
 #[derive(Parser)]
 #[command(about = "Keel vs etcd: concurrent 1 KiB creates over HTTP")]
 struct Args {
-    /// Client counts to run, comma-separated.
-    #[arg(long, default_value = "1,16,64", value_delimiter = ',')]
-    clients: Vec<usize>,
-    /// Seconds of load per client count and target.
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
-    /// Value size in bytes.
-    #[arg(long, default_value_t = 1024)]
-    value_size: usize,
-    /// The keel binary (default: beside this one).
-    #[arg(long)]
-    keel: Option<PathBuf>,
-    /// The etcd binary.
-    #[arg(long, default_value = "etcd")]
-    etcd: PathBuf,
+    #[command(flatten)]
+    load: LoadArgs,
     /// Skip etcd (when it is not installed).
     #[arg(long)]
     no_etcd: bool,
@@ -38,7 +27,7 @@ fn start(target: Target, args: &Args, dir: &Path, port: u16) -> Result<Proc> {
     let log = dir.with_extension("log");
     match target {
         Target::Keel => {
-            let mut command = Command::new(keel_binary(args.keel.as_ref())?);
+            let mut command = Command::new(keel_binary(args.load.keel.as_ref())?);
             command
                 .args([
                     "server",
@@ -52,7 +41,7 @@ fn start(target: Target, args: &Args, dir: &Path, port: u16) -> Result<Proc> {
         }
         Target::Etcd => {
             let peer = free_port()?;
-            let mut command = Command::new(&args.etcd);
+            let mut command = Command::new(&args.load.etcd);
             command
                 .args(["--name", "bench", "--data-dir"])
                 .arg(dir)
@@ -82,7 +71,7 @@ fn start(target: Target, args: &Args, dir: &Path, port: u16) -> Result<Proc> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let value = "v".repeat(args.value_size);
+    let value = "v".repeat(args.load.value_size);
     let dir = tempfile::tempdir()?;
     let mut targets = vec![Target::Keel];
     if !args.no_etcd {
@@ -90,7 +79,7 @@ async fn main() -> Result<()> {
     }
     println!(
         "write benchmark: {} B values, {} s per run, fsync before every answer on both",
-        args.value_size, args.seconds
+        args.load.value_size, args.load.seconds
     );
     println!(
         "{:<6} {:>8} {:>10} {:>12} {:>9} {:>9}",
@@ -101,8 +90,8 @@ async fn main() -> Result<()> {
         let port = free_port()?;
         let _proc = start(target, &args, &dir.path().join(target.name()), port)?;
         wait_ready(target, port).await?;
-        for &clients in &args.clients {
-            let f = load(target, &[port], clients, args.seconds, &value).await?;
+        for &clients in &args.load.clients {
+            let f = load(target, &[port], clients, args.load.seconds, &value).await?;
             println!(
                 "{:<6} {:>8} {:>10} {:>12.0} {:>9.2} {:>9.2}",
                 target.name(),
@@ -117,7 +106,7 @@ async fn main() -> Result<()> {
     }
     if targets.contains(&Target::Etcd) {
         println!("\nkeel / etcd throughput (goal at 64 clients: >= 1.0x)");
-        for &clients in &args.clients {
+        for &clients in &args.load.clients {
             let get = |t| {
                 results
                     .iter()

@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use openraft::BasicNode;
+use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
 use tokio::time::Instant;
 
 use super::peer::client::{CallError, Peers};
@@ -102,10 +103,7 @@ impl Leader {
             // openraft answers ForwardToLeader only for a proposal it did not append, or
             // whose entry was truncated away: it will never apply.
             Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-                Err(Refusal::NotLeader {
-                    receiver: self.me,
-                    leader: f.leader_id.zip(f.leader_node.map(|n| n.addr)),
-                })
+                Err(self.not_leader(f))
             }
             Ok(Err(e)) => Err(Refusal::Indeterminate(e.to_string())),
             Err(_) => Err(Refusal::Indeterminate(format!(
@@ -150,16 +148,21 @@ impl Leader {
             .map_err(|e| StoreError::Unavailable(format!("catching up to the leader: {e}")))
     }
 
+    /// openraft's "not the leader" as this member's refusal.
+    fn not_leader(&self, f: ForwardToLeader<NodeId, BasicNode>) -> Refusal {
+        Refusal::NotLeader {
+            receiver: self.me,
+            leader: f.leader_id.zip(f.leader_node.map(|n| n.addr)),
+        }
+    }
+
     /// The read index, confirmed with a quorum, on this member as leader.
     pub async fn read_index_here(&self) -> ReadIndex {
         let check = self.raft.get_read_log_id();
         match tokio::time::timeout(READ_DEADLINE, check).await {
             Ok(Ok((read, _applied))) => Ok(read.map(|l| l.index)),
             Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)))) => {
-                Err(Refusal::NotLeader {
-                    receiver: self.me,
-                    leader: f.leader_id.zip(f.leader_node.map(|n| n.addr)),
-                })
+                Err(self.not_leader(f))
             }
             Ok(Err(e)) => Err(Refusal::Indeterminate(e.to_string())),
             Err(_) => Err(Refusal::Indeterminate(format!(
