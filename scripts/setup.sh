@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Keel needs on a fresh Debian machine:
 # clang/libclang for the rocksdb crate, etcd for the side-by-side benchmark,
-# kubectl for the end-to-end tests, the wasm32-wasip2 target for plugins, and
+# kubectl for the end-to-end tests, iproute2 and procps for the cluster tests, the
+# wasm32-wasip2 target for plugins, and
 # componentize-py (from PyPI) for the Python example plugin.
 # Idempotent: a second run only checks.
 set -euo pipefail
@@ -11,6 +12,10 @@ command -v clang >/dev/null 2>&1 || need_apt+=(clang)
 [ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/llvm-*/lib/libclang*.so >/dev/null 2>&1 || need_apt+=(libclang-dev)
 command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
+# The cluster tests put members in network namespaces (ip netns, veth, bridges) and stop
+# them with kill -TERM.
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+[ -x /usr/bin/kill ] || [ -x /bin/kill ] || need_apt+=(procps)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}" >&2
