@@ -211,3 +211,36 @@ pub async fn load(
         p99_ms: all.value_at_quantile(0.99) as f64 / 1000.0,
     })
 }
+
+/// Prints the table header the store benchmarks share.
+pub fn print_header() {
+    println!(
+        "{:<6} {:>8} {:>10} {:>12} {:>9} {:>9}",
+        "target", "clients", "writes", "writes/s", "p50 ms", "p99 ms"
+    );
+}
+
+/// Prints one run's row.
+pub fn print_row(target: Target, clients: usize, f: &Figures) {
+    println!(
+        "{:<6} {:>8} {:>10} {:>12.0} {:>9.2} {:>9.2}",
+        target.name(),
+        clients,
+        f.ops,
+        f.per_sec,
+        f.p50_ms,
+        f.p99_ms
+    );
+}
+
+/// The figures of `target` at `clients` among `results`.
+pub fn figures_of(
+    results: &[(Target, usize, Figures)],
+    target: Target,
+    clients: usize,
+) -> Option<&Figures> {
+    results
+        .iter()
+        .find(|(t, c, _)| *t == target && *c == clients)
+        .map(|(_, _, f)| f)
+}

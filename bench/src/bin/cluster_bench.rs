@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use keel_bench::writes::{
-    Figures, LoadArgs, Proc, Target, create_once, free_port, keel_binary, load, wait_ready,
+    Figures, LoadArgs, Proc, Target, create_once, figures_of, free_port, keel_binary, load,
+    print_header, print_row, wait_ready,
 };
 use tokio::sync::Mutex;
 
@@ -221,10 +222,7 @@ async fn main() -> Result<()> {
         "cluster benchmark: {MEMBERS} members each on loopback, {} B values, {} s per run, clients spread over the members",
         args.load.value_size, args.load.seconds
     );
-    println!(
-        "{:<6} {:>8} {:>10} {:>12} {:>9} {:>9}",
-        "target", "clients", "writes", "writes/s", "p50 ms", "p99 ms"
-    );
+    print_header();
     let mut results: Vec<(Target, usize, Figures)> = Vec::new();
     let mut failovers = Vec::new();
     for target in [Target::Keel, Target::Etcd] {
@@ -232,27 +230,14 @@ async fn main() -> Result<()> {
         cluster.ready().await?;
         for &clients in &args.load.clients {
             let f = load(target, &cluster.ports, clients, args.load.seconds, &value).await?;
-            println!(
-                "{:<6} {:>8} {:>10} {:>12.0} {:>9.2} {:>9.2}",
-                target.name(),
-                clients,
-                f.ops,
-                f.per_sec,
-                f.p50_ms,
-                f.p99_ms
-            );
+            print_row(target, clients, &f);
             results.push((target, clients, f));
         }
         failovers.push((target, cluster.failover().await?));
     }
     println!("\nkeel / etcd (goal: throughput >= 1.0x)");
     for &clients in &args.load.clients {
-        let get = |t| {
-            results
-                .iter()
-                .find(|(x, c, _)| *x == t && *c == clients)
-                .map(|(_, _, f)| f)
-        };
+        let get = |t| figures_of(&results, t, clients);
         if let (Some(k), Some(e)) = (get(Target::Keel), get(Target::Etcd)) {
             println!(
                 "{clients:>4} clients: throughput {:.2}x, p99 {:.2} ms vs {:.2} ms",

@@ -10,7 +10,8 @@ use std::process::Command;
 use anyhow::Result;
 use clap::Parser;
 use keel_bench::writes::{
-    Figures, LoadArgs, Proc, Target, free_port, keel_binary, load, wait_ready,
+    Figures, LoadArgs, Proc, Target, figures_of, free_port, keel_binary, load, print_header,
+    print_row, wait_ready,
 };
 
 #[derive(Parser)]
@@ -81,10 +82,7 @@ async fn main() -> Result<()> {
         "write benchmark: {} B values, {} s per run, fsync before every answer on both",
         args.load.value_size, args.load.seconds
     );
-    println!(
-        "{:<6} {:>8} {:>10} {:>12} {:>9} {:>9}",
-        "target", "clients", "writes", "writes/s", "p50 ms", "p99 ms"
-    );
+    print_header();
     let mut results: Vec<(Target, usize, Figures)> = Vec::new();
     for &target in &targets {
         let port = free_port()?;
@@ -92,27 +90,14 @@ async fn main() -> Result<()> {
         wait_ready(target, port).await?;
         for &clients in &args.load.clients {
             let f = load(target, &[port], clients, args.load.seconds, &value).await?;
-            println!(
-                "{:<6} {:>8} {:>10} {:>12.0} {:>9.2} {:>9.2}",
-                target.name(),
-                clients,
-                f.ops,
-                f.per_sec,
-                f.p50_ms,
-                f.p99_ms
-            );
+            print_row(target, clients, &f);
             results.push((target, clients, f));
         }
     }
     if targets.contains(&Target::Etcd) {
         println!("\nkeel / etcd throughput (goal at 64 clients: >= 1.0x)");
         for &clients in &args.load.clients {
-            let get = |t| {
-                results
-                    .iter()
-                    .find(|(x, c, _)| *x == t && *c == clients)
-                    .map(|(_, _, f)| f.per_sec)
-            };
+            let get = |t| figures_of(&results, t, clients).map(|f| f.per_sec);
             if let (Some(k), Some(e)) = (get(Target::Keel), get(Target::Etcd)) {
                 println!("{clients:>4} clients: {:.2}x", k / e);
             }
