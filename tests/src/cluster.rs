@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::netns::Network;
-use crate::{free_port, http_to, keel_binary};
+use crate::{free_port, http_to, keel_binary, kill9, wait_serving};
 
 /// How long a request from the harness may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -133,27 +133,12 @@ impl Member {
 
     /// Waits until the API answers `/readyz`.
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if let Some(child) = self.child.as_mut()
-                && let Some(status) = child.try_wait()?
-            {
-                bail!(
-                    "member {} exited early ({status}); see {}",
-                    self.id,
-                    self.log().display()
-                );
-            }
-            if self.get("/readyz").is_ok_and(|(code, _)| code == 200) {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!(
-            "member {} did not serve within {timeout:?}; see {}",
-            self.id,
-            self.log().display()
-        )
+        let (api, log, what) = (
+            self.placement.api,
+            self.log(),
+            format!("member {}", self.id),
+        );
+        wait_serving(&mut self.child, api, &log, &what, timeout)
     }
 
     /// Whether its process is running.
@@ -163,11 +148,7 @@ impl Member {
 
     /// SIGKILL, and wait for the process to be gone.
     pub fn kill9(&mut self) -> Result<()> {
-        if let Some(mut child) = self.child.take() {
-            child.kill()?;
-            child.wait()?;
-        }
-        Ok(())
+        kill9(&mut self.child)
     }
 
     /// SIGTERM (a clean shutdown), waiting up to 30 s before SIGKILL.

@@ -103,26 +103,9 @@ impl Server {
     }
 
     fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .map(Child::try_wait)
-                .transpose()?
-                .flatten()
-            {
-                bail!(
-                    "keel server exited early ({status}); see {}",
-                    self.data_dir.with_extension("log").display()
-                );
-            }
-            if http_get(self.port, "/readyz").is_ok_and(|(code, _)| code == 200) {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!("keel server did not become ready within {timeout:?}")
+        let api = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let log = self.data_dir.with_extension("log");
+        wait_serving(&mut self.child, api, &log, "keel server", timeout)
     }
 
     /// The API's URL.
@@ -132,11 +115,7 @@ impl Server {
 
     /// SIGKILL, and wait for the process to be gone.
     pub fn kill9(&mut self) -> Result<()> {
-        if let Some(mut child) = self.child.take() {
-            child.kill()?;
-            child.wait()?;
-        }
-        Ok(())
+        kill9(&mut self.child)
     }
 
     /// Starts the server again over the same data and port.
@@ -195,6 +174,43 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.kill9();
     }
+}
+
+/// Waits until the `keel server` in `child` answers `/readyz` at `api`, failing early (naming
+/// its `log`) if it exits.
+pub fn wait_serving(
+    child: &mut Option<Child>,
+    api: std::net::SocketAddr,
+    log: &Path,
+    what: &str,
+    timeout: Duration,
+) -> Result<()> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Some(running) = child.as_mut()
+            && let Some(status) = running.try_wait()?
+        {
+            bail!("{what} exited early ({status}); see {}", log.display());
+        }
+        let ready = http_to(api, "GET", "/readyz", &[], b"", Duration::from_secs(10));
+        if ready.is_ok_and(|(code, _, _)| code == 200) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!(
+        "{what} did not serve within {timeout:?}; see {}",
+        log.display()
+    )
+}
+
+/// SIGKILL the process in `child`, if any, and wait until it is gone.
+pub fn kill9(child: &mut Option<Child>) -> Result<()> {
+    if let Some(mut running) = child.take() {
+        running.kill()?;
+        running.wait()?;
+    }
+    Ok(())
 }
 
 /// One HTTP/1.1 request on loopback: the status code and the body.
