@@ -9,7 +9,7 @@ use std::time::Duration;
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers};
 
-use super::peer::client::Peers;
+use super::peer::client::{CallError, Peers};
 use super::peer::wire::{self, AddMember, Member, Status};
 use super::types::{NodeId, Raft};
 
@@ -236,6 +236,12 @@ pub async fn join(peers: Peers, seed: String, me: AddMember) {
         match answer {
             Ok(_) => {
                 tracing::info!(id = me.id, %seed, "joined the cluster");
+                return;
+            }
+            // Refused for good (this id is taken at another address, say): asking again
+            // would change nothing; the operator has to.
+            Err(e @ CallError::Answered { status, .. }) if status.is_client_error() => {
+                tracing::error!(id = me.id, %seed, "the cluster refused to add this member: {e}");
                 return;
             }
             Err(e) => {

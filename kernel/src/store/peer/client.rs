@@ -42,6 +42,18 @@ pub enum CallError {
     /// The exchange broke after the request may have been received.
     #[error("{0}")]
     Broken(String),
+    /// The member answered, with an error status.
+    #[error("{address}{path} answered {status}: {message}")]
+    Answered {
+        /// The member.
+        address: String,
+        /// The path called.
+        path: String,
+        /// The HTTP status.
+        status: StatusCode,
+        /// The body of the answer.
+        message: String,
+    },
 }
 
 impl CallError {
@@ -127,10 +139,12 @@ impl Peers {
                 .map_err(|e| CallError::Broken(format!("reading from {address}{path}: {e}")))?
                 .to_bytes();
             if status != StatusCode::OK {
-                return Err(CallError::Broken(format!(
-                    "{address}{path} answered {status}: {}",
-                    String::from_utf8_lossy(&bytes)
-                )));
+                return Err(CallError::Answered {
+                    address: address.to_string(),
+                    path: path.to_string(),
+                    status,
+                    message: String::from_utf8_lossy(&bytes).into_owned(),
+                });
             }
             Ok(bytes)
         };
@@ -200,7 +214,9 @@ impl PeerClient {
                     target: self.target,
                     timeout: option.hard_ttl(),
                 }),
-                CallError::Broken(_) => RPCError::Network(NetworkError::new(&e)),
+                CallError::Broken(_) | CallError::Answered { .. } => {
+                    RPCError::Network(NetworkError::new(&e))
+                }
             })?;
         answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }

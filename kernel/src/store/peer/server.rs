@@ -15,7 +15,7 @@ use hyper_util::server::conn::auto::Builder;
 use serde::Serialize;
 use tokio::net::TcpListener;
 
-use super::client::Peers;
+use super::client::{CallError, Peers};
 use super::wire::{self, AddMember, Forward, POSTCARD};
 use crate::store::leader::Leader;
 use crate::store::membership::{self, MemberError};
@@ -225,6 +225,10 @@ impl PeerService {
             .await
         {
             Ok(bytes) => reply(StatusCode::OK, "application/json", bytes.to_vec()),
+            // The leader's own refusal, as it gave it.
+            Err(CallError::Answered {
+                status, message, ..
+            }) => text(status, message),
             Err(e) => text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("via the leader at {leader}: {e}"),
