@@ -271,9 +271,19 @@ pub fn http_to(
         "{head}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )?;
-    s.write_all(body)?;
+    // A server may answer (413, say) and close before reading the whole body, as
+    // Go's and kubectl's clients allow: the answer already sent is what counts.
+    if let Err(e) = s.write_all(body) {
+        if !closed_early(&e) {
+            return Err(e.into());
+        }
+    }
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
+    if let Err(e) = s.read_to_end(&mut raw) {
+        if raw.is_empty() || !closed_early(&e) {
+            return Err(e.into());
+        }
+    }
     let text = String::from_utf8_lossy(&raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
     let code = head
@@ -288,6 +298,14 @@ pub fn http_to(
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
     Ok((code, headers, body.to_string()))
+}
+
+/// Whether an I/O error is the peer closing (or resetting) the connection.
+fn closed_early(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+    )
 }
 
 /// A GET on loopback.
