@@ -10,6 +10,8 @@
 //! watcher. [`admission`] runs the catalog's admission plugins on every write the
 //! [`registry`] makes, reading other objects from [`client`]'s watch-backed cache. [`scheduler`] places pods on
 //! nodes with the catalog's scheduler plugins, through the registry's binding subresource.
+//! [`node`] is the node agent: a client of the API over HTTP that runs the pods bound to its
+//! node (WASI components in wasmtime), with images from an [`oci`] image layout.
 
 pub mod admission;
 pub mod api;
@@ -18,7 +20,9 @@ pub mod client;
 pub mod cluster;
 pub mod controller;
 pub mod kubeconfig;
+pub mod node;
 pub mod object;
+pub mod oci;
 pub mod plugin;
 pub mod registry;
 pub mod scheduler;

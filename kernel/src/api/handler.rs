@@ -404,7 +404,9 @@ async fn object(
             let status = objects.bind(rt, ns, name, &value, opts).await?;
             return Ok(json_response(StatusCode::CREATED, &status));
         }
-        Some("log") if rt.kind == "Pod" => return pod_log(objects, rt, ns, name),
+        Some("log") if rt.kind == "Pod" => {
+            return super::pod_log::pod_log(objects, rt, ns, name, &q).await;
+        }
         Some(other) => {
             return Err(ApiError::NoSuchResource(format!(
                 "{} has no subresource {other:?}",
@@ -480,27 +482,5 @@ async fn scale(
                 .await?)
         }
         m => Err(not_allowed(&m, "scale")),
-    }
-}
-
-/// `pods/{name}/log`: served by the node agent that runs the pod.
-fn pod_log(
-    objects: &Objects,
-    rt: &ResourceType,
-    ns: Option<&str>,
-    name: &str,
-) -> Result<Response<Body>> {
-    let pod = objects.get(rt, ns, name)?;
-    match pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-    {
-        None => Err(ApiError::BadRequest(format!(
-            "pod {name} does not have a host assigned"
-        ))),
-        Some(node) => Err(ApiError::Unavailable(format!(
-            "no agent on node {node:?} serves logs for pod {name}"
-        ))),
     }
 }

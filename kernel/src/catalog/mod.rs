@@ -6,14 +6,14 @@
 //!   spec through the plugin host, swaps it in only once it loaded, and reports in the
 //!   Plugin's status what this host runs, why a spec was refused, call counters, and the
 //!   revision history `keel plugin rollback` uses.
-//! - [`modules`]: modules as content-addressed `PluginModule` objects; [`oci`]: modules
-//!   from OCI image layouts; [`install`]: the plugins a cluster starts with.
+//! - [`modules`]: modules as content-addressed `PluginModule` objects (`keel plugin push`
+//!   also reads them from OCI image layouts, [`crate::oci`]); [`install`]: the plugins a
+//!   cluster starts with.
 //!
 //! **Invariant**: a spec that fails to load never replaces the version serving.
 
 pub mod install;
 pub mod modules;
-pub mod oci;
 pub mod status;
 pub mod sync;
 

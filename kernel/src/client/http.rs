@@ -1,5 +1,6 @@
 //! A small JSON client for Keel's HTTP API, for the `keel` command's own subcommands
-//! (`keel plugin ...`). Errors carry the server's `Status` message and reason.
+//! (`keel plugin ...`) and the node agent. Errors carry the server's `Status` message and
+//! reason.
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
@@ -85,6 +86,43 @@ impl ApiClient {
         .await
     }
 
+    /// DELETE `path` with `options` (a `DeleteOptions` body).
+    pub async fn delete(&self, path: &str, options: &Value) -> Result<Value, HttpError> {
+        self.send(Method::DELETE, path, Some(options), "application/json")
+            .await
+    }
+
+    /// GET `path` and hand over the response body as it arrives (a watch stream, a log
+    /// that is followed), once the server answered with success.
+    pub async fn stream(&self, path: &str) -> Result<hyper::body::Incoming, HttpError> {
+        let unreachable = |message: String| HttpError::Unreachable {
+            server: self.server.clone(),
+            message,
+        };
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(format!("{}{path}", self.server))
+            .header("accept", "application/json")
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| unreachable(e.to_string()))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| unreachable(format!("{e:#}")))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response.into_body());
+        }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?
+            .to_bytes();
+        Err(status_error(status, &body))
+    }
+
     async fn send(
         &self,
         method: Method,
@@ -116,15 +154,21 @@ impl ApiClient {
             .await
             .map_err(|e| unreachable(e.to_string()))?
             .to_bytes();
-        let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         if status.is_success() {
-            return Ok(value);
+            return Ok(serde_json::from_slice(&body).unwrap_or(Value::Null));
         }
-        let text = |field: &str| value.get(field).and_then(Value::as_str).map(str::to_string);
-        Err(HttpError::Status {
-            code: status.as_u16(),
-            reason: text("reason").unwrap_or_else(|| StatusCode::as_str(&status).to_string()),
-            message: text("message").unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned()),
-        })
+        Err(status_error(status, &body))
+    }
+}
+
+/// The error an unsuccessful answer stands for: its `Status` reason and message, or the
+/// HTTP status and the body as text.
+fn status_error(status: StatusCode, body: &[u8]) -> HttpError {
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let text = |field: &str| value.get(field).and_then(Value::as_str).map(str::to_string);
+    HttpError::Status {
+        code: status.as_u16(),
+        reason: text("reason").unwrap_or_else(|| StatusCode::as_str(&status).to_string()),
+        message: text("message").unwrap_or_else(|| String::from_utf8_lossy(body).into_owned()),
     }
 }

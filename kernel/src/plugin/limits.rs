@@ -81,8 +81,9 @@ impl Limits {
 }
 
 /// Enforces the memory cap, and remembers whether it refused a growth so a trap that
-/// follows (an allocator aborting) is reported as the cap it is.
-pub(crate) struct MemoryLimiter {
+/// follows (an allocator aborting) is reported as the cap it is. Plugins and the node's
+/// WebAssembly containers use it alike.
+pub struct MemoryLimiter {
     pub(crate) cap: usize,
     pub(crate) refused: bool,
     /// Bytes in the memories other than the one growing are not tracked: a component built
@@ -93,6 +94,22 @@ pub(crate) struct MemoryLimiter {
 
 /// Growth of tables is capped at this many elements.
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+impl MemoryLimiter {
+    /// A limiter that lets each memory grow to `cap` bytes.
+    pub fn new(cap: usize) -> MemoryLimiter {
+        MemoryLimiter {
+            cap,
+            refused: false,
+            peak: 0,
+        }
+    }
+
+    /// Whether it refused a growth.
+    pub fn refused(&self) -> bool {
+        self.refused
+    }
+}
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(

@@ -34,7 +34,7 @@ pub use contract::CONTRACT_VERSION;
 pub use error::{CallError, CallErrorKind, LoadError};
 pub use host::PluginHost;
 pub use instance::Plugin;
-pub use limits::Limits;
+pub use limits::{Limits, MemoryLimiter};
 pub use slot::PluginSlot;
 pub use spec::{
     AdmissionRule, ControllerSpec, FailurePolicy, KindRef, PluginSpec, PluginType, ValidationAction,

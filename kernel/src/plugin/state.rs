@@ -75,11 +75,7 @@ impl HostState {
         HostState {
             wasi,
             table: ResourceTable::new(),
-            limiter: MemoryLimiter {
-                cap: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX),
-                refused: false,
-                peak: 0,
-            },
+            limiter: MemoryLimiter::new(usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX)),
             log: LogBudget {
                 left: limits.log_bytes,
                 dropped: 0,

@@ -1,6 +1,8 @@
 //! The `keel` command: run a server (one member of a cluster), a whole single-node
-//! cluster, write a kubeconfig, manage plugins or the cluster's members.
+//! cluster, a node agent, write a kubeconfig, manage plugins, images or the cluster's
+//! members.
 
+mod agent;
 mod member;
 mod plugin;
 
@@ -37,6 +39,27 @@ enum Command {
         /// Replace a kubeconfig that keel did not write.
         #[arg(long)]
         force: bool,
+        /// Run no node agent (pods are scheduled but never run).
+        #[arg(long)]
+        no_agent: bool,
+        #[command(flatten)]
+        agent: agent::AgentArgs,
+    },
+    /// Run a node agent: register a node and run the pods bound to it.
+    Agent {
+        /// The API server's URL.
+        #[arg(long, env = "KEEL_SERVER", default_value = "http://127.0.0.1:6443")]
+        server: String,
+        #[command(flatten)]
+        agent: agent::AgentArgs,
+    },
+    /// Manage a node's images (run where the agent runs).
+    Image {
+        /// The agent's data directory.
+        #[arg(long, default_value = "keel-agent", global = true)]
+        agent_data_dir: PathBuf,
+        #[command(subcommand)]
+        command: agent::ImageCommand,
     },
     /// Write a kubeconfig that points kubectl at a Keel server.
     Kubeconfig {
@@ -242,9 +265,24 @@ async fn main() -> anyhow::Result<()> {
             server,
             kubeconfig,
             force,
+            no_agent,
+            agent,
         } => {
-            let announce = |running: &cluster::Running| {
+            let url = format!("http://{}", server.listen);
+            let agent_dir = server.data_dir.join("agent");
+            let agent = (!no_agent)
+                .then(|| agent.config(&url, agent_dir))
+                .transpose()?;
+            let announce = move |running: &cluster::Running| {
                 let url = format!("http://{}", running.addr);
+                if let Some(mut agent) = agent {
+                    agent.server = url.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = keel::node::run(agent, std::future::pending()).await {
+                            tracing::error!("the node agent stopped: {e}");
+                        }
+                    });
+                }
                 match write_kubeconfig(kubeconfig, &url, force) {
                     Ok(()) => eprintln!("keel is up at {url}: try `kubectl get namespaces`"),
                     Err(e) => {
@@ -254,6 +292,16 @@ async fn main() -> anyhow::Result<()> {
             };
             cluster::run(server.config()?, announce, shutdown_signal()).await
         }
+        Command::Agent { server, agent } => keel::node::run(
+            agent.config(&server, "keel-agent".into())?,
+            shutdown_signal(),
+        )
+        .await
+        .map_err(anyhow::Error::msg),
+        Command::Image {
+            agent_data_dir,
+            command,
+        } => agent::image(&agent_data_dir, command),
         Command::Kubeconfig { server, out, force } => write_kubeconfig(out, &server, force),
         Command::Plugin { server, command } => plugin::run(&server, command).await,
         Command::Member { peer, command } => member::run(&peer, command).await,

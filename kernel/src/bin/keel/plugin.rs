@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
-use keel::catalog::{modules, oci, status};
+use keel::catalog::{modules, status};
 use keel::client::http::ApiClient;
+use keel::oci;
 use serde_json::{Value, json};
 
 const PLUGINS: &str = "/apis/keel.dev/v1alpha1/plugins";

@@ -1,64 +1,86 @@
-//! Plugin modules from an OCI image layout directory (as `oras`, `wkg` or `skopeo` write
-//! them): `index.json` names a manifest (by the `org.opencontainers.image.ref.name` tag, or
-//! the only one), whose single WebAssembly layer is the module. Every blob's digest is
-//! checked against its descriptor before its bytes are used.
+//! OCI image layout directories (as `oras`, `wkg` or `skopeo` write them): `index.json`
+//! names manifests (by the `org.opencontainers.image.ref.name` annotation), a manifest names
+//! its config and layers, and every blob's digest is checked against its descriptor before
+//! its bytes are used. Plugin modules are read from them (a manifest's single WebAssembly
+//! layer), and the node agent keeps its images in one.
 
 use std::path::Path;
 
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 
 /// Media types a WebAssembly layer is published under.
-const WASM_LAYER_TYPES: &[&str] = &[
+pub const WASM_LAYER_TYPES: &[&str] = &[
     "application/wasm",
     "application/vnd.wasm.content.layer.v1+wasm",
     "application/vnd.bytecodealliance.wasm.component.layer.v0+wasm",
 ];
 
-const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// The annotation that names a manifest in an index.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// Reads the module of the manifest tagged `tag` (or the only manifest) in `layout`.
 pub fn read_module(layout: &Path, tag: Option<&str>) -> Result<Vec<u8>, String> {
-    let index = ImageIndex::from_file(layout.join("index.json"))
-        .map_err(|e| format!("{}: not an OCI image layout: {e}", layout.display()))?;
+    let manifest = read_manifest(layout, &pick_manifest(layout, tag)?)?;
+    blob(layout, &wasm_layer(&manifest)?)
+}
+
+/// The descriptor of the manifest tagged `tag` in `layout`'s index (or of its only
+/// manifest when `tag` is `None`).
+pub fn pick_manifest(layout: &Path, tag: Option<&str>) -> Result<Descriptor, String> {
+    let index = read_index(layout)?;
     let manifests = index.manifests();
     let chosen: Vec<&Descriptor> = match tag {
         Some(tag) => manifests
             .iter()
-            .filter(|d| {
-                d.annotations()
-                    .as_ref()
-                    .and_then(|a| a.get(REF_NAME))
-                    .is_some_and(|t| t == tag)
-            })
+            .filter(|d| ref_name(d) == Some(tag))
             .collect(),
         None => manifests.iter().collect(),
     };
-    let manifest = match chosen.as_slice() {
-        [one] => *one,
-        [] => {
-            return Err(format!(
-                "{}: no manifest {}",
-                layout.display(),
-                tag.map_or("at all".into(), |t| format!("tagged {t:?}"))
-            ));
-        }
-        _ => {
-            return Err(format!(
-                "{}: {} manifests; name one with :TAG",
-                layout.display(),
-                chosen.len()
-            ));
-        }
-    };
-    let manifest = ImageManifest::from_reader(blob(layout, manifest)?.as_slice())
-        .map_err(|e| format!("manifest: {e}"))?;
+    match chosen.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(format!(
+            "{}: no manifest {}",
+            layout.display(),
+            tag.map_or("at all".into(), |t| format!("tagged {t:?}"))
+        )),
+        _ => Err(format!(
+            "{}: {} manifests; name one with :TAG",
+            layout.display(),
+            chosen.len()
+        )),
+    }
+}
+
+/// `layout`'s `index.json`.
+pub fn read_index(layout: &Path) -> Result<ImageIndex, String> {
+    ImageIndex::from_file(layout.join("index.json"))
+        .map_err(|e| format!("{}: not an OCI image layout: {e}", layout.display()))
+}
+
+/// The name a manifest descriptor carries, if any.
+pub fn ref_name(descriptor: &Descriptor) -> Option<&str> {
+    descriptor
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(REF_NAME))
+        .map(String::as_str)
+}
+
+/// The manifest `descriptor` points at, checked.
+pub fn read_manifest(layout: &Path, descriptor: &Descriptor) -> Result<ImageManifest, String> {
+    ImageManifest::from_reader(blob(layout, descriptor)?.as_slice())
+        .map_err(|e| format!("manifest: {e}"))
+}
+
+/// The one WebAssembly layer of `manifest`.
+pub fn wasm_layer(manifest: &ImageManifest) -> Result<Descriptor, String> {
     let layers: Vec<&Descriptor> = manifest
         .layers()
         .iter()
         .filter(|l| WASM_LAYER_TYPES.contains(&l.media_type().to_string().as_str()))
         .collect();
     match layers.as_slice() {
-        [layer] => blob(layout, layer),
+        [layer] => Ok((*layer).clone()),
         _ => Err(format!(
             "the manifest has {} WebAssembly layers ({}); expected one",
             layers.len(),
@@ -67,13 +89,19 @@ pub fn read_module(layout: &Path, tag: Option<&str>) -> Result<Vec<u8>, String> 
     }
 }
 
-/// A blob's bytes, checked against its descriptor's digest and size.
-fn blob(layout: &Path, descriptor: &Descriptor) -> Result<Vec<u8>, String> {
+/// Where `descriptor`'s blob lives in `layout`.
+pub fn blob_path(layout: &Path, descriptor: &Descriptor) -> Result<std::path::PathBuf, String> {
     let digest = descriptor.digest();
     if digest.algorithm().to_string() != "sha256" {
         return Err(format!("blob {digest}: only sha256 digests are supported"));
     }
-    let path = layout.join("blobs/sha256").join(digest.digest());
+    Ok(layout.join("blobs/sha256").join(digest.digest()))
+}
+
+/// A blob's bytes, checked against its descriptor's digest and size.
+pub fn blob(layout: &Path, descriptor: &Descriptor) -> Result<Vec<u8>, String> {
+    let digest = descriptor.digest();
+    let path = blob_path(layout, descriptor)?;
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let actual = crate::plugin::digest(&bytes);
     if actual != digest.to_string() || bytes.len() as u64 != descriptor.size() {
@@ -85,13 +113,15 @@ fn blob(layout: &Path, descriptor: &Descriptor) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// Writing layouts, for tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
     use crate::plugin::digest;
     use serde_json::json;
 
-    fn write_blob(dir: &Path, bytes: &[u8]) -> String {
+    /// Writes `bytes` as a blob of the layout at `dir`; its digest.
+    pub(crate) fn write_blob(dir: &Path, bytes: &[u8]) -> String {
         let digest = digest(bytes);
         let hex = digest.trim_start_matches("sha256:");
         let blobs = dir.join("blobs/sha256");
@@ -100,7 +130,8 @@ mod tests {
         digest.clone()
     }
 
-    fn layout(module: &[u8]) -> tempfile::TempDir {
+    /// A layout holding one WebAssembly image, `module`, tagged `tag`.
+    pub(crate) fn wasm_layout(module: &[u8], tag: &str) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let layer = write_blob(dir.path(), module);
         let config = write_blob(dir.path(), b"{}");
@@ -115,7 +146,7 @@ mod tests {
         let index = json!({
             "schemaVersion": 2,
             "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest.len(),
-                           "annotations": {REF_NAME: "v1"}}],
+                           "annotations": {REF_NAME: tag}}],
         });
         std::fs::write(dir.path().join("index.json"), index.to_string())
             .unwrap_or_else(|e| panic!("{e}"));
@@ -126,10 +157,17 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         dir
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::wasm_layout;
+    use super::*;
+    use crate::plugin::digest;
 
     #[test]
     fn reads_the_wasm_layer_by_tag_or_alone() {
-        let dir = layout(b"\0asm module");
+        let dir = wasm_layout(b"\0asm module", "v1");
         assert_eq!(
             read_module(dir.path(), Some("v1")),
             Ok(b"\0asm module".to_vec())
@@ -144,7 +182,7 @@ mod tests {
 
     #[test]
     fn a_blob_that_does_not_match_its_digest_is_refused() {
-        let dir = layout(b"\0asm module");
+        let dir = wasm_layout(b"\0asm module", "v1");
         let blobs = dir.path().join("blobs/sha256");
         let layer = digest(b"\0asm module");
         std::fs::write(

@@ -1,0 +1,234 @@
+//! One container of a pod, driven to its spec: start a run, wait for it to end, and start
+//! it again as the restart policy says, after the back-off. Each change of its state is
+//! reported to the pod's worker as a whole [`ContainerRecord`]; the task ends when the
+//! container will not run again, or when it is told to stop (its run is stopped with the
+//! pod's grace period).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+
+use super::Node;
+use super::backoff::Backoff;
+use super::env;
+use super::logs::ContainerLogs;
+use super::runtime::{ContainerSpec, Runtime, StartError};
+use super::spec::{ContainerPlan, RestartPolicy};
+use super::status::{ContainerRecord, State, Terminated};
+use crate::object::meta::now_rfc3339;
+
+/// Which container of the pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// The n-th init container: it runs to completion before the next one starts.
+    Init(usize),
+    /// The n-th container.
+    Main(usize),
+}
+
+/// What a container task tells its pod's worker.
+#[derive(Debug)]
+pub enum Report {
+    /// The container's state changed.
+    Changed(Slot, ContainerRecord),
+    /// It will not run again; its last exit code, if it ran.
+    Ended(Slot, Option<i32>),
+}
+
+/// A container task's inputs.
+pub struct ContainerTask {
+    /// The node.
+    pub node: Arc<Node>,
+    /// The runtime the pod runs on.
+    pub runtime: Arc<dyn Runtime>,
+    /// The pod as first seen (its fields feed the environment).
+    pub pod: Value,
+    /// The container's spec in the pod.
+    pub spec: Value,
+    /// The container.
+    pub plan: ContainerPlan,
+    /// Which container it is.
+    pub slot: Slot,
+    /// The pod's restart policy.
+    pub policy: RestartPolicy,
+    /// The pod's grace period.
+    pub grace: Duration,
+    /// Where its logs go.
+    pub logs: ContainerLogs,
+    /// Where reports go.
+    pub reports: mpsc::UnboundedSender<Report>,
+    /// Becomes `true` when the pod is stopping.
+    pub stop: watch::Receiver<bool>,
+}
+
+impl ContainerTask {
+    /// Drives the container until it will not run again or is stopped.
+    pub async fn run(mut self) {
+        let mut record =
+            ContainerRecord::waiting(&self.plan.name, &self.plan.image, "ContainerCreating");
+        let mut crashes = Backoff::new(self.node.backoff);
+        let mut pulls = Backoff::new(self.node.backoff);
+        let mut run: u32 = 0;
+        let mut last_code = None;
+        while !*self.stop.borrow() {
+            let spec = match self.prepare(run).await {
+                Ok(spec) => spec,
+                Err((reason, message)) => {
+                    record.state = State::Waiting {
+                        reason: reason.into(),
+                        message: Some(message),
+                    };
+                    self.report(&record);
+                    if !self.pause(pulls.delay_after(Duration::ZERO)).await {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let log = spec.log.clone();
+            let runtime = self.runtime.clone();
+            let started = tokio::task::spawn_blocking(move || runtime.start(spec))
+                .await
+                .unwrap_or_else(|e| Err(StartError::Create(format!("start failed: {e}"))));
+            let mut running = match started {
+                Ok(running) => running,
+                Err(error) => {
+                    log.finish();
+                    let pulled_before = matches!(&record.state,
+                        State::Waiting { reason, .. } if reason == "ErrImagePull" || reason == "ImagePullBackOff");
+                    let reason = match (&error, pulled_before) {
+                        (StartError::Image(_), true) => "ImagePullBackOff",
+                        _ => error.reason(),
+                    };
+                    record.state = State::Waiting {
+                        reason: reason.into(),
+                        message: Some(error.to_string()),
+                    };
+                    self.report(&record);
+                    if !self.pause(pulls.delay_after(Duration::ZERO)).await {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let began = Instant::now();
+            let started_at = now_rfc3339();
+            record.state = State::Running {
+                started_at: started_at.clone(),
+            };
+            record.container_id = running.id.clone();
+            record.image_id = running.image_id.clone();
+            record.restart_count = run;
+            // Without a readiness probe a running container is ready; init containers never are.
+            record.ready = matches!(self.slot, Slot::Main(_));
+            self.report(&record);
+
+            let exit = tokio::select! {
+                exit = running.wait() => exit,
+                () = stopping(&mut self.stop) => {
+                    running.stop(self.grace);
+                    running.wait().await
+                }
+            };
+            last_code = Some(exit.code);
+            let terminated = Terminated {
+                exit_code: exit.code,
+                reason: exit.reason.to_string(),
+                message: exit.message,
+                started_at,
+                finished_at: now_rfc3339(),
+                container_id: running.id.clone(),
+            };
+            record.ready = false;
+            let again = !*self.stop.borrow()
+                && match self.slot {
+                    Slot::Init(_) => exit.code != 0 && self.policy != RestartPolicy::Never,
+                    Slot::Main(_) => self.policy.restarts(exit.code),
+                };
+            if !again {
+                record.state = State::Terminated(terminated);
+                self.report(&record);
+                break;
+            }
+            let delay = crashes.delay_after(began.elapsed());
+            record.last_state = Some(terminated);
+            record.state = State::Waiting {
+                reason: "CrashLoopBackOff".into(),
+                message: Some(format!(
+                    "back-off {}s restarting failed container={} pod={}_{}({})",
+                    delay.as_secs_f64().ceil(),
+                    self.plan.name,
+                    self.pod_name(),
+                    self.namespace(),
+                    self.uid()
+                )),
+            };
+            self.report(&record);
+            if !self.pause(delay).await {
+                break;
+            }
+            run += 1;
+        }
+        let _ = self.reports.send(Report::Ended(self.slot, last_code));
+    }
+
+    /// The environment and log of run `run`, or the waiting reason and message that stop it.
+    async fn prepare(&self, run: u32) -> Result<ContainerSpec, (&'static str, String)> {
+        let env = env::resolve(&self.node.client, &self.pod, &self.spec, &self.node.address)
+            .await
+            .map_err(|m| ("CreateContainerConfigError", m))?;
+        let log = self
+            .logs
+            .open_run(run)
+            .map_err(|m| ("CreateContainerError", m))?;
+        Ok(ContainerSpec {
+            name: self.plan.name.clone(),
+            image: self.plan.image.clone(),
+            argv: self.plan.argv.clone(),
+            env,
+            cpu_millis: self.plan.cpu_millis,
+            memory_bytes: self.plan.memory_bytes,
+            log,
+        })
+    }
+
+    /// Waits `delay`; `false` if the pod began stopping meanwhile.
+    async fn pause(&mut self, delay: Duration) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(delay) => true,
+            () = stopping(&mut self.stop) => false,
+        }
+    }
+
+    fn report(&self, record: &ContainerRecord) {
+        let _ = self
+            .reports
+            .send(Report::Changed(self.slot, record.clone()));
+    }
+
+    fn meta(&self, field: &str) -> &str {
+        self.pod
+            .pointer(&format!("/metadata/{field}"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    fn pod_name(&self) -> &str {
+        self.meta("name")
+    }
+
+    fn namespace(&self) -> &str {
+        self.meta("namespace")
+    }
+
+    fn uid(&self) -> &str {
+        self.meta("uid")
+    }
+}
+
+/// Completes when the pod begins stopping (or its worker is gone).
+async fn stopping(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await.map(|_| ());
+}
