@@ -34,6 +34,8 @@ const PLUGINS: &[(&str, &str)] = &[
     ("ECHO", "keel-plugin-echo"),
     ("HOSTILE", "keel-plugin-hostile"),
     ("FUTURE_CONTRACT", "keel-plugin-future-contract"),
+    // Not a plugin: a WASI command the node agent runs as a container.
+    ("WORKLOAD", "keel-testing-workload"),
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -2,11 +2,14 @@
 //! for cluster tests, in network namespaces that can be partitioned: [`netns`],
 //! [`cluster`]), kills them with SIGKILL, and hands out clients (kube-rs,
 //! kubectl, raw HTTP) pointed at them; [`workload`] and [`linearizability`]
-//! load a cluster and check what it answered. The `keel` binary must be built first (the test command
+//! load a cluster and check what it answered; [`agent`] runs node agents and
+//! [`controllers`] gives the default controllers' flags. The `keel` binary must be built first (the test command
 //! does: `cargo build --release --bins`); the harness finds it beside the
 //! test executable's target directory.
 
+pub mod agent;
 pub mod cluster;
+pub mod controllers;
 pub mod linearizability;
 pub mod netns;
 pub mod workload;
@@ -273,16 +276,16 @@ pub fn http_to(
     )?;
     // A server may answer (413, say) and close before reading the whole body, as
     // Go's and kubectl's clients allow: the answer already sent is what counts.
-    if let Err(e) = s.write_all(body) {
-        if !closed_early(&e) {
-            return Err(e.into());
-        }
+    if let Err(e) = s.write_all(body)
+        && !closed_early(&e)
+    {
+        return Err(e.into());
     }
     let mut raw = Vec::new();
-    if let Err(e) = s.read_to_end(&mut raw) {
-        if raw.is_empty() || !closed_early(&e) {
-            return Err(e.into());
-        }
+    if let Err(e) = s.read_to_end(&mut raw)
+        && (raw.is_empty() || !closed_early(&e))
+    {
+        return Err(e.into());
     }
     let text = String::from_utf8_lossy(&raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));

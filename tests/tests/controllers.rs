@@ -21,41 +21,10 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::{Timestamp, Unit};
 use keel_plugin_artifacts as artifacts;
+use keel_tests::controllers::{controller_flags, spec_file};
 use keel_tests::{Server, stdout_ok};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use serde_json::json;
-
-/// The repository's default controller specs (`deploy/plugins/`).
-fn spec_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../deploy/plugins")
-        .join(format!("{name}.yaml"))
-}
-
-/// `--plugin` and `--plugin-spec` flags for the default controllers; `overrides` replaces
-/// a controller's spec file.
-fn controller_flags(overrides: &[(&str, PathBuf)]) -> Vec<String> {
-    [
-        ("replicaset", artifacts::REPLICASET),
-        ("deployment", artifacts::DEPLOYMENT),
-        ("garbage-collector", artifacts::GARBAGE_COLLECTOR),
-        ("node-lifecycle", artifacts::NODE_LIFECYCLE),
-    ]
-    .iter()
-    .flat_map(|(name, path)| {
-        let spec = overrides
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or_else(|| spec_file(name), |(_, p)| p.clone());
-        [
-            "--plugin".to_string(),
-            format!("{name}=controller:{path}"),
-            "--plugin-spec".to_string(),
-            format!("{name}={}", spec.display()),
-        ]
-    })
-    .collect()
-}
 
 fn as_strs(flags: &[String]) -> Vec<&str> {
     flags.iter().map(String::as_str).collect()

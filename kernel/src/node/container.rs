@@ -32,7 +32,7 @@ pub enum Slot {
 #[derive(Debug)]
 pub enum Report {
     /// The container's state changed.
-    Changed(Slot, ContainerRecord),
+    Changed(Slot, Box<ContainerRecord>),
     /// It will not run again; its last exit code, if it ran.
     Ended(Slot, Option<i32>),
 }
@@ -205,7 +205,7 @@ impl ContainerTask {
     fn report(&self, record: &ContainerRecord) {
         let _ = self
             .reports
-            .send(Report::Changed(self.slot, record.clone()));
+            .send(Report::Changed(self.slot, Box::new(record.clone())));
     }
 
     fn meta(&self, field: &str) -> &str {

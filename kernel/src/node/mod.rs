@@ -5,7 +5,7 @@
 //!   where the agent listens); [`lease`]: the heartbeat Lease in `kube-node-lease`.
 //! - [`pods`]: one watch of the pods bound here, a [`worker`] per pod, a [`container`]
 //!   task per container (restarts with the kubelet's [`backoff`]), [`status`] as the
-//!   kubelet reports it, [`env`] as the kubelet builds it, [`spec`] what is read of a pod.
+//!   kubelet reports it, [`mod@env`] as the kubelet builds it, [`spec`] what is read of a pod.
 //! - [`runtime`]: the runtimes behind one trait, chosen by RuntimeClass handler;
 //!   `wasm` (WASI components in wasmtime) is the default. [`images`]: the node's image store.
 //! - [`logs`]: container output in the CRI log format, one file per run; [`server`]: the

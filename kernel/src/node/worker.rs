@@ -121,25 +121,10 @@ async fn run(node: Arc<Node>, first: Value, mut updates: watch::Receiver<Option<
     loop {
         tokio::select! {
             Some(report) = received.recv() => {
-                match report {
-                    Report::Changed(slot, record) => pod.set(slot, record),
-                    Report::Ended(Slot::Init(i), Some(0)) if !deleting => {
-                        if let Some(runtime) = &runtime {
-                            if i + 1 < pod.plan.init_containers.len() {
-                                pod.start(runtime, Slot::Init(i + 1));
-                            } else {
-                                pod.record.initialized = true;
-                                pod.start_containers(runtime);
-                            }
-                        }
-                    }
-                    Report::Ended(..) => {}
-                }
+                pod.handle(report, runtime.as_ref(), deleting);
                 // Write once the reports queued so far are all in.
                 while let Ok(report) = received.try_recv() {
-                    if let Report::Changed(slot, record) = report {
-                        pod.set(slot, record);
-                    }
+                    pod.handle(report, runtime.as_ref(), deleting);
                 }
                 pod.write_status().await;
             }
@@ -158,9 +143,7 @@ async fn run(node: Arc<Node>, first: Value, mut updates: watch::Receiver<Option<
                             deleting = true;
                             pod.stop_all().await;
                             while let Ok(report) = received.try_recv() {
-                                if let Report::Changed(slot, record) = report {
-                                    pod.set(slot, record);
-                                }
+                                pod.handle(report, runtime.as_ref(), deleting);
                             }
                             pod.write_status().await;
                             pod.delete_object().await;
@@ -176,6 +159,24 @@ async fn run(node: Arc<Node>, first: Value, mut updates: watch::Receiver<Option<
 }
 
 impl Pod {
+    /// Takes in one report: a container's new state, or an init container that completed
+    /// (the next one starts, or the containers once all have; not while deleting).
+    fn handle(&mut self, report: Report, runtime: Option<&Arc<dyn Runtime>>, deleting: bool) {
+        match report {
+            Report::Changed(slot, record) => self.set(slot, *record),
+            Report::Ended(Slot::Init(i), Some(0)) if !deleting => {
+                let Some(runtime) = runtime else { return };
+                if i + 1 < self.plan.init_containers.len() {
+                    self.start(runtime, Slot::Init(i + 1));
+                } else {
+                    self.record.initialized = true;
+                    self.start_containers(runtime);
+                }
+            }
+            Report::Ended(..) => {}
+        }
+    }
+
     fn start_containers(&mut self, runtime: &Arc<dyn Runtime>) {
         for i in 0..self.plan.containers.len() {
             self.start(runtime, Slot::Main(i));

@@ -43,7 +43,7 @@ enum Command {
         #[arg(long)]
         no_agent: bool,
         #[command(flatten)]
-        agent: agent::AgentArgs,
+        agent: Box<agent::AgentArgs>,
     },
     /// Run a node agent: register a node and run the pods bound to it.
     Agent {

@@ -12,6 +12,8 @@
 //! - WASI has no signals, so stopping does not wait out a grace period: the run is
 //!   dropped (exit code 137).
 //! - Nothing else is granted: no preopened directories, no sockets.
+//! - WASI 0.2's `exit` says success or failure only, so exit codes are 0 or 1 (137 when
+//!   killed, 134 when the module traps).
 
 use std::collections::HashMap;
 use std::future::Future;
