@@ -102,6 +102,43 @@ impl ImageStore {
         Ok(imported)
     }
 
+    /// Stores a bare WebAssembly component as an image named `name` (a wasm config and one
+    /// `application/wasm` layer, as the wasm OCI artifact layout has it); its full name.
+    pub fn import_wasm(&self, module: &[u8], name: &str) -> Result<String, String> {
+        let full = normalize(name);
+        let layer = self.put_blob(module)?;
+        let config = self.put_blob(b"{}")?;
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.wasm.config.v0+json",
+                       "digest": config, "size": 2},
+            "layers": [{"mediaType": "application/wasm", "digest": layer, "size": module.len()}],
+        })
+        .to_string();
+        let digest = self.put_blob(manifest.as_bytes())?;
+        let descriptor: Descriptor = serde_json::from_value(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest, "size": manifest.len(),
+        }))
+        .map_err(|e| format!("manifest descriptor: {e}"))?;
+        self.name(&full, &descriptor)?;
+        Ok(full)
+    }
+
+    /// Writes `bytes` as a blob; its digest.
+    fn put_blob(&self, bytes: &[u8]) -> Result<String, String> {
+        let digest = crate::plugin::digest(bytes);
+        let path = self
+            .dir
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"));
+        if !path.exists() {
+            write_atomically(&path, bytes)?;
+        }
+        Ok(digest)
+    }
+
     /// The image `reference` names.
     pub fn resolve(&self, reference: &str) -> Result<Image, ImageError> {
         let wanted = normalize(reference);
@@ -272,6 +309,21 @@ mod tests {
             store.resolve("keel.test/app:v2").map(|i| i.name),
             Err(ImageError::NotFound("keel.test/app:v2".into()))
         );
+    }
+
+    #[test]
+    fn a_bare_component_is_stored_as_an_image() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = ImageStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let name = store
+            .import_wasm(b"\0asm bare", "keel.test/bare")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(name, "keel.test/bare:latest");
+        let image = store
+            .resolve("keel.test/bare")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, bytes) = store.wasm_module(&image).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(bytes, b"\0asm bare");
     }
 
     #[test]

@@ -108,6 +108,14 @@ pub enum ImageCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Store a WebAssembly component file as an image (a wasm OCI artifact).
+    ImportWasm {
+        /// The component file.
+        file: PathBuf,
+        /// The image's name (`keel.test/app:v1`).
+        #[arg(long)]
+        name: String,
+    },
     /// List the node's images.
     Ls,
 }
@@ -123,6 +131,14 @@ pub fn image(agent_data_dir: &std::path::Path, command: ImageCommand) -> anyhow:
             {
                 println!("imported {imported}");
             }
+        }
+        ImageCommand::ImportWasm { file, name } => {
+            let module =
+                std::fs::read(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let imported = store
+                .import_wasm(&module, &name)
+                .map_err(anyhow::Error::msg)?;
+            println!("imported {imported}");
         }
         ImageCommand::Ls => {
             for (name, digest) in store.list().map_err(anyhow::Error::msg)? {
