@@ -181,7 +181,6 @@ async fn main() -> Result<()> {
         let client = client.clone();
         let created = created.clone();
         let (pods, clients) = (args.pods, args.clients);
-        let pod = pod.clone();
         creators.push(tokio::spawn(async move {
             for i in (c..pods).step_by(clients) {
                 let name = format!("bench-{i}");
