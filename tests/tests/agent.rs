@@ -4,8 +4,8 @@
 //! Ready and its pods' output reads through `kubectl logs`; a crashing container restarts
 //! with growing back-off and `--previous` shows the run before; a missing image is
 //! `ErrImagePull` then `ImagePullBackOff`; a container past its memory limit is
-//! `OOMKilled`; the environment comes from values, the pod's fields and ConfigMaps, after
-//! the init containers ran.
+//! `OOMKilled`; `kubectl logs -f` streams a run until it ends; the environment comes from
+//! values, the pod's fields and ConfigMaps, after the init containers ran.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -280,7 +280,8 @@ async fn a_crashing_container_backs_off_with_growing_delays() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_images_memory_limits_environment_and_init_containers() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (server, _agent, client) = start(dir.path(), 200)?;
+    // A second between pull attempts: long enough to see ErrImagePull before the back-off.
+    let (server, _agent, client) = start(dir.path(), 1000)?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let settings = json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "settings"}, "data": {"color": "blue"}});
@@ -352,6 +353,28 @@ async fn missing_images_memory_limits_environment_and_init_containers() -> Resul
     let terminated = &hungry["status"]["containerStatuses"][0]["state"]["terminated"];
     assert_eq!(terminated["reason"], "OOMKilled", "{hungry:#}");
     assert_eq!(terminated["exitCode"], 137);
+
+    create(
+        "talker",
+        json!({"restartPolicy": "Never", "containers": [{"name": "app", "image": WORKLOAD_IMAGE,
+            "args": ["print", "first", "sleep", "1500", "print", "second"]}]}),
+    )
+    .await?;
+    eventually(
+        Duration::from_secs(30),
+        "the talker running",
+        || pod_state(&pods, "talker"),
+        |pod| pod["status"]["phase"] == "Running",
+    )
+    .await?;
+    // Followed while it runs: the log holds both lines and ends when the run does.
+    let followed = server.kubectl(&["logs", "-f", "talker"], None)?;
+    assert_eq!(stdout_ok(&followed)?, "first\nsecond\n");
+    let talker = pod_state(&pods, "talker").await?;
+    assert_eq!(
+        talker["status"]["containerStatuses"][0]["state"]["terminated"]["reason"], "Completed",
+        "the follow ended with the run: {talker:#}"
+    );
 
     let configured = eventually(
         Duration::from_secs(30),
