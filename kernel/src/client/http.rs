@@ -95,31 +95,14 @@ impl ApiClient {
     /// GET `path` and hand over the response body as it arrives (a watch stream, a log
     /// that is followed), once the server answered with success.
     pub async fn stream(&self, path: &str) -> Result<hyper::body::Incoming, HttpError> {
-        let unreachable = |message: String| HttpError::Unreachable {
-            server: self.server.clone(),
-            message,
-        };
-        let request = Request::builder()
-            .method(Method::GET)
-            .uri(format!("{}{path}", self.server))
-            .header("accept", "application/json")
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| unreachable(e.to_string()))?;
         let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| unreachable(format!("{e:#}")))?;
+            .exchange(Method::GET, path, None, "application/json")
+            .await?;
         let status = response.status();
         if status.is_success() {
             return Ok(response.into_body());
         }
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| unreachable(e.to_string()))?
-            .to_bytes();
+        let body = self.read_body(response).await?;
         Err(status_error(status, &body))
     }
 
@@ -130,10 +113,23 @@ impl ApiClient {
         body: Option<&Value>,
         content_type: &str,
     ) -> Result<Value, HttpError> {
-        let unreachable = |message: String| HttpError::Unreachable {
-            server: self.server.clone(),
-            message,
-        };
+        let response = self.exchange(method, path, body, content_type).await?;
+        let status = response.status();
+        let body = self.read_body(response).await?;
+        if status.is_success() {
+            return Ok(serde_json::from_slice(&body).unwrap_or(Value::Null));
+        }
+        Err(status_error(status, &body))
+    }
+
+    /// Sends one request; the response, its body not read yet.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        content_type: &str,
+    ) -> Result<http::Response<hyper::body::Incoming>, HttpError> {
         let bytes = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
         let request = Request::builder()
             .method(method)
@@ -141,23 +137,30 @@ impl ApiClient {
             .header("content-type", content_type)
             .header("accept", "application/json")
             .body(Full::new(bytes))
-            .map_err(|e| unreachable(e.to_string()))?;
-        let response = self
-            .client
+            .map_err(|e| self.unreachable(e.to_string()))?;
+        self.client
             .request(request)
             .await
-            .map_err(|e| unreachable(format!("{e:#}")))?;
-        let status = response.status();
-        let body = response
+            .map_err(|e| self.unreachable(format!("{e:#}")))
+    }
+
+    async fn read_body(
+        &self,
+        response: http::Response<hyper::body::Incoming>,
+    ) -> Result<Bytes, HttpError> {
+        Ok(response
             .into_body()
             .collect()
             .await
-            .map_err(|e| unreachable(e.to_string()))?
-            .to_bytes();
-        if status.is_success() {
-            return Ok(serde_json::from_slice(&body).unwrap_or(Value::Null));
+            .map_err(|e| self.unreachable(e.to_string()))?
+            .to_bytes())
+    }
+
+    fn unreachable(&self, message: String) -> HttpError {
+        HttpError::Unreachable {
+            server: self.server.clone(),
+            message,
         }
-        Err(status_error(status, &body))
     }
 }
 

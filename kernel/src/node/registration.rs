@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::status::transition_time;
 use crate::client::http::{ApiClient, HttpError};
 use crate::object::meta::now_rfc3339;
 
@@ -51,6 +52,10 @@ impl NodeDescription {
     /// The status to post, keeping transition times from `current` (the node as stored).
     pub fn status(&self, current: &Value) -> Value {
         let now = now_rfc3339();
+        let previous = current
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
         let conditions: Vec<Value> = [
             (
                 "MemoryPressure",
@@ -79,17 +84,7 @@ impl NodeDescription {
         ]
         .iter()
         .map(|(kind, status, reason, message)| {
-            let since = current
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .and_then(|list| {
-                    list.iter().find(|c| {
-                        c.get("type").and_then(Value::as_str) == Some(kind)
-                            && c.get("status").and_then(Value::as_str) == Some(status)
-                    })
-                })
-                .and_then(|c| c.get("lastTransitionTime").cloned())
-                .unwrap_or_else(|| json!(now));
+            let since = transition_time(previous, kind, status, &now);
             json!({"type": kind, "status": status, "reason": reason, "message": message,
                    "lastHeartbeatTime": now, "lastTransitionTime": since})
         })

@@ -273,12 +273,7 @@ impl PodRecord {
 /// A condition, keeping its transition time from `previous` when its status is unchanged.
 fn condition(previous: &[Value], kind: &str, ok: bool, reason: Option<&str>, now: &str) -> Value {
     let status = if ok { "True" } else { "False" };
-    let since = previous
-        .iter()
-        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
-        .filter(|c| c.get("status").and_then(Value::as_str) == Some(status))
-        .and_then(|c| c.get("lastTransitionTime").cloned())
-        .unwrap_or_else(|| json!(now));
+    let since = transition_time(previous, kind, status, now);
     let mut condition = json!({
         "type": kind,
         "status": status,
@@ -289,6 +284,17 @@ fn condition(previous: &[Value], kind: &str, ok: bool, reason: Option<&str>, now
         map.insert("reason".into(), json!(reason));
     }
     condition
+}
+
+/// When condition `kind` took `status`: its time in `previous` if it already had that
+/// status there, else `now`. (Pod and Node conditions alike.)
+pub fn transition_time(previous: &[Value], kind: &str, status: &str, now: &str) -> Value {
+    previous
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+        .filter(|c| c.get("status").and_then(Value::as_str) == Some(status))
+        .and_then(|c| c.get("lastTransitionTime").cloned())
+        .unwrap_or_else(|| json!(now))
 }
 
 #[cfg(test)]
