@@ -1,7 +1,8 @@
 //! The node agent against a real `keel server`: a `keel agent` process registers its node
 //! and renews its Lease, and runs the pods bound to it as WASI components (the test
 //! workload, `plugins/testing/workload`, imported as an OCI image): a Deployment reaches
-//! Ready and its pods' output reads through `kubectl logs`; a crashing container restarts
+//! Ready and its pods' output reads through `kubectl logs`, and an agent restarted runs them
+//! again, counting a restart; a crashing container restarts
 //! with growing back-off and `--previous` shows the run before; a missing image is
 //! `ErrImagePull` then `ImagePullBackOff`; a container past its memory limit is
 //! `OOMKilled`; `kubectl logs -f` streams a run until it ends; the environment comes from
@@ -93,7 +94,7 @@ async fn pod_state(pods: &Api<Pod>, name: &str) -> Result<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_registers_keeps_its_lease_and_runs_a_deployment_of_wasi_pods() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (server, _agent, client) = start(dir.path(), 10_000)?;
+    let (server, mut agent, client) = start(dir.path(), 10_000)?;
     let nodes: Api<Node> = Api::all(client.clone());
     let node = eventually(
         Duration::from_secs(30),
@@ -210,6 +211,38 @@ spec:
         |n| *n == 1,
     )
     .await?;
+
+    // An agent that restarts runs its pods again: each container counts a restart, and
+    // the run before is still there for --previous.
+    let left = pods
+        .list(&kube::api::ListParams::default().labels("app=ticker"))
+        .await?
+        .items;
+    let name = left
+        .first()
+        .and_then(|p| p.metadata.name.clone())
+        .unwrap_or_default();
+    agent.kill9()?;
+    drop(agent);
+    let _agent = Agent::start(
+        &server.url(),
+        &dir.path().join("agent"),
+        "node-a",
+        &["--cpu", "4", "--memory", "4Gi"],
+    )?;
+    let restarted = eventually(
+        Duration::from_secs(30),
+        "the pod running again after the agent restarted",
+        || pod_state(&pods, &name),
+        |pod| {
+            let status = &pod["status"]["containerStatuses"][0];
+            status["restartCount"] == 1 && status["state"]["running"].is_object()
+        },
+    )
+    .await?;
+    assert_eq!(restarted["status"]["phase"], "Running");
+    let previous = stdout_ok(&server.kubectl(&["logs", &name, "--previous"], None)?)?;
+    assert!(previous.starts_with("started\ntick 0\n"), "{previous}");
     Ok(())
 }
 

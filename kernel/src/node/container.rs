@@ -2,7 +2,8 @@
 //! it again as the restart policy says, after the back-off. Each change of its state is
 //! reported to the pod's worker as a whole [`ContainerRecord`]; the task ends when the
 //! container will not run again, or when it is told to stop (its run is stopped with the
-//! pod's grace period).
+//! pod's grace period). An agent that restarts picks a container's count of restarts and
+//! its log runs up where they were.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -70,7 +71,10 @@ impl ContainerTask {
             ContainerRecord::waiting(&self.plan.name, &self.plan.image, "ContainerCreating");
         let mut crashes = Backoff::new(self.node.backoff);
         let mut pulls = Backoff::new(self.node.backoff);
-        let mut run: u32 = 0;
+        // After an agent restart, a container's runs go on where they were: the next log
+        // file, and its restart count.
+        let mut run: u32 = self.logs.runs().last().map_or(0, |last| last + 1);
+        let mut restarts = self.earlier_restarts();
         let mut last_code = None;
         while !*self.stop.borrow() {
             let spec = match self.prepare(run).await {
@@ -120,7 +124,7 @@ impl ContainerTask {
             };
             record.container_id = running.id.clone();
             record.image_id = running.image_id.clone();
-            record.restart_count = run;
+            record.restart_count = restarts;
             // Without a readiness probe a running container is ready; init containers never are.
             record.ready = matches!(self.slot, Slot::Main(_));
             self.report(&record);
@@ -170,6 +174,7 @@ impl ContainerTask {
                 break;
             }
             run += 1;
+            restarts += 1;
         }
         let _ = self.reports.send(Report::Ended(self.slot, last_code));
     }
@@ -206,6 +211,36 @@ impl ContainerTask {
         let _ = self
             .reports
             .send(Report::Changed(self.slot, Box::new(record.clone())));
+    }
+
+    /// The restarts the pod's status counts for this container when the task starts: its
+    /// `restartCount`, plus one if it had run (this run is then a restart).
+    fn earlier_restarts(&self) -> u32 {
+        let field = match self.slot {
+            Slot::Init(_) => "initContainerStatuses",
+            Slot::Main(_) => "containerStatuses",
+        };
+        let Some(status) = self
+            .pod
+            .pointer(&format!("/status/{field}"))
+            .and_then(Value::as_array)
+            .and_then(|list| {
+                list.iter()
+                    .find(|c| c.get("name").and_then(Value::as_str) == Some(&self.plan.name))
+            })
+        else {
+            return 0;
+        };
+        let count = status
+            .get("restartCount")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0);
+        let ran = status
+            .get("containerID")
+            .and_then(Value::as_str)
+            .is_some_and(|id| !id.is_empty());
+        count + u32::from(ran)
     }
 
     fn meta(&self, field: &str) -> &str {
