@@ -89,6 +89,23 @@ pub fn wasm_layer(manifest: &ImageManifest) -> Result<Descriptor, String> {
     }
 }
 
+/// The config of a WebAssembly image: empty.
+pub const WASM_CONFIG: &[u8] = b"{}";
+
+/// The manifest of a WebAssembly image as the wasm OCI artifact layout has it: the empty
+/// wasm config ([`WASM_CONFIG`], whose digest is `config`) and one `application/wasm`
+/// layer (`layer`, `layer_size` bytes); JSON text.
+pub fn wasm_manifest(config: &str, layer: &str, layer_size: usize) -> String {
+    serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.wasm.config.v0+json",
+                   "digest": config, "size": WASM_CONFIG.len()},
+        "layers": [{"mediaType": "application/wasm", "digest": layer, "size": layer_size}],
+    })
+    .to_string()
+}
+
 /// Where `descriptor`'s blob lives in `layout`.
 pub fn blob_path(layout: &Path, descriptor: &Descriptor) -> Result<std::path::PathBuf, String> {
     let digest = descriptor.digest();
@@ -134,14 +151,8 @@ pub(crate) mod testing {
     pub(crate) fn wasm_layout(module: &[u8], tag: &str) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let layer = write_blob(dir.path(), module);
-        let config = write_blob(dir.path(), b"{}");
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.wasm.config.v0+json", "digest": config, "size": 2},
-            "layers": [{"mediaType": "application/wasm", "digest": layer, "size": module.len()}],
-        })
-        .to_string();
+        let config = write_blob(dir.path(), WASM_CONFIG);
+        let manifest = wasm_manifest(&config, &layer, module.len());
         let manifest_digest = write_blob(dir.path(), manifest.as_bytes());
         let index = json!({
             "schemaVersion": 2,

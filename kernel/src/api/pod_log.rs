@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::{Response, StatusCode, header};
 use http_body_util::{BodyExt, StreamBody};
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
@@ -126,14 +127,20 @@ fn agent_endpoint(node: &Value) -> Option<String> {
     })
 }
 
+/// The one client the API server reads agents through, so connections to an agent are
+/// kept and reused.
+fn agent_client() -> &'static Client<HttpConnector, http_body_util::Empty<Bytes>> {
+    static CLIENT: std::sync::OnceLock<Client<HttpConnector, http_body_util::Empty<Bytes>>> =
+        std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| Client::builder(TokioExecutor::new()).build_http())
+}
+
 /// GETs `target` and streams the answer back; an agent's error becomes a `Status`.
 async fn proxy(target: &str, node: &str) -> Result<Response<Body>> {
     let unreachable =
         |e: String| ApiError::Unavailable(format!("cannot reach the agent of node {node:?}: {e}"));
-    let client: Client<_, http_body_util::Empty<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
     let uri: http::Uri = target.parse().map_err(|e| unreachable(format!("{e}")))?;
-    let response = client
+    let response = agent_client()
         .get(uri)
         .await
         .map_err(|e| unreachable(format!("{e:#}")))?;

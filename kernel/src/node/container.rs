@@ -46,6 +46,8 @@ pub struct ContainerTask {
     pub runtime: Arc<dyn Runtime>,
     /// The pod as first seen (its fields feed the environment).
     pub pod: Value,
+    /// The pod as the kubelet names it in messages: `name_namespace(uid)`.
+    pub pod_id: String,
     /// The container's spec in the pod.
     pub spec: Value,
     /// The container.
@@ -161,12 +163,10 @@ impl ContainerTask {
             record.state = State::Waiting {
                 reason: "CrashLoopBackOff".into(),
                 message: Some(format!(
-                    "back-off {}s restarting failed container={} pod={}_{}({})",
+                    "back-off {}s restarting failed container={} pod={}",
                     delay.as_secs_f64().ceil(),
                     self.plan.name,
-                    self.pod_name(),
-                    self.namespace(),
-                    self.uid()
+                    self.pod_id
                 )),
             };
             self.report(&record);
@@ -241,25 +241,6 @@ impl ContainerTask {
             .and_then(Value::as_str)
             .is_some_and(|id| !id.is_empty());
         count + u32::from(ran)
-    }
-
-    fn meta(&self, field: &str) -> &str {
-        self.pod
-            .pointer(&format!("/metadata/{field}"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    }
-
-    fn pod_name(&self) -> &str {
-        self.meta("name")
-    }
-
-    fn namespace(&self) -> &str {
-        self.meta("namespace")
-    }
-
-    fn uid(&self) -> &str {
-        self.meta("uid")
     }
 }
 

@@ -102,20 +102,13 @@ impl ImageStore {
         Ok(imported)
     }
 
-    /// Stores a bare WebAssembly component as an image named `name` (a wasm config and one
-    /// `application/wasm` layer, as the wasm OCI artifact layout has it); its full name.
+    /// Stores a bare WebAssembly component as an image named `name`
+    /// ([`oci::wasm_manifest`]); its full name.
     pub fn import_wasm(&self, module: &[u8], name: &str) -> Result<String, String> {
         let full = normalize(name);
         let layer = self.put_blob(module)?;
-        let config = self.put_blob(b"{}")?;
-        let manifest = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.wasm.config.v0+json",
-                       "digest": config, "size": 2},
-            "layers": [{"mediaType": "application/wasm", "digest": layer, "size": module.len()}],
-        })
-        .to_string();
+        let config = self.put_blob(oci::WASM_CONFIG)?;
+        let manifest = oci::wasm_manifest(&config, &layer, module.len());
         let digest = self.put_blob(manifest.as_bytes())?;
         let descriptor: Descriptor = serde_json::from_value(serde_json::json!({
             "mediaType": "application/vnd.oci.image.manifest.v1+json",

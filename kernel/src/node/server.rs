@@ -167,7 +167,9 @@ fn container_logs(
         }
     };
     let path = logs.run_path(run);
-    let content = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut content = std::fs::read_to_string(&path).unwrap_or_default();
+    // Only whole records: a record being written is shown once it is complete.
+    content.truncate(content.rfind('\n').map_or(0, |at| at + 1));
     let mut shown = show(&content, &query.show);
     if let Some(limit) = query.limit_bytes {
         shown.truncate(floor_char_boundary(&shown, limit));
@@ -175,28 +177,34 @@ fn container_logs(
     if !query.follow || query.previous {
         return text(StatusCode::OK, shown);
     }
-    // Follow: what is there now, then each complete line as it is written, until the run
-    // ends.
+    // Follow: what is there now, then each record as it is written (reading on from where
+    // the last read stopped), until the run ends.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(16);
-    let mut offset = content.rfind('\n').map_or(0, |at| at + 1);
     let options = ShowOptions {
         tail_lines: None,
         since_time: None,
         ..query.show
     };
+    let read_from = content.len() as u64;
     tokio::spawn(async move {
         if tx.send(Ok(Frame::data(Bytes::from(shown)))).await.is_err() {
             return;
         }
+        let Ok(mut file) = std::fs::File::open(&path) else {
+            return;
+        };
+        if std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(read_from)).is_err() {
+            return;
+        }
+        let mut pending = Vec::new();
         loop {
             let ended = logs.run_ended(run);
-            let content = std::fs::read_to_string(&path).unwrap_or_default();
-            let complete = content[offset.min(content.len())..]
-                .rfind('\n')
-                .map_or(offset, |at| offset + at + 1);
-            if complete > offset {
-                let more = show(&content[offset..complete], &options);
-                offset = complete;
+            if std::io::Read::read_to_end(&mut file, &mut pending).is_err() {
+                return;
+            }
+            if let Some(at) = pending.iter().rposition(|b| *b == b'\n') {
+                let complete: Vec<u8> = pending.drain(..=at).collect();
+                let more = show(&String::from_utf8_lossy(&complete), &options);
                 if tx.send(Ok(Frame::data(Bytes::from(more)))).await.is_err() {
                     return;
                 }

@@ -197,6 +197,10 @@ impl Pod {
             node: self.node.clone(),
             runtime: runtime.clone(),
             pod: self.object.clone(),
+            pod_id: format!(
+                "{}_{}({})",
+                self.plan.name, self.plan.namespace, self.plan.uid
+            ),
             spec,
             plan: plan.clone(),
             slot,

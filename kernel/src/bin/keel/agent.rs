@@ -28,25 +28,25 @@ pub struct AgentArgs {
     /// CPU capacity (default: this machine's cores).
     #[arg(long)]
     pub cpu: Option<String>,
-    /// Memory capacity.
-    #[arg(long, default_value = "8Gi")]
-    pub memory: String,
-    /// How many pods the node takes.
-    #[arg(long, default_value_t = 110)]
-    pub max_pods: u32,
+    /// Memory capacity (default: 8Gi).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// How many pods the node takes (default: 110, as the kubelet's).
+    #[arg(long)]
+    pub max_pods: Option<u32>,
     /// A node label KEY=VALUE (repeatable).
     #[arg(long = "node-label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
-    /// The first restart back-off of a crashing container, in milliseconds (it doubles
-    /// up to --crash-backoff-max-ms).
-    #[arg(long, default_value_t = 10_000)]
-    pub crash_backoff_ms: u64,
-    /// The longest restart back-off, in milliseconds.
-    #[arg(long, default_value_t = 300_000)]
-    pub crash_backoff_max_ms: u64,
-    /// How often the node lease is renewed, in milliseconds.
-    #[arg(long, default_value_t = 10_000)]
-    pub lease_renew_ms: u64,
+    /// The first restart back-off of a crashing container, in milliseconds (default 10 s,
+    /// as the kubelet's; it doubles up to --crash-backoff-max-ms).
+    #[arg(long)]
+    pub crash_backoff_ms: Option<u64>,
+    /// The longest restart back-off, in milliseconds (default 5 min).
+    #[arg(long)]
+    pub crash_backoff_max_ms: Option<u64>,
+    /// How often the node lease is renewed, in milliseconds (default 10 s).
+    #[arg(long)]
+    pub lease_renew_ms: Option<u64>,
 }
 
 impl AgentArgs {
@@ -64,23 +64,27 @@ impl AgentArgs {
                 .ok_or_else(|| anyhow::anyhow!("--node-label {label:?}: expected KEY=VALUE"))?;
             labels.push((key.to_string(), value.to_string()));
         }
-        if self.crash_backoff_ms == 0 || self.crash_backoff_max_ms < self.crash_backoff_ms {
-            anyhow::bail!("--crash-backoff-ms must be above 0 and at most --crash-backoff-max-ms");
-        }
         let data_dir = self.agent_data_dir.clone().unwrap_or(default_dir);
         let defaults = AgentConfig::new(server, &name, data_dir);
+        let millis =
+            |flag: Option<u64>, default: Duration| flag.map_or(default, Duration::from_millis);
+        let backoff = BackoffPolicy {
+            initial: millis(self.crash_backoff_ms, defaults.backoff.initial),
+            max: millis(self.crash_backoff_max_ms, defaults.backoff.max),
+        };
+        if backoff.initial.is_zero() || backoff.max < backoff.initial {
+            anyhow::bail!("--crash-backoff-ms must be above 0 and at most --crash-backoff-max-ms");
+        }
         Ok(AgentConfig {
             listen: self.agent_listen,
             address: self.node_address.clone(),
             cpu: self.cpu.clone().unwrap_or(defaults.cpu.clone()),
-            memory: self.memory.clone(),
-            pods: self.max_pods,
+            memory: self.memory.clone().unwrap_or(defaults.memory.clone()),
+            pods: self.max_pods.unwrap_or(defaults.pods),
             labels,
-            backoff: BackoffPolicy {
-                initial: Duration::from_millis(self.crash_backoff_ms),
-                max: Duration::from_millis(self.crash_backoff_max_ms),
-            },
-            renew_every: Duration::from_millis(self.lease_renew_ms.max(100)),
+            backoff,
+            renew_every: millis(self.lease_renew_ms, defaults.renew_every)
+                .max(Duration::from_millis(100)),
             ..defaults
         })
     }
