@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Keel needs on a fresh Debian machine:
 # clang/libclang for the rocksdb crate, etcd for the side-by-side benchmark,
-# kubectl for the end-to-end tests, iproute2 and procps for the cluster tests, the
+# kubectl for the end-to-end tests, iproute2 and procps for the cluster tests, runc and
+# busybox-static for OCI containers, the
 # wasm32-wasip2 target for plugins, and
 # componentize-py (from PyPI) for the Python example plugin.
 # Idempotent: a second run only checks.
@@ -16,6 +17,10 @@ command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 # them with kill -TERM.
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 [ -x /usr/bin/kill ] || [ -x /bin/kill ] || need_apt+=(procps)
+# The node agent runs OCI containers with runc; their tests build a busybox image from
+# the static binary.
+command -v runc >/dev/null 2>&1 || need_apt+=(runc)
+[ -x /bin/busybox ] || need_apt+=(busybox-static)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}" >&2

@@ -4,7 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use std::time::{Duration, Instant};
+
 use anyhow::{Context, Result, bail};
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::{Value, json};
 
 use super::{keel_binary, kill9};
 
@@ -81,4 +85,44 @@ pub fn import_workload(data_dir: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Polls `get` until `done` holds of what it returns, for up to `timeout`.
+pub async fn eventually<T, F, Fut>(
+    timeout: Duration,
+    what: &str,
+    mut get: F,
+    done: impl Fn(&T) -> bool,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+    T: std::fmt::Debug,
+{
+    let start = Instant::now();
+    let mut last = None;
+    while start.elapsed() < timeout {
+        if let Ok(value) = get().await {
+            if done(&value) {
+                return Ok(value);
+            }
+            last = Some(value);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("{what} did not happen within {timeout:?}; last seen: {last:#?}")
+}
+
+/// A pod as JSON.
+pub fn pod_json(pod: &Pod) -> Value {
+    serde_json::to_value(pod).unwrap_or_default()
+}
+
+/// A Pod named `name` in `default` with `spec`.
+pub fn pod(name: &str, spec: Value) -> Result<Pod> {
+    Ok(serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": spec,
+    }))?)
 }

@@ -8,6 +8,7 @@
 //! test executable's target directory.
 
 pub mod agent;
+pub mod busybox;
 pub mod cluster;
 pub mod controllers;
 pub mod linearizability;

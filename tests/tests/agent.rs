@@ -11,11 +11,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use keel_tests::agent::{Agent, WORKLOAD_IMAGE};
+use keel_tests::agent::{Agent, WORKLOAD_IMAGE, eventually, pod, pod_json};
 use keel_tests::controllers::controller_flags;
 use keel_tests::{Server, stdout_ok};
 use kube::api::{Api, PostParams};
@@ -47,44 +47,6 @@ fn start(dir: &Path, backoff_ms: u64) -> Result<(Server, Agent, kube::Client)> {
     )?;
     let client = server.client()?;
     Ok((server, agent, client))
-}
-
-/// Polls `get` until `done` holds of what it returns, for up to `timeout`.
-async fn eventually<T, F, Fut>(
-    timeout: Duration,
-    what: &str,
-    mut get: F,
-    done: impl Fn(&T) -> bool,
-) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
-    T: std::fmt::Debug,
-{
-    let start = Instant::now();
-    let mut last = None;
-    while start.elapsed() < timeout {
-        if let Ok(value) = get().await {
-            if done(&value) {
-                return Ok(value);
-            }
-            last = Some(value);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("{what} did not happen within {timeout:?}; last seen: {last:#?}")
-}
-
-fn pod_json(pod: &Pod) -> Value {
-    serde_json::to_value(pod).unwrap_or_default()
-}
-
-fn pod(name: &str, spec: Value) -> Result<Pod> {
-    Ok(serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": spec,
-    }))?)
 }
 
 async fn pod_state(pods: &Api<Pod>, name: &str) -> Result<Value> {

@@ -188,10 +188,25 @@ impl ContainerTask {
             .logs
             .open_run(run)
             .map_err(|m| ("CreateContainerError", m))?;
+        let uid = self
+            .pod
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         Ok(ContainerSpec {
+            id: format!("{uid}-{}-{run}", self.plan.name),
             name: self.plan.name.clone(),
             image: self.plan.image.clone(),
-            argv: self.plan.argv.clone(),
+            command: self.plan.command.clone(),
+            args: self.plan.args.clone(),
+            working_dir: self.plan.working_dir.clone(),
+            hostname: self
+                .pod
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            network_namespace: None,
             env,
             cpu_millis: self.plan.cpu_millis,
             memory_bytes: self.plan.memory_bytes,

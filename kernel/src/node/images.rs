@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use oci_spec::image::{Descriptor, ImageIndex, ImageIndexBuilder, ImageManifest};
+use oci_spec::image::{
+    Descriptor, ImageConfiguration, ImageIndex, ImageIndexBuilder, ImageManifest,
+};
 
 use crate::oci;
 
@@ -170,6 +172,24 @@ impl ImageStore {
         let layer = oci::wasm_layer(&image.manifest).map_err(invalid)?;
         let bytes = oci::blob(&self.dir, &layer).map_err(invalid)?;
         Ok((layer.digest().to_string(), bytes))
+    }
+
+    /// The image's configuration (entrypoint, command, environment, working directory).
+    pub fn config(&self, image: &Image) -> Result<ImageConfiguration, ImageError> {
+        let invalid = |message: String| ImageError::Invalid {
+            image: image.name.clone(),
+            message,
+        };
+        let bytes = oci::blob(&self.dir, image.manifest.config()).map_err(invalid)?;
+        serde_json::from_slice(&bytes).map_err(|e| invalid(format!("image config: {e}")))
+    }
+
+    /// A layer's bytes (checked against its descriptor).
+    pub fn layer(&self, image: &Image, layer: &Descriptor) -> Result<Vec<u8>, ImageError> {
+        oci::blob(&self.dir, layer).map_err(|message| ImageError::Invalid {
+            image: image.name.clone(),
+            message,
+        })
     }
 
     /// Every image by name, with its manifest digest.

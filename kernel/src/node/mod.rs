@@ -7,7 +7,8 @@
 //!   task per container (restarts with the kubelet's [`backoff`]), [`status`] as the
 //!   kubelet reports it, [`mod@env`] as the kubelet builds it, [`spec`] what is read of a pod.
 //! - [`runtime`]: the runtimes behind one trait, chosen by RuntimeClass handler;
-//!   `wasm` (WASI components in wasmtime) is the default. [`images`]: the node's image store.
+//!   `wasm` (WASI components in wasmtime) is the default, `runc` runs OCI containers.
+//!   [`images`]: the node's image store; [`rootfs`]: images unpacked for containers.
 //! - [`logs`]: container output in the CRI log format, one file per run; [`server`]: the
 //!   agent's endpoint the API server reads logs from.
 //!
@@ -22,6 +23,7 @@ pub mod lease;
 pub mod logs;
 pub mod pods;
 pub mod registration;
+pub mod rootfs;
 pub mod runtime;
 pub mod server;
 pub mod spec;
@@ -67,6 +69,9 @@ pub struct AgentConfig {
     pub renew_every: Duration,
     /// How often the node status is posted.
     pub status_every: Duration,
+    /// The `runc` binary for OCI containers; the node offers no `runc` handler when it
+    /// does not run.
+    pub runc: PathBuf,
 }
 
 impl AgentConfig {
@@ -89,6 +94,7 @@ impl AgentConfig {
             lease_duration: Duration::from_secs(40),
             renew_every: Duration::from_secs(10),
             status_every: Duration::from_secs(60),
+            runc: PathBuf::from("runc"),
         }
     }
 }
@@ -116,8 +122,14 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
     let images = Arc::new(images::ImageStore::open(&config.data_dir.join("images"))?);
-    let wasm = runtime::wasm::WasmRuntime::new(images, Some(config.data_dir.join("compiled")))?;
-    let runtimes = Runtimes::new(vec![Arc::new(wasm)]);
+    let wasm =
+        runtime::wasm::WasmRuntime::new(images.clone(), Some(config.data_dir.join("compiled")))?;
+    let mut offered: Vec<Arc<dyn runtime::Runtime>> = vec![Arc::new(wasm)];
+    match runtime::runc::RuncRuntime::new(&config.runc, &config.data_dir, images.clone()) {
+        Ok(runc) => offered.push(Arc::new(runc)),
+        Err(error) => tracing::warn!("no runc runtime on this node: {error}"),
+    }
+    let runtimes = Runtimes::new(offered);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("agent endpoint {}: {e}", config.listen))?;

@@ -35,8 +35,12 @@ pub struct ContainerPlan {
     pub name: String,
     /// Its image reference.
     pub image: String,
-    /// `command` then `args`; without a `command`, the name stands for `argv[0]`.
-    pub argv: Vec<String>,
+    /// The container's `command` (empty: the image's entrypoint).
+    pub command: Vec<String>,
+    /// Its `args` (empty: the image's command, when `command` is empty too).
+    pub args: Vec<String>,
+    /// Its `workingDir`.
+    pub working_dir: Option<String>,
     /// The `env` entries: a value, or where to read it from.
     pub env: Vec<(String, Value)>,
     /// `resources.limits.cpu` in thousandths of a core.
@@ -129,11 +133,6 @@ impl ContainerPlan {
                 })
                 .unwrap_or_default()
         };
-        let mut argv = strings("command");
-        if argv.is_empty() {
-            argv.push(name.clone());
-        }
-        argv.extend(strings("args"));
         let limit = |resource: &str| {
             container
                 .pointer(&format!("/resources/limits/{resource}"))
@@ -145,7 +144,12 @@ impl ContainerPlan {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string(),
-            argv,
+            command: strings("command"),
+            args: strings("args"),
+            working_dir: container
+                .get("workingDir")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             env: container
                 .get("env")
                 .and_then(Value::as_array)
@@ -186,9 +190,10 @@ mod tests {
         let plan = PodPlan::of(&pod).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(plan.restart_policy, RestartPolicy::Always);
         assert_eq!(plan.grace, Duration::from_secs(30));
-        assert_eq!(plan.init_containers[0].argv, vec!["setup", "--fast"]);
+        assert_eq!(plan.init_containers[0].command, vec!["setup", "--fast"]);
         let app = &plan.containers[0];
-        assert_eq!(app.argv, vec!["app", "serve"]);
+        assert!(app.command.is_empty());
+        assert_eq!(app.args, vec!["serve"]);
         assert_eq!(app.cpu_millis, Some(250));
         assert_eq!(app.memory_bytes, Some(64 << 20));
         assert_eq!(app.env[0].0, "MODE");

@@ -47,6 +47,10 @@ pub struct AgentArgs {
     /// How often the node lease is renewed, in milliseconds (default 10 s).
     #[arg(long)]
     pub lease_renew_ms: Option<u64>,
+    /// The runc binary OCI containers run with; without it the node offers only the
+    /// `wasm` runtime.
+    #[arg(long, default_value = "runc")]
+    pub runc: PathBuf,
 }
 
 impl AgentArgs {
@@ -85,6 +89,7 @@ impl AgentArgs {
             backoff,
             renew_every: millis(self.lease_renew_ms, defaults.renew_every)
                 .max(Duration::from_millis(100)),
+            runc: self.runc.clone(),
             ..defaults
         })
     }

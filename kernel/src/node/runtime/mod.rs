@@ -5,6 +5,8 @@
 //! A runtime starts one run of a container and hands back a [`Running`]: its exit, and a
 //! way to stop it. Restarts, back-off and status are the pod worker's business.
 
+pub mod bundle;
+pub mod runc;
 pub mod wasm;
 
 use std::time::Duration;
@@ -20,13 +22,22 @@ pub const WASM: &str = "wasm";
 /// What a runtime needs to start one run of a container.
 #[derive(Clone)]
 pub struct ContainerSpec {
+    /// The run's id, unique on the node: `<pod uid>-<container>-<run>`.
+    pub id: String,
     /// The container's name.
     pub name: String,
     /// The image reference, as the pod gives it.
     pub image: String,
-    /// The program's arguments, `argv[0]` first (the container's `command` then `args`;
-    /// without a `command`, the container's name stands for `argv[0]`).
-    pub argv: Vec<String>,
+    /// The container's `command`; empty for the image's entrypoint.
+    pub command: Vec<String>,
+    /// Its `args`.
+    pub args: Vec<String>,
+    /// Its `workingDir`.
+    pub working_dir: Option<String>,
+    /// Its hostname: the pod's name.
+    pub hostname: String,
+    /// The pod's network namespace (a path), `None` for the node's.
+    pub network_namespace: Option<String>,
     /// Environment variables, in order.
     pub env: Vec<(String, String)>,
     /// CPU the run may use, in thousandths of a core (`resources.limits.cpu`).

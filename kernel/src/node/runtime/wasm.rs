@@ -145,8 +145,14 @@ impl Runtime for WasmRuntime {
             .memory_bytes
             .and_then(|m| usize::try_from(m).ok())
             .unwrap_or(usize::MAX);
+        // A component has no entrypoint of its own: without a `command`, the container's
+        // name stands for `argv[0]`.
+        let argv: Vec<&String> = match spec.command.is_empty() {
+            true => std::iter::once(&spec.name).chain(&spec.args).collect(),
+            false => spec.command.iter().chain(&spec.args).collect(),
+        };
         let wasi = WasiCtxBuilder::new()
-            .args(&spec.argv)
+            .args(&argv)
             .envs(&spec.env)
             .stdout(LogOutput {
                 log: spec.log.clone(),

@@ -1,0 +1,270 @@
+//! OCI containers on the `runc` runtime, against a real `keel server` and `keel agent`
+//! (which call Debian's `runc`; these tests run as root, as a node agent does). The image
+//! is busybox, built from Debian's `busybox-static` and imported with `keel image import`.
+//!
+//! - A pod of RuntimeClass `runc` runs its command in the image's root filesystem with its
+//!   environment and working directory; its exit code, output and containerID are
+//!   reported; a container with no command runs the image's `Cmd`; a command that is not
+//!   in the image is `StartError` (128); a container past its memory limit is
+//!   `OOMKilled` by the kernel.
+//! - A pod that is deleted is stopped with SIGTERM, or SIGKILL after its grace period, and
+//!   leaves no runc container, mount, bundle or cgroup behind.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use keel_tests::agent::{Agent, eventually, pod, pod_json};
+use keel_tests::busybox::{self, BUSYBOX_IMAGE};
+use keel_tests::controllers::controller_flags;
+use keel_tests::{Server, stdout_ok};
+use kube::api::{Api, DeleteParams, PostParams};
+use serde_json::{Value, json};
+
+/// A server with its scheduler, one agent offering `runc`, and the `runc` RuntimeClass.
+async fn start(dir: &Path) -> Result<(Server, Agent, kube::Client)> {
+    let flags = controller_flags(&[]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let server = Server::start_scheduling(&dir.join("server"), &flags)?;
+    busybox::import(&dir.join("agent"))?;
+    let agent = Agent::start(
+        &server.url(),
+        &dir.join("agent"),
+        "node-r",
+        &["--cpu", "4", "--memory", "4Gi", "--crash-backoff-ms", "500"],
+    )?;
+    stdout_ok(&server.kubectl(
+        &["apply", "-f", "-"],
+        Some("apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: runc}\nhandler: runc\n"),
+    )?)?;
+    let client = server.client()?;
+    let nodes: Api<Node> = Api::all(client.clone());
+    eventually(
+        Duration::from_secs(30),
+        "the node offering runc",
+        || async { Ok(serde_json::to_value(nodes.get("node-r").await?)?) },
+        |node| {
+            node["status"]["runtimeHandlers"]
+                .as_array()
+                .is_some_and(|h| h.iter().any(|h| h["name"] == "runc"))
+        },
+    )
+    .await?;
+    Ok((server, agent, client))
+}
+
+/// A busybox pod on runc that runs once.
+fn runc_pod(name: &str, container: Value) -> Result<Pod> {
+    let mut container = container;
+    container["name"] = json!("main");
+    container["image"] = json!(BUSYBOX_IMAGE);
+    pod(
+        name,
+        json!({"runtimeClassName": "runc", "restartPolicy": "Never", "containers": [container]}),
+    )
+}
+
+/// Waits for the pod's only container to terminate and returns the pod.
+async fn terminated(pods: &Api<Pod>, name: &str) -> Result<Value> {
+    eventually(
+        Duration::from_secs(60),
+        &format!("pod {name} terminating"),
+        || async { Ok(pod_json(&pods.get(name).await?)) },
+        |pod| pod["status"]["containerStatuses"][0]["state"]["terminated"].is_object(),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oci_container_runs_in_its_image_with_its_spec_and_limits() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (server, _agent, client) = start(dir.path()).await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+
+    let shell =
+        "echo hello from $GREETING; pwd; hostname; test -x /bin/busybox && echo rootfs ok; exit 3";
+    pods.create(
+        &PostParams::default(),
+        &runc_pod(
+            "once",
+            json!({
+                "command": ["sh", "-c", shell],
+                "workingDir": "/tmp",
+                "env": [{"name": "GREETING", "value": "runc"}],
+                "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}},
+            }),
+        )?,
+    )
+    .await?;
+    let once = terminated(&pods, "once").await?;
+    let status = &once["status"]["containerStatuses"][0];
+    assert_eq!(once["status"]["phase"], "Failed", "{once:#}");
+    assert_eq!(status["state"]["terminated"]["exitCode"], 3, "{once:#}");
+    assert_eq!(status["state"]["terminated"]["reason"], "Error");
+    assert!(
+        status["containerID"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("runc://")),
+        "{status:#}"
+    );
+    assert!(
+        status["imageID"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("sha256:")),
+        "{status:#}"
+    );
+    let logs = stdout_ok(&server.kubectl(&["logs", "once"], None)?)?;
+    assert_eq!(logs, "hello from runc\n/tmp\nonce\nrootfs ok\n");
+
+    // No command: the image's Cmd (`sh`, whose stdin is empty) runs and ends well.
+    pods.create(&PostParams::default(), &runc_pod("default-cmd", json!({}))?)
+        .await?;
+    let default_cmd = terminated(&pods, "default-cmd").await?;
+    assert_eq!(
+        default_cmd["status"]["phase"], "Succeeded",
+        "{default_cmd:#}"
+    );
+    assert_eq!(
+        default_cmd["status"]["containerStatuses"][0]["state"]["terminated"]["reason"],
+        "Completed"
+    );
+
+    // A command the image does not have.
+    pods.create(
+        &PostParams::default(),
+        &runc_pod("no-such-command", json!({"command": ["/bin/not-there"]}))?,
+    )
+    .await?;
+    let missing = terminated(&pods, "no-such-command").await?;
+    let ended = &missing["status"]["containerStatuses"][0]["state"]["terminated"];
+    assert_eq!(ended["reason"], "StartError", "{missing:#}");
+    assert_eq!(ended["exitCode"], 128);
+    assert!(
+        ended["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not-there")),
+        "{missing:#}"
+    );
+
+    // Doubling a shell string past a 16Mi limit: the kernel's OOM killer ends it.
+    pods.create(
+        &PostParams::default(),
+        &runc_pod(
+            "hungry",
+            json!({
+                "command": ["sh", "-c", "x=0123456789abcdef; while true; do x=$x$x; done"],
+                "resources": {"limits": {"memory": "16Mi"}},
+            }),
+        )?,
+    )
+    .await?;
+    let hungry = terminated(&pods, "hungry").await?;
+    let ended = &hungry["status"]["containerStatuses"][0]["state"]["terminated"];
+    assert_eq!(ended["reason"], "OOMKilled", "{hungry:#}");
+    assert_eq!(ended["exitCode"], 137);
+    Ok(())
+}
+
+/// What the agent at `data_dir` holds of runc containers: their ids in its runc state
+/// root, mounts under its data directory, and bundles.
+fn runc_leftovers(data_dir: &Path) -> Result<Vec<String>> {
+    let state = data_dir.join("runc/state");
+    let listed = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(&state)
+        .args(["list", "-q"])
+        .output()?;
+    let mut left: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|id| format!("container {id}"))
+        .collect();
+    let data = data_dir.display().to_string();
+    for line in std::fs::read_to_string("/proc/self/mountinfo")?.lines() {
+        if line.contains(&data) {
+            left.push(format!("mount {line}"));
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(data_dir.join("runc/bundles")) {
+        for entry in entries.flatten() {
+            left.push(format!("bundle {}", entry.path().display()));
+        }
+    }
+    Ok(left)
+}
+
+/// The cgroups of `uid`'s runs, in either cgroup version's layout.
+fn cgroups_of(uid: &str) -> Vec<String> {
+    ["/sys/fs/cgroup/memory/keel", "/sys/fs/cgroup/keel"]
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flat_map(|entries| entries.flatten())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(uid))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_pod_is_stopped_and_leaves_nothing_behind() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (_server, agent, client) = start(dir.path()).await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+
+    // One container ends on SIGTERM; the other ignores it and is killed after the pod's
+    // one-second grace period.
+    let spec = json!({
+        "runtimeClassName": "runc",
+        "terminationGracePeriodSeconds": 1,
+        "containers": [
+            {"name": "polite", "image": BUSYBOX_IMAGE,
+             "command": ["sh", "-c", "trap 'exit 0' TERM; echo up; while true; do sleep 0.1; done"]},
+            {"name": "stubborn", "image": BUSYBOX_IMAGE,
+             "command": ["sh", "-c", "trap '' TERM; echo up; while true; do sleep 0.1; done"]},
+        ],
+    });
+    let created = pods
+        .create(&PostParams::default(), &pod("long", spec)?)
+        .await?;
+    let uid = created.metadata.uid.clone().unwrap_or_default();
+    eventually(
+        Duration::from_secs(60),
+        "both containers running",
+        || async { Ok(pod_json(&pods.get("long").await?)) },
+        |pod| {
+            pod["status"]["containerStatuses"]
+                .as_array()
+                .is_some_and(|list| {
+                    list.len() == 2 && list.iter().all(|c| c["state"]["running"].is_object())
+                })
+        },
+    )
+    .await?;
+    assert_eq!(
+        cgroups_of(&uid).len(),
+        2,
+        "one cgroup per running container"
+    );
+    assert_eq!(
+        runc_leftovers(&agent.data_dir)?
+            .iter()
+            .filter(|l| l.starts_with("container"))
+            .count(),
+        2
+    );
+
+    pods.delete("long", &DeleteParams::default()).await?;
+    let data_dir = agent.data_dir.clone();
+    let left = eventually(
+        Duration::from_secs(20),
+        "the pod's containers, mounts, bundles and cgroups going away",
+        || async {
+            let mut left = runc_leftovers(&data_dir)?;
+            left.extend(cgroups_of(&uid).into_iter().map(|c| format!("cgroup {c}")));
+            Ok(left)
+        },
+        Vec::is_empty,
+    )
+    .await?;
+    assert!(left.is_empty());
+    Ok(())
+}
