@@ -7,6 +7,9 @@
 //!   reported; a container with no command runs the image's `Cmd`; a command that is not
 //!   in the image is `StartError` (128); a container past its memory limit is
 //!   `OOMKilled` by the kernel.
+//! - Probes: a failing liveness probe restarts its container; a readiness probe gates the
+//!   container's `ready` and the pod's Ready condition, both ways; `httpGet`, `tcpSocket`
+//!   and startup probes pass against busybox `httpd`.
 //! - A pod that is deleted is stopped with SIGTERM, or SIGKILL after its grace period, and
 //!   leaves no runc container, mount, bundle or cgroup behind.
 
@@ -18,7 +21,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use keel_tests::agent::{Agent, eventually, pod, pod_json};
 use keel_tests::busybox::{self, BUSYBOX_IMAGE};
 use keel_tests::controllers::controller_flags;
-use keel_tests::{Server, stdout_ok};
+use keel_tests::{Server, free_port, stdout_ok};
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::{Value, json};
 
@@ -266,5 +269,110 @@ async fn a_deleted_pod_is_stopped_and_leaves_nothing_behind() -> Result<()> {
     )
     .await?;
     assert!(left.is_empty());
+    Ok(())
+}
+
+fn ready_condition(pod: &Value) -> Option<&str> {
+    pod["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready")?["status"]
+        .as_str()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_restart_unhealthy_containers_and_gate_readiness() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (_server, _agent, client) = start(dir.path()).await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let exec_probe = |file: &str| json!({"exec": {"command": ["test", "-f", file]}, "periodSeconds": 1, "failureThreshold": 1});
+
+    // Healthy for two seconds, then its liveness probe fails: it is killed and runs again.
+    let liveness = json!({
+        "runtimeClassName": "runc", "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "main", "image": BUSYBOX_IMAGE,
+            "command": ["sh", "-c", "touch /tmp/healthy; sleep 2; rm /tmp/healthy; while true; do sleep 0.1; done"],
+            "livenessProbe": exec_probe("/tmp/healthy")}],
+    });
+    pods.create(&PostParams::default(), &pod("unhealthy", liveness)?)
+        .await?;
+
+    // Ready after two seconds, not ready three seconds later.
+    let readiness = json!({
+        "runtimeClassName": "runc", "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "main", "image": BUSYBOX_IMAGE,
+            "command": ["sh", "-c", "sleep 2; touch /tmp/ready; sleep 3; rm /tmp/ready; while true; do sleep 0.1; done"],
+            "readinessProbe": exec_probe("/tmp/ready")}],
+    });
+    pods.create(&PostParams::default(), &pod("flapping", readiness)?)
+        .await?;
+
+    // httpd on the node's network (the pod has no network namespace of its own yet).
+    let port = free_port()?;
+    let web = json!({
+        "runtimeClassName": "runc", "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "main", "image": BUSYBOX_IMAGE,
+            "command": ["sh", "-c", format!("echo ok > /www/index.html; exec httpd -f -p 127.0.0.1:{port} -h /www")],
+            "ports": [{"name": "http", "containerPort": port}],
+            "startupProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 1, "failureThreshold": 10},
+            "livenessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1},
+            "readinessProbe": {"httpGet": {"path": "/index.html", "port": "http"}, "periodSeconds": 1}}],
+    });
+    pods.create(&PostParams::default(), &pod("web", web)?)
+        .await?;
+
+    let restarted = eventually(
+        Duration::from_secs(60),
+        "the unhealthy container restarted",
+        || async { Ok(pod_json(&pods.get("unhealthy").await?)) },
+        |pod| pod["status"]["containerStatuses"][0]["restartCount"].as_u64() >= Some(1),
+    )
+    .await?;
+    let last = &restarted["status"]["containerStatuses"][0]["lastState"]["terminated"];
+    assert_eq!(
+        last["exitCode"], 137,
+        "killed after its grace period: {restarted:#}"
+    );
+
+    let get = || async { Ok(pod_json(&pods.get("flapping").await?)) };
+    let running_unready = eventually(Duration::from_secs(60), "flapping running", get, |pod| {
+        pod["status"]["containerStatuses"][0]["state"]["running"].is_object()
+    })
+    .await?;
+    if ready_condition(&running_unready) == Some("False") {
+        assert_eq!(
+            running_unready["status"]["containerStatuses"][0]["ready"],
+            false
+        );
+    }
+    eventually(Duration::from_secs(20), "flapping ready", get, |pod| {
+        ready_condition(pod) == Some("True")
+            && pod["status"]["containerStatuses"][0]["ready"] == true
+    })
+    .await?;
+    let unready = eventually(
+        Duration::from_secs(20),
+        "flapping not ready again",
+        get,
+        |pod| ready_condition(pod) == Some("False"),
+    )
+    .await?;
+    assert_eq!(unready["status"]["containerStatuses"][0]["ready"], false);
+    assert_eq!(
+        unready["status"]["containerStatuses"][0]["restartCount"], 0,
+        "readiness never restarts"
+    );
+
+    let web = eventually(
+        Duration::from_secs(30),
+        "web ready",
+        || async { Ok(pod_json(&pods.get("web").await?)) },
+        |pod| ready_condition(pod) == Some("True"),
+    )
+    .await?;
+    assert_eq!(
+        web["status"]["containerStatuses"][0]["restartCount"], 0,
+        "{web:#}"
+    );
     Ok(())
 }

@@ -15,6 +15,7 @@ use super::Node;
 use super::backoff::Backoff;
 use super::env;
 use super::logs::ContainerLogs;
+use super::probe::{ProbeEvent, Target};
 use super::runtime::{ContainerSpec, Runtime, StartError};
 use super::spec::{ContainerPlan, RestartPolicy};
 use super::status::{ContainerRecord, State, Terminated};
@@ -127,17 +128,45 @@ impl ContainerTask {
             record.container_id = running.id.clone();
             record.image_id = running.image_id.clone();
             record.restart_count = restarts;
-            // Without a readiness probe a running container is ready; init containers never are.
-            record.ready = matches!(self.slot, Slot::Main(_));
+            // Without a readiness or startup probe a running container is ready; init
+            // containers never are.
+            let main = matches!(self.slot, Slot::Main(_));
+            record.ready = main && self.plan.probes.ready_at_start();
             self.report(&record);
 
-            let exit = tokio::select! {
-                exit = running.wait() => exit,
-                () = stopping(&mut self.stop) => {
-                    running.stop(self.grace);
-                    running.wait().await
+            let (probe_events, mut probed) = mpsc::unbounded_channel();
+            let probing = main.then(|| {
+                let target = Target {
+                    pod_ip: self.node.address.clone(),
+                    exec: running.exec(),
+                };
+                self.plan.probes.start(target, probe_events)
+            });
+            let exit = loop {
+                tokio::select! {
+                    exit = running.wait() => break exit,
+                    () = stopping(&mut self.stop) => {
+                        running.stop(self.grace);
+                        break running.wait().await;
+                    }
+                    Some(event) = probed.recv() => match event {
+                        ProbeEvent::Started => {
+                            record.ready = self.plan.probes.readiness.is_none();
+                            self.report(&record);
+                        }
+                        ProbeEvent::Ready(ready) => {
+                            record.ready = ready;
+                            self.report(&record);
+                        }
+                        ProbeEvent::Unhealthy(message) => {
+                            tracing::info!(pod = %self.pod_id, container = %self.plan.name,
+                                "{message}; the container will be restarted");
+                            running.stop(self.grace);
+                        }
+                    },
                 }
             };
+            drop(probing);
             last_code = Some(exit.code);
             let terminated = Terminated {
                 exit_code: exit.code,

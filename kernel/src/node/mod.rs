@@ -5,7 +5,8 @@
 //!   where the agent listens); [`lease`]: the heartbeat Lease in `kube-node-lease`.
 //! - [`pods`]: one watch of the pods bound here, a [`worker`] per pod, a [`container`]
 //!   task per container (restarts with the kubelet's [`backoff`]), [`status`] as the
-//!   kubelet reports it, [`mod@env`] as the kubelet builds it, [`spec`] what is read of a pod.
+//!   kubelet reports it, [`mod@env`] as the kubelet builds it, [`spec`] what is read of a pod,
+//!   [`probe`] startup, liveness and readiness probes.
 //! - [`runtime`]: the runtimes behind one trait, chosen by RuntimeClass handler;
 //!   `wasm` (WASI components in wasmtime) is the default, `runc` runs OCI containers.
 //!   [`images`]: the node's image store; [`rootfs`]: images unpacked for containers.
@@ -22,6 +23,7 @@ pub mod images;
 pub mod lease;
 pub mod logs;
 pub mod pods;
+pub mod probe;
 pub mod registration;
 pub mod rootfs;
 pub mod runtime;

@@ -6,6 +6,8 @@ use std::time::Duration;
 use keel_quantity::Quantity;
 use serde_json::Value;
 
+use super::probe::Probes;
+
 /// Kubernetes' `spec.restartPolicy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RestartPolicy {
@@ -47,6 +49,8 @@ pub struct ContainerPlan {
     pub cpu_millis: Option<u64>,
     /// `resources.limits.memory` in bytes.
     pub memory_bytes: Option<u64>,
+    /// Its startup, liveness and readiness probes.
+    pub probes: Probes,
 }
 
 /// A pod as the agent runs it.
@@ -164,6 +168,7 @@ impl ContainerPlan {
                 .unwrap_or_default(),
             cpu_millis: limit("cpu").and_then(|q| u64::try_from(q.milli().max(1)).ok()),
             memory_bytes: limit("memory").and_then(|q| u64::try_from(q.units()).ok()),
+            probes: Probes::of(container).map_err(|e| format!("container {name:?}: {e}"))?,
             name,
         })
     }

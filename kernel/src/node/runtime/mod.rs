@@ -92,6 +92,19 @@ impl StartError {
     }
 }
 
+/// What a command run in a container gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecResult {
+    /// Its exit code.
+    pub code: i32,
+    /// Its output, stdout then stderr.
+    pub output: String,
+}
+
+/// Runs a command in a running container, within a timeout (exec probes). Blocking.
+pub type Exec =
+    std::sync::Arc<dyn Fn(&[String], Duration) -> Result<ExecResult, String> + Send + Sync>;
+
 /// A run in progress.
 pub struct Running {
     /// The runtime's id of the run (`wasm://<id>`), the container's `containerID`.
@@ -100,6 +113,7 @@ pub struct Running {
     pub image_id: String,
     exit: oneshot::Receiver<Exit>,
     stop: Option<Box<dyn FnOnce(Duration) + Send>>,
+    exec: Option<Exec>,
 }
 
 impl Running {
@@ -115,7 +129,21 @@ impl Running {
             image_id,
             exit,
             stop: Some(stop),
+            exec: None,
         }
+    }
+
+    /// The run, able to run commands in its container with `exec`.
+    pub fn with_exec(self, exec: Exec) -> Running {
+        Running {
+            exec: Some(exec),
+            ..self
+        }
+    }
+
+    /// Runs commands in the container, if the runtime can.
+    pub fn exec(&self) -> Option<Exec> {
+        self.exec.clone()
     }
 
     /// Waits for the run to end. Cancel-safe: waiting again after a cancelled wait goes on.
