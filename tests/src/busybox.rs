@@ -18,9 +18,9 @@ pub const BUSYBOX_IMAGE: &str = "keel.test/busybox:v1";
 const BUSYBOX: &str = "/bin/busybox";
 
 /// The applets linked into the image.
-const APPLETS: [&str; 14] = [
+const APPLETS: [&str; 19] = [
     "sh", "echo", "cat", "sleep", "ls", "pwd", "httpd", "wget", "ip", "ps", "true", "false",
-    "test", "hostname",
+    "test", "hostname", "touch", "rm", "mkdir", "stat", "cut",
 ];
 
 /// Writes the image layout under `dir` and returns its path.

@@ -10,6 +10,9 @@
 //! - Probes: a failing liveness probe restarts its container; a readiness probe gates the
 //!   container's `ready` and the pod's Ready condition, both ways; `httpGet`, `tcpSocket`
 //!   and startup probes pass against busybox `httpd`.
+//! - Volumes: an emptyDir shared by an init container and the main one, ConfigMap `items`
+//!   at their paths, a Secret with its `defaultMode`, read-only mounts; the same volumes
+//!   as preopened directories of a WASI pod.
 //! - A pod that is deleted is stopped with SIGTERM, or SIGKILL after its grace period, and
 //!   leaves no runc container, mount, bundle or cgroup behind.
 
@@ -18,7 +21,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use keel_tests::agent::{Agent, eventually, pod, pod_json};
+use keel_tests::agent::{Agent, WORKLOAD_IMAGE, eventually, pod, pod_json};
 use keel_tests::busybox::{self, BUSYBOX_IMAGE};
 use keel_tests::controllers::controller_flags;
 use keel_tests::{Server, free_port, stdout_ok};
@@ -373,6 +376,89 @@ async fn probes_restart_unhealthy_containers_and_gate_readiness() -> Result<()> 
     assert_eq!(
         web["status"]["containerStatuses"][0]["restartCount"], 0,
         "{web:#}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volumes_are_shared_and_filled_from_configmaps_and_secrets() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (server, _agent, client) = start(dir.path()).await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let objects = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app-config}
+data: {app.conf: "mode=prod\n", other: "x"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: app-secret}
+stringData: {token: s3cret}
+"#;
+    stdout_ok(&server.kubectl(&["apply", "-f", "-"], Some(objects))?)?;
+    let volumes = json!([
+        {"name": "shared", "emptyDir": {}},
+        {"name": "config", "configMap": {"name": "app-config", "items": [{"key": "app.conf", "path": "conf/app.conf"}]}},
+        {"name": "secret", "secret": {"secretName": "app-secret", "defaultMode": 256}},
+    ]);
+    let mounts = json!([
+        {"name": "shared", "mountPath": "/shared"},
+        {"name": "config", "mountPath": "/config", "readOnly": true},
+        {"name": "secret", "mountPath": "/secret", "readOnly": true},
+    ]);
+    // runc: an init container fills the emptyDir; the main container reads every volume.
+    let shell = "cat /shared/greeting /config/conf/app.conf /secret/token; echo; \
+                 test -e /config/other || echo items only; \
+                 stat -c %a /secret/token 2>/dev/null || ls -l /secret/token | cut -c1-10; \
+                 touch /config/new 2>/dev/null || echo read-only";
+    let spec = json!({
+        "runtimeClassName": "runc", "restartPolicy": "Never", "volumes": volumes,
+        "initContainers": [{"name": "fill", "image": BUSYBOX_IMAGE, "volumeMounts": mounts,
+            "command": ["sh", "-c", "echo hello > /shared/greeting"]}],
+        "containers": [{"name": "main", "image": BUSYBOX_IMAGE, "volumeMounts": mounts,
+            "command": ["sh", "-c", shell]}],
+    });
+    pods.create(&PostParams::default(), &pod("volumes-runc", spec)?)
+        .await?;
+    let done = terminated(&pods, "volumes-runc").await?;
+    assert_eq!(done["status"]["phase"], "Succeeded", "{done:#}");
+    let logs = stdout_ok(&server.kubectl(&["logs", "volumes-runc"], None)?)?;
+    let lines: Vec<&str> = logs.lines().collect();
+    assert_eq!(
+        &lines[..4],
+        ["hello", "mode=prod", "s3cret", "items only"],
+        "{logs}"
+    );
+    assert!(lines[4] == "400" || lines[4] == "-r--------", "{logs}");
+    assert_eq!(lines[5], "read-only", "{logs}");
+
+    // wasm: the same volumes as preopened directories.
+    let spec = json!({
+        "restartPolicy": "Never", "volumes": volumes,
+        "initContainers": [{"name": "fill", "image": WORKLOAD_IMAGE, "volumeMounts": mounts,
+            "args": ["write", "/shared/greeting", "hello from wasm\n"]}],
+        "containers": [{"name": "main", "image": WORKLOAD_IMAGE, "volumeMounts": mounts,
+            "args": ["cat", "/shared/greeting", "cat", "/config/conf/app.conf", "cat", "/secret/token",
+                     "write", "/config/new", "x"]}],
+    });
+    pods.create(&PostParams::default(), &pod("volumes-wasm", spec)?)
+        .await?;
+    let done = terminated(&pods, "volumes-wasm").await?;
+    let ended = &done["status"]["containerStatuses"][0]["state"]["terminated"];
+    assert_eq!(
+        ended["exitCode"], 1,
+        "the write to a read-only volume fails: {done:#}"
+    );
+    let logs = stdout_ok(&server.kubectl(&["logs", "volumes-wasm"], None)?)?;
+    // stdout and stderr are separate streams: compare lines, not their order.
+    let lines: Vec<&str> = logs.lines().collect();
+    for line in ["hello from wasm", "mode=prod", "s3cret"] {
+        assert!(lines.contains(&line), "{line:?} in {logs}");
+    }
+    assert!(
+        lines.iter().any(|l| l.starts_with("/config/new: ")),
+        "the failed write is reported: {logs}"
     );
     Ok(())
 }

@@ -13,12 +13,12 @@ use tokio::sync::{mpsc, watch};
 
 use super::Node;
 use super::backoff::Backoff;
-use super::env;
-use super::logs::ContainerLogs;
+use super::logs::{self, ContainerLogs};
 use super::probe::{ProbeEvent, Target};
 use super::runtime::{ContainerSpec, Runtime, StartError};
 use super::spec::{ContainerPlan, RestartPolicy};
 use super::status::{ContainerRecord, State, Terminated};
+use super::{env, volumes};
 use crate::object::meta::now_rfc3339;
 
 /// Which container of the pod.
@@ -213,6 +213,21 @@ impl ContainerTask {
         let env = env::resolve(&self.node.client, &self.pod, &self.spec, &self.node.address)
             .await
             .map_err(|m| ("CreateContainerConfigError", m))?;
+        let meta = |field: &str| {
+            self.pod
+                .pointer(&format!("/metadata/{field}"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        let pod_dir = logs::pod_dir(
+            &self.node.logs_root,
+            meta("namespace"),
+            meta("name"),
+            meta("uid"),
+        );
+        let mounts = volumes::mounts(&self.node.client, &self.pod, &self.spec, &pod_dir)
+            .await
+            .map_err(|m| ("CreateContainerConfigError", m))?;
         let log = self
             .logs
             .open_run(run)
@@ -236,6 +251,7 @@ impl ContainerTask {
                 .unwrap_or_default()
                 .to_string(),
             network_namespace: None,
+            mounts,
             env,
             cpu_millis: self.plan.cpu_millis,
             memory_bytes: self.plan.memory_bytes,

@@ -36,7 +36,7 @@ pub async fn resolve(
             continue;
         };
         for (key, value) in data {
-            set(&mut env, format!("{prefix}{key}"), value);
+            set(&mut env, format!("{prefix}{key}"), text(value));
         }
     }
     for entry in list(container, "env") {
@@ -55,9 +55,12 @@ pub async fn resolve(
     Ok(env)
 }
 
+/// Where values come from.
 #[derive(Clone, Copy)]
-enum Kind {
+pub enum Kind {
+    /// A ConfigMap.
     ConfigMap,
+    /// A Secret.
     Secret,
 }
 
@@ -110,7 +113,7 @@ async fn value_from(
             return Ok(None);
         };
         return match data.into_iter().find(|(k, _)| k == wanted) {
-            Some((_, value)) => Ok(Some(value)),
+            Some((_, value)) => Ok(Some(text(value))),
             None if optional => Ok(None),
             None => Err(format!(
                 "couldn't find key {wanted} in {} {namespace}/{}",
@@ -122,15 +125,25 @@ async fn value_from(
     Ok(None)
 }
 
-/// The data of the ConfigMap or Secret `reference` names (`None` when it is missing and
-/// optional).
-async fn read_source(
+/// A value read as environment text.
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// The data of the ConfigMap or Secret `reference` names, key by key (a ConfigMap's
+/// `data` and `binaryData`; a Secret's `data`, decoded, and `stringData`); `None` when it
+/// is missing and `optional`.
+pub async fn read_source(
     client: &ApiClient,
     namespace: &str,
     kind: Kind,
     reference: &Value,
-) -> Result<Option<Vec<(String, String)>>, String> {
-    let name = reference.get("name").and_then(Value::as_str).unwrap_or("");
+) -> Result<Option<Vec<(String, Vec<u8>)>>, String> {
+    let name = reference
+        .get("name")
+        .or_else(|| reference.get("secretName"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let optional = reference
         .get("optional")
         .and_then(Value::as_bool)
@@ -144,26 +157,38 @@ async fn read_source(
         }
         Err(e) => return Err(format!("reading {} {name:?}: {e}", kind.name())),
     };
+    let decode = |key: &str, text: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|e| format!("{} {name:?} key {key}: {e}", kind.name()))
+    };
     let mut data = Vec::new();
-    if let Some(Value::Object(map)) = object.get("data") {
-        for (key, value) in map {
-            let Some(text) = value.as_str() else { continue };
-            let text = match kind {
-                Kind::ConfigMap => text.to_string(),
-                Kind::Secret => {
-                    let bytes = base64::engine::general_purpose::STANDARD
-                        .decode(text)
-                        .map_err(|e| format!("secret {name:?} key {key}: {e}"))?;
-                    String::from_utf8_lossy(&bytes).into_owned()
-                }
-            };
-            data.push((key.clone(), text));
+    let entries = |field: &str| -> Vec<(String, String)> {
+        match object.get(field) {
+            Some(Value::Object(map)) => map
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect(),
+            _ => Vec::new(),
         }
-    }
-    if let (Kind::Secret, Some(Value::Object(map))) = (kind, object.get("stringData")) {
-        for (key, value) in map {
-            if let Some(text) = value.as_str() {
-                data.push((key.clone(), text.to_string()));
+    };
+    match kind {
+        Kind::ConfigMap => {
+            for (key, value) in entries("data") {
+                data.push((key, value.into_bytes()));
+            }
+            for (key, value) in entries("binaryData") {
+                let bytes = decode(&key, &value)?;
+                data.push((key, bytes));
+            }
+        }
+        Kind::Secret => {
+            for (key, value) in entries("data") {
+                let bytes = decode(&key, &value)?;
+                data.push((key, bytes));
+            }
+            for (key, value) in entries("stringData") {
+                data.push((key, value.into_bytes()));
             }
         }
     }

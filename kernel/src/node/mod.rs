@@ -6,7 +6,8 @@
 //! - [`pods`]: one watch of the pods bound here, a [`worker`] per pod, a [`container`]
 //!   task per container (restarts with the kubelet's [`backoff`]), [`status`] as the
 //!   kubelet reports it, [`mod@env`] as the kubelet builds it, [`spec`] what is read of a pod,
-//!   [`probe`] startup, liveness and readiness probes.
+//!   [`probe`] startup, liveness and readiness probes, [`volumes`] emptyDir, ConfigMap,
+//!   Secret and hostPath volumes.
 //! - [`runtime`]: the runtimes behind one trait, chosen by RuntimeClass handler;
 //!   `wasm` (WASI components in wasmtime) is the default, `runc` runs OCI containers.
 //!   [`images`]: the node's image store; [`rootfs`]: images unpacked for containers.
@@ -30,6 +31,7 @@ pub mod runtime;
 pub mod server;
 pub mod spec;
 pub mod status;
+pub mod volumes;
 pub mod worker;
 
 use std::net::SocketAddr;

@@ -10,13 +10,14 @@
 //! - its own pid, ipc, uts, mount and cgroup namespaces, and the pod's network namespace
 //!   (the host's when the pod has none);
 //! - containerd's default capabilities; every device denied but the defaults runc adds;
-//! - `limits.memory` as the cgroup's memory limit and `limits.cpu` as a CFS quota.
+//! - `limits.memory` as the cgroup's memory limit and `limits.cpu` as a CFS quota;
+//! - each volume as a bind mount, read-only when the mount says so.
 
 use oci_spec::image::ImageConfiguration;
 use oci_spec::runtime::{
     Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder,
     LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType,
-    LinuxResourcesBuilder, ProcessBuilder, RootBuilder, Spec, UserBuilder,
+    LinuxResourcesBuilder, MountBuilder, ProcessBuilder, RootBuilder, Spec, UserBuilder,
 };
 
 use super::ContainerSpec;
@@ -200,6 +201,24 @@ pub fn config(
         .map_err(|e| built("linux", e))?;
 
     let mut config = Spec::default();
+    let mut mounts = config.mounts().clone().unwrap_or_default();
+    for mount in &spec.mounts {
+        let access = if mount.read_only { "ro" } else { "rw" };
+        mounts.push(
+            MountBuilder::default()
+                .destination(&mount.container_path)
+                .typ("bind")
+                .source(&mount.host_path)
+                .options(vec![
+                    "rbind".to_string(),
+                    "rprivate".to_string(),
+                    access.to_string(),
+                ])
+                .build()
+                .map_err(|e| built("mount", e))?,
+        );
+    }
+    config.set_mounts(Some(mounts));
     config
         .set_process(Some(process))
         .set_root(Some(
@@ -303,6 +322,11 @@ mod tests {
             working_dir: Some("/work".into()),
             hostname: "web-1".into(),
             network_namespace: None,
+            mounts: vec![crate::node::volumes::Mount {
+                host_path: "/node/pods/x/.volumes/config".into(),
+                container_path: "/etc/app".into(),
+                read_only: true,
+            }],
             env: vec![("A".into(), "1".into())],
             cpu_millis: Some(250),
             memory_bytes: Some(64 << 20),
@@ -332,6 +356,16 @@ mod tests {
         );
         assert_eq!(json["hostname"], "web-1");
         assert_eq!(json["root"]["readonly"], false);
+        let volume = json["mounts"]
+            .as_array()
+            .and_then(|list| list.iter().find(|m| m["destination"] == "/etc/app"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(volume["source"], "/node/pods/x/.volumes/config");
+        assert_eq!(
+            volume["options"],
+            serde_json::json!(["rbind", "rprivate", "ro"])
+        );
         let resources = &json["linux"]["resources"];
         assert_eq!(resources["memory"]["limit"], 64 << 20);
         assert_eq!(resources["cpu"]["quota"], 25_000);

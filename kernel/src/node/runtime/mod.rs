@@ -38,6 +38,8 @@ pub struct ContainerSpec {
     pub hostname: String,
     /// The pod's network namespace (a path), `None` for the node's.
     pub network_namespace: Option<String>,
+    /// The volumes it mounts.
+    pub mounts: Vec<super::volumes::Mount>,
     /// Environment variables, in order.
     pub env: Vec<(String, String)>,
     /// CPU the run may use, in thousandths of a core (`resources.limits.cpu`).

@@ -11,7 +11,8 @@
 //! - `resources.limits.memory` caps linear memory; a run that reaches it ends `OOMKilled`.
 //! - WASI has no signals, so stopping does not wait out a grace period: the run is
 //!   dropped (exit code 137).
-//! - Nothing else is granted: no preopened directories, no sockets.
+//! - The pod's volumes are preopened directories at their mount paths (read-only when
+//!   mounted so); nothing else is granted: no other files, no sockets.
 //! - WASI 0.2's `exit` says success or failure only, so exit codes are 0 or 1 (137 when
 //!   killed, 134 when the module traps).
 
@@ -27,7 +28,7 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::bindings::CommandPre;
-use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::{ContainerSpec, Exit, Running, Runtime, StartError, WASM};
 use crate::node::images::{Image, ImageStore};
@@ -151,8 +152,8 @@ impl Runtime for WasmRuntime {
             true => std::iter::once(&spec.name).chain(&spec.args).collect(),
             false => spec.command.iter().chain(&spec.args).collect(),
         };
-        let wasi = WasiCtxBuilder::new()
-            .args(&argv)
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.args(&argv)
             .envs(&spec.env)
             .stdout(LogOutput {
                 log: spec.log.clone(),
@@ -164,8 +165,19 @@ impl Runtime for WasmRuntime {
             })
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+            .allow_ip_name_lookup(false);
+        for mount in &spec.mounts {
+            let perms = if mount.read_only {
+                FsPerms::ReadOnly
+            } else {
+                FsPerms::ReadWrite
+            };
+            wasi.preopened_dir(&mount.host_path, &mount.container_path, perms)
+                .map_err(|e| {
+                    StartError::Create(format!("volume at {}: {e:#}", mount.container_path))
+                })?;
+        }
+        let wasi = wasi.build();
         let state = ContainerState {
             wasi,
             table: ResourceTable::new(),

@@ -7,6 +7,9 @@
 //! - `tick MS`: print `tick N` every MS milliseconds, forever
 //! - `alloc MIB`: allocate and touch that many MiB, and keep them
 //! - `spin MS`: keep a core busy for MS milliseconds, then print how long that took
+//! - `cat PATH`: the file's content on stdout (an error on stderr, and exit code 1, when it
+//!   cannot be read)
+//! - `write PATH TEXT`: write TEXT to the file
 //! - `exit CODE`: end with that exit code
 //!
 //! Without `exit`, it ends with 0 after the last step.
@@ -62,6 +65,26 @@ fn main() {
                     wanted.as_millis(),
                     began.elapsed().as_millis()
                 );
+            }
+            "cat" => {
+                let path = value();
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => {
+                        print!("{text}");
+                        let _ = std::io::Write::flush(&mut std::io::stdout());
+                    }
+                    Err(e) => {
+                        eprintln!("{path}: {e}");
+                        std::process::exit(1);
+                    }
+                }
+            }
+            "write" => {
+                let path = value();
+                if let Err(e) = std::fs::write(&path, value()) {
+                    eprintln!("{path}: {e}");
+                    std::process::exit(1);
+                }
             }
             "exit" => std::process::exit(value().parse().unwrap_or(1)),
             other => {
