@@ -331,16 +331,7 @@ impl Probe {
                 .max(1)
         };
         let check = if let Some(exec) = probe.get("exec") {
-            let argv: Vec<String> = exec
-                .get("command")
-                .and_then(Value::as_array)
-                .map(|list| {
-                    list.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let argv = super::spec::strings(exec.get("command"));
             if argv.is_empty() {
                 return Err("exec.command is empty".into());
             }

@@ -125,18 +125,7 @@ impl ContainerPlan {
             .and_then(Value::as_str)
             .ok_or("a container has no name")?
             .to_string();
-        let strings = |field: &str| -> Vec<String> {
-            container
-                .get(field)
-                .and_then(Value::as_array)
-                .map(|list| {
-                    list.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let strings = |field: &str| strings(container.get(field));
         let limit = |resource: &str| {
             container
                 .pointer(&format!("/resources/limits/{resource}"))
@@ -172,6 +161,19 @@ impl ContainerPlan {
             name,
         })
     }
+}
+
+/// A JSON list of strings (`command`, `args`, an exec probe's command); anything else is
+/// empty.
+pub fn strings(list: Option<&Value>) -> Vec<String> {
+    list.and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
