@@ -72,15 +72,29 @@ impl Drop for Agent {
 /// Imports the test workload into the store of the agent at `data_dir`, as
 /// [`WORKLOAD_IMAGE`] (`keel image import-wasm`).
 pub fn import_workload(data_dir: &Path) -> Result<()> {
+    keel_image(
+        data_dir,
+        &[
+            "import-wasm",
+            keel_plugin_artifacts::WORKLOAD,
+            "--name",
+            WORKLOAD_IMAGE,
+        ],
+    )
+}
+
+/// Runs `keel image ARGS` on the image store of the agent at `data_dir`.
+pub fn keel_image(data_dir: &Path, args: &[&str]) -> Result<()> {
     let out = Command::new(keel_binary()?)
-        .args(["image", "import-wasm", keel_plugin_artifacts::WORKLOAD])
-        .args(["--name", WORKLOAD_IMAGE])
+        .arg("image")
+        .args(args)
         .arg("--agent-data-dir")
         .arg(data_dir)
         .output()?;
     if !out.status.success() {
         bail!(
-            "keel image import-wasm failed: {}",
+            "keel image {} failed: {}",
+            args.join(" "),
             String::from_utf8_lossy(&out.stderr)
         );
     }

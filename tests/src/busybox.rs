@@ -4,12 +4,11 @@
 //! runs `sh`, as the Docker Hub image does.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use super::keel_binary;
+use super::agent::keel_image;
 
 /// The name tests give the image.
 pub const BUSYBOX_IMAGE: &str = "keel.test/busybox:v1";
@@ -89,20 +88,8 @@ pub fn layout(dir: &Path) -> Result<PathBuf> {
 /// [`BUSYBOX_IMAGE`] (`keel image import`).
 pub fn import(data_dir: &Path) -> Result<()> {
     let layout = layout(data_dir.parent().unwrap_or(data_dir))?;
-    let out = Command::new(keel_binary()?)
-        .args(["image", "import"])
-        .arg(&layout)
-        .args(["--name", BUSYBOX_IMAGE])
-        .arg("--agent-data-dir")
-        .arg(data_dir)
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "keel image import failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
+    let layout = layout.to_string_lossy();
+    keel_image(data_dir, &["import", &layout, "--name", BUSYBOX_IMAGE])
 }
 
 fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::Node;
 use super::backoff::Backoff;
-use super::logs::{self, ContainerLogs};
+use super::logs::ContainerLogs;
 use super::probe::{ProbeEvent, Target};
 use super::runtime::{ContainerSpec, Runtime, StartError};
 use super::spec::{ContainerPlan, RestartPolicy};
@@ -213,43 +213,32 @@ impl ContainerTask {
         let env = env::resolve(&self.node.client, &self.pod, &self.spec, &self.node.address)
             .await
             .map_err(|m| ("CreateContainerConfigError", m))?;
+        let mounts = volumes::mounts(
+            &self.node.client,
+            &self.pod,
+            &self.spec,
+            self.logs.pod_dir(),
+        )
+        .await
+        .map_err(|m| ("CreateContainerConfigError", m))?;
+        let log = self
+            .logs
+            .open_run(run)
+            .map_err(|m| ("CreateContainerError", m))?;
         let meta = |field: &str| {
             self.pod
                 .pointer(&format!("/metadata/{field}"))
                 .and_then(Value::as_str)
                 .unwrap_or_default()
         };
-        let pod_dir = logs::pod_dir(
-            &self.node.logs_root,
-            meta("namespace"),
-            meta("name"),
-            meta("uid"),
-        );
-        let mounts = volumes::mounts(&self.node.client, &self.pod, &self.spec, &pod_dir)
-            .await
-            .map_err(|m| ("CreateContainerConfigError", m))?;
-        let log = self
-            .logs
-            .open_run(run)
-            .map_err(|m| ("CreateContainerError", m))?;
-        let uid = self
-            .pod
-            .pointer("/metadata/uid")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
         Ok(ContainerSpec {
-            id: format!("{uid}-{}-{run}", self.plan.name),
+            id: format!("{}-{}-{run}", meta("uid"), self.plan.name),
             name: self.plan.name.clone(),
             image: self.plan.image.clone(),
             command: self.plan.command.clone(),
             args: self.plan.args.clone(),
             working_dir: self.plan.working_dir.clone(),
-            hostname: self
-                .pod
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
+            hostname: meta("name").to_string(),
             network_namespace: None,
             mounts,
             env,

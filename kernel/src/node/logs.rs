@@ -38,6 +38,7 @@ impl Stream {
 /// The log directory of one container of one pod.
 #[derive(Debug, Clone)]
 pub struct ContainerLogs {
+    pod_dir: PathBuf,
     dir: PathBuf,
 }
 
@@ -50,8 +51,14 @@ impl ContainerLogs {
     /// The directory of `container` in the pod whose log directory is `pod_dir`.
     pub fn in_pod_dir(pod_dir: &Path, container: &str) -> Self {
         ContainerLogs {
+            pod_dir: pod_dir.to_path_buf(),
             dir: pod_dir.join(container),
         }
+    }
+
+    /// The pod's directory (its containers' logs, and its volumes).
+    pub fn pod_dir(&self) -> &Path {
+        &self.pod_dir
     }
 
     /// The file run `run` writes to, created (empty) now.

@@ -125,7 +125,7 @@ impl Probes {
         if let Some(probe) = self.startup.clone() {
             let (target, events) = (target.clone(), events.clone());
             tasks.spawn(async move {
-                let passed = run_until_decided(&probe, &target, "Startup", &events).await;
+                let passed = until_failed(&probe, &target, "Startup", &events, true).await;
                 if passed {
                     let _ = started_tx.send(true);
                     let _ = events.send(ProbeEvent::Started);
@@ -137,7 +137,7 @@ impl Probes {
                 (target.clone(), events.clone(), started_rx.clone());
             tasks.spawn(async move {
                 if wait_started(&mut started).await {
-                    liveness(&probe, &target, &events).await;
+                    until_failed(&probe, &target, "Liveness", &events, false).await;
                 }
             });
         }
@@ -162,18 +162,22 @@ async fn wait_started(started: &mut watch::Receiver<bool>) -> bool {
     started.wait_for(|s| *s).await.is_ok()
 }
 
-/// The startup probe: until it passes once, or fails `failureThreshold` times in a row.
-async fn run_until_decided(
+/// Runs `probe` until it fails `failureThreshold` times in a row, which reports the
+/// container unhealthy and gives `false`; with `until_passed` (the startup probe), until it
+/// passes once, which gives `true`.
+async fn until_failed(
     probe: &Probe,
     target: &Target,
     kind: &str,
     events: &mpsc::UnboundedSender<ProbeEvent>,
+    until_passed: bool,
 ) -> bool {
     tokio::time::sleep(probe.initial_delay).await;
     let mut failures = 0;
     loop {
         match check(probe, target).await {
-            Ok(()) => return true,
+            Ok(()) if until_passed => return true,
+            Ok(()) => failures = 0,
             Err(message) => {
                 failures += 1;
                 if failures >= probe.failure_threshold {
@@ -181,26 +185,6 @@ async fn run_until_decided(
                         "{kind} probe failed: {message}"
                     )));
                     return false;
-                }
-            }
-        }
-        tokio::time::sleep(probe.period).await;
-    }
-}
-
-async fn liveness(probe: &Probe, target: &Target, events: &mpsc::UnboundedSender<ProbeEvent>) {
-    tokio::time::sleep(probe.initial_delay).await;
-    let mut failures = 0;
-    loop {
-        match check(probe, target).await {
-            Ok(()) => failures = 0,
-            Err(message) => {
-                failures += 1;
-                if failures >= probe.failure_threshold {
-                    let _ = events.send(ProbeEvent::Unhealthy(format!(
-                        "Liveness probe failed: {message}"
-                    )));
-                    return;
                 }
             }
         }

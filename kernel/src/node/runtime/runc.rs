@@ -40,8 +40,7 @@ const CGROUP_PARENT: &str = "/keel";
 
 /// The runtime.
 pub struct RuncRuntime {
-    binary: PathBuf,
-    state: PathBuf,
+    runc: Runc,
     bundles: PathBuf,
     images: Arc<ImageStore>,
     rootfs: Rootfs,
@@ -63,28 +62,28 @@ impl RuncRuntime {
             return Err(format!("{} --version failed", binary.display()));
         }
         let runtime = RuncRuntime {
-            binary: binary.to_path_buf(),
-            state: data_dir.join("runc/state"),
+            runc: Runc {
+                binary: binary.to_path_buf(),
+                state: data_dir.join("runc/state"),
+            },
             bundles: data_dir.join("runc/bundles"),
             images,
             rootfs: Rootfs::new(data_dir.join("rootfs"))?,
         };
-        for dir in [&runtime.state, &runtime.bundles] {
+        for dir in [&runtime.runc.state, &runtime.bundles] {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         runtime.remove_leftovers();
         Ok(runtime)
     }
 
-    fn runc(&self) -> Command {
-        let mut command = Command::new(&self.binary);
-        command.arg("--root").arg(&self.state);
-        command
-    }
-
     /// Deletes the containers and bundles an earlier life of the agent left.
     fn remove_leftovers(&self) {
-        let listed = self.runc().args(["list", "--format", "json"]).output();
+        let listed = self
+            .runc
+            .command()
+            .args(["list", "--format", "json"])
+            .output();
         let ids: Vec<String> = listed
             .ok()
             .and_then(|out| serde_json::from_slice::<serde_json::Value>(&out.stdout).ok())
@@ -96,7 +95,7 @@ impl RuncRuntime {
             .collect();
         for id in ids {
             tracing::info!(container = %id, "deleting a container left by an earlier agent");
-            delete(&self.binary, &self.state, &id);
+            self.runc.delete(&id);
         }
         if let Ok(entries) = std::fs::read_dir(&self.bundles) {
             for entry in entries.flatten() {
@@ -132,7 +131,8 @@ impl Runtime for RuncRuntime {
             .map_err(|e| StartError::Create(format!("config.json: {e}")))?;
         let runc_log = bundle.join("runc.log");
         let mut child = self
-            .runc()
+            .runc
+            .command()
             .arg("--log")
             .arg(&runc_log)
             .arg("--log-format")
@@ -144,7 +144,7 @@ impl Runtime for RuncRuntime {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| StartError::Create(format!("{}: {e}", self.binary.display())))?;
+            .map_err(|e| StartError::Create(format!("{}: {e}", self.runc.binary.display())))?;
         let pumps: Vec<_> = [
             child
                 .stdout
@@ -162,8 +162,7 @@ impl Runtime for RuncRuntime {
         let (exit_tx, exit_rx) = oneshot::channel();
         // Dropped when the run is over: a stop waiting out the grace period wakes then.
         let (ended_tx, ended_rx) = mpsc::channel::<()>();
-        let binary = self.binary.clone();
-        let state = self.state.clone();
+        let runc = self.runc.clone();
         let log = spec.log.clone();
         let waited_id = id.clone();
         std::thread::Builder::new()
@@ -175,7 +174,7 @@ impl Runtime for RuncRuntime {
                 }
                 let oom = oom_killed(&cgroups_path);
                 let failure = runc_error(&runc_log);
-                delete(&binary, &state, &waited_id);
+                runc.delete(&waited_id);
                 drop(overlay);
                 log.finish();
                 drop(ended_tx);
@@ -184,30 +183,23 @@ impl Runtime for RuncRuntime {
             })
             .map_err(|e| StartError::Create(format!("cannot wait for the container: {e}")))?;
 
-        let binary = self.binary.clone();
-        let state = self.state.clone();
+        let runc = self.runc.clone();
         let stopped_id = id.clone();
         let stop = Box::new(move |grace: Duration| {
             let _ = std::thread::Builder::new()
                 .name("keel-runc-stop".into())
                 .spawn(move || {
-                    signal(&binary, &state, &stopped_id, "TERM", false);
+                    runc.signal(&stopped_id, "TERM", false);
                     if let Err(RecvTimeoutError::Timeout) = ended_rx.recv_timeout(grace) {
-                        signal(&binary, &state, &stopped_id, "KILL", true);
+                        runc.signal(&stopped_id, "KILL", true);
                     }
                 });
         });
         let running = Running::new(format!("runc://{id}"), image.digest, exit_rx, stop);
-        let binary = self.binary.clone();
-        let state = self.state.clone();
+        let runc = self.runc.clone();
         let exec: Exec = Arc::new(move |argv: &[String], timeout: Duration| {
-            let mut command = Command::new(&binary);
-            command
-                .arg("--root")
-                .arg(&state)
-                .arg("exec")
-                .arg(&id)
-                .args(argv);
+            let mut command = runc.command();
+            command.arg("exec").arg(&id).args(argv);
             run_with_timeout(command, timeout)
         });
         Ok(running.with_exec(exec))
@@ -280,30 +272,46 @@ fn pump(
     })
 }
 
-fn signal(binary: &Path, state: &Path, id: &str, signal: &str, all: bool) {
-    let mut command = Command::new(binary);
-    command.arg("--root").arg(state).arg("kill");
-    if all {
-        command.arg("--all");
-    }
-    let _ = command
-        .arg(id)
-        .arg(signal)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+/// `runc --root <state>`: how the runtime calls runc.
+#[derive(Clone)]
+struct Runc {
+    binary: PathBuf,
+    state: PathBuf,
 }
 
-fn delete(binary: &Path, state: &Path, id: &str) {
-    let deleted = Command::new(binary)
-        .arg("--root")
-        .arg(state)
-        .args(["delete", "--force", id])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !deleted.is_ok_and(|s| s.success()) {
-        tracing::warn!(container = %id, "runc delete failed");
+impl Runc {
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.binary);
+        command.arg("--root").arg(&self.state);
+        command
+    }
+
+    /// Sends `signal` to the container's init process (`all`: to each of its processes).
+    fn signal(&self, id: &str, signal: &str, all: bool) {
+        let mut command = self.command();
+        command.arg("kill");
+        if all {
+            command.arg("--all");
+        }
+        let _ = command
+            .arg(id)
+            .arg(signal)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Deletes the container, killing what still runs in it.
+    fn delete(&self, id: &str) {
+        let deleted = self
+            .command()
+            .args(["delete", "--force", id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !deleted.is_ok_and(|s| s.success()) {
+            tracing::warn!(container = %id, "runc delete failed");
+        }
     }
 }
 
