@@ -16,7 +16,7 @@ cargo build --release --locked --target wasm32-wasip2 \
   -p keel-plugin-schema -p keel-plugin-namespace-lifecycle -p keel-plugin-limit-ranger \
   -p keel-plugin-pod-security -p keel-plugin-image-policy -p keel-plugin-resource-quota \
   -p keel-plugin-replicaset -p keel-plugin-deployment -p keel-plugin-garbage-collector \
-  -p keel-plugin-node-lifecycle
+  -p keel-plugin-node-lifecycle -p keel-plugin-node-ipam
 wasm="$CARGO_TARGET_DIR/wasm32-wasip2/release"
 # Plugins run in the order given here: the scheduler's filters in kube-scheduler's order,
 # with its score weights (TYPE/WEIGHT); the admission chain with ResourceQuota last.
@@ -45,4 +45,6 @@ exec "$CARGO_TARGET_DIR/release/keel" up \
   --plugin-spec "garbage-collector=deploy/plugins/garbage-collector.yaml" \
   --plugin "node-lifecycle=controller:$wasm/keel_plugin_node_lifecycle.wasm" \
   --plugin-spec "node-lifecycle=deploy/plugins/node-lifecycle.yaml" \
+  --plugin "node-ipam=controller:$wasm/keel_plugin_node_ipam.wasm" \
+  --plugin-spec "node-ipam=deploy/plugins/node-ipam.yaml" \
   "$@"

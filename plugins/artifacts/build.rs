@@ -23,6 +23,7 @@ const PLUGINS: &[(&str, &str)] = &[
     ("DEPLOYMENT", "keel-plugin-deployment"),
     ("GARBAGE_COLLECTOR", "keel-plugin-garbage-collector"),
     ("NODE_LIFECYCLE", "keel-plugin-node-lifecycle"),
+    ("NODE_IPAM", "keel-plugin-node-ipam"),
     ("NODE_RESOURCES", "keel-plugin-node-resources"),
     ("NODE_NAME", "keel-plugin-node-name"),
     ("NODE_UNSCHEDULABLE", "keel-plugin-node-unschedulable"),

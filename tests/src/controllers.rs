@@ -20,6 +20,7 @@ pub fn controller_flags(overrides: &[(&str, PathBuf)]) -> Vec<String> {
         ("deployment", artifacts::DEPLOYMENT),
         ("garbage-collector", artifacts::GARBAGE_COLLECTOR),
         ("node-lifecycle", artifacts::NODE_LIFECYCLE),
+        ("node-ipam", artifacts::NODE_IPAM),
     ]
     .iter()
     .flat_map(|(name, path)| {

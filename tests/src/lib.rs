@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod controllers;
 pub mod linearizability;
 pub mod netns;
+pub mod pod_network;
 pub mod workload;
 
 use std::net::TcpListener;

@@ -14,7 +14,11 @@
 //!   at their paths, a Secret with its `defaultMode`, read-only mounts; the same volumes
 //!   as preopened directories of a WASI pod.
 //! - A pod that is deleted is stopped with SIGTERM, or SIGKILL after its grace period, and
-//!   leaves no runc container, mount, bundle or cgroup behind.
+//!   leaves no runc container, mount, bundle, cgroup, network namespace or address behind.
+//! - Networking: the node gets a pod CIDR from the node IPAM controller, each runc pod an
+//!   address in it from the host-local network plugin, in a network namespace of its own on
+//!   the node's bridge; busybox `wget` in one pod fetches a page from `httpd` in another by
+//!   pod IP.
 
 use std::path::Path;
 use std::time::Duration;
@@ -24,13 +28,21 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use keel_tests::agent::{Agent, WORKLOAD_IMAGE, eventually, pod, pod_json};
 use keel_tests::busybox::{self, BUSYBOX_IMAGE};
 use keel_tests::controllers::controller_flags;
-use keel_tests::{Server, free_port, stdout_ok};
+use keel_tests::pod_network::{self, ClusterCidr};
+use keel_tests::{Server, stdout_ok};
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::{Value, json};
 
-/// A server with its scheduler, one agent offering `runc`, and the `runc` RuntimeClass.
-async fn start(dir: &Path) -> Result<(Server, Agent, kube::Client)> {
-    let flags = controller_flags(&[]);
+/// A server with its scheduler, the default controllers (node IPAM handing out a cluster
+/// CIDR of this test's own) and the host-local network plugin; one agent offering `runc`,
+/// and the `runc` RuntimeClass.
+async fn start(dir: &Path) -> Result<(Server, Agent, kube::Client, ClusterCidr)> {
+    let cidr = ClusterCidr::claim()?;
+    let mut flags = controller_flags(&[("node-ipam", cidr.node_ipam_spec(dir)?)]);
+    flags.extend([
+        "--plugin".to_string(),
+        format!("host-local=network:{}", keel_plugin_artifacts::HOST_LOCAL),
+    ]);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let server = Server::start_scheduling(&dir.join("server"), &flags)?;
     busybox::import(&dir.join("agent"))?;
@@ -57,7 +69,7 @@ async fn start(dir: &Path) -> Result<(Server, Agent, kube::Client)> {
         },
     )
     .await?;
-    Ok((server, agent, client))
+    Ok((server, agent, client, cidr))
 }
 
 /// A busybox pod on runc that runs once.
@@ -85,7 +97,7 @@ async fn terminated(pods: &Api<Pod>, name: &str) -> Result<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oci_container_runs_in_its_image_with_its_spec_and_limits() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (server, _agent, client) = start(dir.path()).await?;
+    let (server, _agent, client, _cidr) = start(dir.path()).await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
 
     let shell =
@@ -199,6 +211,24 @@ fn runc_leftovers(data_dir: &Path) -> Result<Vec<String>> {
     Ok(left)
 }
 
+/// What the agent at `data_dir` holds of the networks of pods `uids`: their network
+/// namespaces, and address records.
+fn network_leftovers(data_dir: &Path, uids: &[String]) -> Vec<String> {
+    let names = pod_network::netns_names();
+    let mut left: Vec<String> = uids
+        .iter()
+        .map(|uid| format!("keel-{uid}"))
+        .filter(|n| names.contains(n))
+        .map(|n| format!("netns {n}"))
+        .collect();
+    left.extend(
+        address_records(data_dir)
+            .into_iter()
+            .map(|r| format!("address record {r}")),
+    );
+    left
+}
+
 /// The cgroups of `uid`'s runs, in either cgroup version's layout.
 fn cgroups_of(uid: &str) -> Vec<String> {
     ["/sys/fs/cgroup/memory/keel", "/sys/fs/cgroup/keel"]
@@ -213,7 +243,7 @@ fn cgroups_of(uid: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_pod_is_stopped_and_leaves_nothing_behind() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (_server, agent, client) = start(dir.path()).await?;
+    let (_server, agent, client, _cidr) = start(dir.path()).await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
 
     // One container ends on SIGTERM; the other ignores it and is killed after the pod's
@@ -266,6 +296,7 @@ async fn a_deleted_pod_is_stopped_and_leaves_nothing_behind() -> Result<()> {
         || async {
             let mut left = runc_leftovers(&data_dir)?;
             left.extend(cgroups_of(&uid).into_iter().map(|c| format!("cgroup {c}")));
+            left.extend(network_leftovers(&data_dir, &[uid.clone()]));
             Ok(left)
         },
         Vec::is_empty,
@@ -286,7 +317,7 @@ fn ready_condition(pod: &Value) -> Option<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_restart_unhealthy_containers_and_gate_readiness() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (_server, _agent, client) = start(dir.path()).await?;
+    let (_server, _agent, client, _cidr) = start(dir.path()).await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let exec_probe = |file: &str| json!({"exec": {"command": ["test", "-f", file]}, "periodSeconds": 1, "failureThreshold": 1});
 
@@ -310,12 +341,12 @@ async fn probes_restart_unhealthy_containers_and_gate_readiness() -> Result<()> 
     pods.create(&PostParams::default(), &pod("flapping", readiness)?)
         .await?;
 
-    // httpd on the node's network (the pod has no network namespace of its own yet).
-    let port = free_port()?;
+    // httpd in the pod's network namespace, probed at the pod's IP.
+    let port = 8080;
     let web = json!({
         "runtimeClassName": "runc", "terminationGracePeriodSeconds": 1,
         "containers": [{"name": "main", "image": BUSYBOX_IMAGE,
-            "command": ["sh", "-c", format!("echo ok > /www/index.html; exec httpd -f -p 127.0.0.1:{port} -h /www")],
+            "command": ["sh", "-c", format!("echo ok > /www/index.html; exec httpd -f -p {port} -h /www")],
             "ports": [{"name": "http", "containerPort": port}],
             "startupProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 1, "failureThreshold": 10},
             "livenessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1},
@@ -383,7 +414,7 @@ async fn probes_restart_unhealthy_containers_and_gate_readiness() -> Result<()> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn volumes_are_shared_and_filled_from_configmaps_and_secrets() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (server, _agent, client) = start(dir.path()).await?;
+    let (server, _agent, client, _cidr) = start(dir.path()).await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let objects = r#"
 apiVersion: v1
@@ -460,5 +491,124 @@ stringData: {token: s3cret}
         lines.iter().any(|l| l.starts_with("/config/new: ")),
         "the failed write is reported: {logs}"
     );
+    Ok(())
+}
+
+/// The node's `spec.podCIDR`, once the node IPAM controller gave it one.
+async fn pod_cidr(client: &kube::Client, node: &str) -> Result<String> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node = eventually(
+        Duration::from_secs(30),
+        "the node's pod CIDR",
+        || async { Ok(serde_json::to_value(nodes.get(node).await?)?) },
+        |node| node["spec"]["podCIDR"].is_string(),
+    )
+    .await?;
+    Ok(node["spec"]["podCIDR"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// The agent's address records (`<agent-data>/network/addresses`).
+fn address_records(data_dir: &Path) -> Vec<String> {
+    std::fs::read_dir(data_dir.join("network/addresses"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_on_a_node_reach_each_other_by_pod_ip() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (server, agent, client, cidr) = start(dir.path()).await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let node_cidr = pod_cidr(&client, "node-r").await?;
+    assert!(
+        cidr.contains(node_cidr.split('/').next().unwrap_or_default()),
+        "{node_cidr}"
+    );
+
+    // busybox httpd serving a page, Ready once its port answers.
+    let serve =
+        "mkdir -p /www && echo hello from web > /www/index.html && exec httpd -f -p 8080 -h /www";
+    let mut web = runc_pod(
+        "web",
+        json!({"command": ["sh", "-c", serve],
+               "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}),
+    )?;
+    if let Some(spec) = web.spec.as_mut() {
+        spec.restart_policy = Some("Always".into());
+        // httpd as PID 1 ignores SIGTERM: killed one second into its grace period.
+        spec.termination_grace_period_seconds = Some(1);
+    }
+    let web = pods.create(&PostParams::default(), &web).await?;
+    let web_uid = web.metadata.uid.clone().unwrap_or_default();
+    let ready = eventually(
+        Duration::from_secs(60),
+        "web Ready",
+        || async { Ok(pod_json(&pods.get("web").await?)) },
+        |pod| ready_condition(pod) == Some("True"),
+    )
+    .await?;
+    let web_ip = ready["status"]["podIP"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        cidr.contains(&web_ip),
+        "web's podIP {web_ip} is in {node_cidr}"
+    );
+    assert_eq!(ready["status"]["podIPs"][0]["ip"], web_ip.as_str());
+    assert!(
+        pod_network::netns_names().contains(&format!("keel-{web_uid}")),
+        "web has its network namespace"
+    );
+
+    // Another pod fetches the page by web's pod IP.
+    let fetch = pods
+        .create(
+            &PostParams::default(),
+            &runc_pod(
+                "fetch",
+                json!({"command": ["wget", "-q", "-O", "-", format!("http://{web_ip}:8080/")]}),
+            )?,
+        )
+        .await?;
+    let fetch_uid = fetch.metadata.uid.clone().unwrap_or_default();
+    let fetched = terminated(&pods, "fetch").await?;
+    let fetch_ip = fetched["status"]["podIP"].as_str().unwrap_or_default();
+    assert!(
+        cidr.contains(fetch_ip) && fetch_ip != web_ip,
+        "fetch's podIP {fetch_ip}"
+    );
+    assert_eq!(
+        fetched["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 0,
+        "{fetched:#}"
+    );
+    let page = stdout_ok(&server.kubectl(&["logs", "fetch"], None)?)?;
+    assert_eq!(page, "hello from web\n");
+    assert_eq!(address_records(&agent.data_dir).len(), 2);
+
+    // Deleted: namespaces, veth pairs and addresses go.
+    pods.delete("web", &DeleteParams::default()).await?;
+    pods.delete("fetch", &DeleteParams::default()).await?;
+    let data_dir = agent.data_dir.clone();
+    eventually(
+        Duration::from_secs(30),
+        "the pods' namespaces and addresses going away",
+        || async {
+            Ok(network_leftovers(
+                &data_dir,
+                &[web_uid.clone(), fetch_uid.clone()],
+            ))
+        },
+        Vec::is_empty,
+    )
+    .await?;
     Ok(())
 }

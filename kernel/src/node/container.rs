@@ -61,6 +61,10 @@ pub struct ContainerTask {
     pub grace: Duration,
     /// Where its logs go.
     pub logs: ContainerLogs,
+    /// The pod's addresses.
+    pub ips: env::PodIps,
+    /// The pod's network namespace (a path), `None` for the node's.
+    pub network_namespace: Option<String>,
     /// Where reports go.
     pub reports: mpsc::UnboundedSender<Report>,
     /// Becomes `true` when the pod is stopping.
@@ -137,7 +141,7 @@ impl ContainerTask {
             let (probe_events, mut probed) = mpsc::unbounded_channel();
             let probing = main.then(|| {
                 let target = Target {
-                    pod_ip: self.node.address.clone(),
+                    pod_ip: self.ips.pod.clone(),
                     exec: running.exec(),
                 };
                 self.plan.probes.start(target, probe_events)
@@ -210,7 +214,7 @@ impl ContainerTask {
 
     /// The environment and log of run `run`, or the waiting reason and message that stop it.
     async fn prepare(&self, run: u32) -> Result<ContainerSpec, (&'static str, String)> {
-        let env = env::resolve(&self.node.client, &self.pod, &self.spec, &self.node.address)
+        let env = env::resolve(&self.node.client, &self.pod, &self.spec, &self.ips)
             .await
             .map_err(|m| ("CreateContainerConfigError", m))?;
         let mounts = volumes::mounts(
@@ -239,7 +243,7 @@ impl ContainerTask {
             args: self.plan.args.clone(),
             working_dir: self.plan.working_dir.clone(),
             hostname: meta("name").to_string(),
-            network_namespace: None,
+            network_namespace: self.network_namespace.clone(),
             mounts,
             env,
             cpu_millis: self.plan.cpu_millis,

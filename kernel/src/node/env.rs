@@ -9,12 +9,21 @@ use serde_json::Value;
 
 use crate::client::http::{ApiClient, HttpError};
 
+/// A pod's addresses, as the downward API gives them.
+#[derive(Debug, Clone, Default)]
+pub struct PodIps {
+    /// `status.podIP`.
+    pub pod: String,
+    /// `status.hostIP`: the node's.
+    pub host: String,
+}
+
 /// The environment of one container, in order.
 pub async fn resolve(
     client: &ApiClient,
     pod: &Value,
     container: &Value,
-    pod_ip: &str,
+    ips: &PodIps,
 ) -> Result<Vec<(String, String)>, String> {
     let namespace = pod
         .pointer("/metadata/namespace")
@@ -45,7 +54,7 @@ pub async fn resolve(
         };
         let value = match (entry.get("value"), entry.get("valueFrom")) {
             (Some(Value::String(value)), _) => Some(expand(value, &env)),
-            (_, Some(from)) => value_from(client, pod, namespace, from, pod_ip).await?,
+            (_, Some(from)) => value_from(client, pod, namespace, from, ips).await?,
             _ => Some(String::new()),
         };
         if let Some(value) = value {
@@ -92,10 +101,10 @@ async fn value_from(
     pod: &Value,
     namespace: &str,
     from: &Value,
-    pod_ip: &str,
+    ips: &PodIps,
 ) -> Result<Option<String>, String> {
     if let Some(field) = from.pointer("/fieldRef/fieldPath").and_then(Value::as_str) {
-        return Ok(Some(pod_field(pod, field, pod_ip)));
+        return Ok(Some(pod_field(pod, field, ips)));
     }
     for (kind, key) in [
         (Kind::ConfigMap, "configMapKeyRef"),
@@ -196,7 +205,7 @@ pub async fn read_source(
 }
 
 /// A field of the pod, as the downward API gives it.
-fn pod_field(pod: &Value, path: &str, pod_ip: &str) -> String {
+fn pod_field(pod: &Value, path: &str, ips: &PodIps) -> String {
     let text = |pointer: &str| {
         pod.pointer(pointer)
             .and_then(Value::as_str)
@@ -216,7 +225,8 @@ fn pod_field(pod: &Value, path: &str, pod_ip: &str) -> String {
         return text(&format!("/metadata/annotations/{}", key.replace('/', "~1")));
     }
     match path {
-        "status.podIP" | "status.hostIP" => pod_ip.to_string(),
+        "status.podIP" => ips.pod.clone(),
+        "status.hostIP" => ips.host.clone(),
         "spec.serviceAccountName" => {
             let account = text("/spec/serviceAccountName");
             if account.is_empty() {
@@ -278,13 +288,19 @@ mod tests {
     fn pod_fields_read_as_the_downward_api_gives_them() {
         let pod = json!({"metadata": {"name": "web", "namespace": "ns",
             "labels": {"app.kubernetes.io/name": "web"}}, "spec": {"nodeName": "n1"}});
-        assert_eq!(pod_field(&pod, "metadata.name", ""), "web");
-        assert_eq!(pod_field(&pod, "spec.nodeName", ""), "n1");
-        assert_eq!(pod_field(&pod, "status.podIP", "10.0.0.7"), "10.0.0.7");
+        let ips = PodIps {
+            pod: "10.244.0.7".into(),
+            host: "192.0.2.2".into(),
+        };
+        let none = PodIps::default();
+        assert_eq!(pod_field(&pod, "metadata.name", &none), "web");
+        assert_eq!(pod_field(&pod, "spec.nodeName", &none), "n1");
+        assert_eq!(pod_field(&pod, "status.podIP", &ips), "10.244.0.7");
+        assert_eq!(pod_field(&pod, "status.hostIP", &ips), "192.0.2.2");
         assert_eq!(
-            pod_field(&pod, "metadata.labels['app.kubernetes.io/name']", ""),
+            pod_field(&pod, "metadata.labels['app.kubernetes.io/name']", &none),
             "web"
         );
-        assert_eq!(pod_field(&pod, "spec.serviceAccountName", ""), "default");
+        assert_eq!(pod_field(&pod, "spec.serviceAccountName", &none), "default");
     }
 }

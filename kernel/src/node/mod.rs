@@ -7,7 +7,8 @@
 //!   task per container (restarts with the kubelet's [`backoff`]), [`status`] as the
 //!   kubelet reports it, [`mod@env`] as the kubelet builds it, [`spec`] what is read of a pod,
 //!   [`probe`] startup, liveness and readiness probes, [`volumes`] emptyDir, ConfigMap,
-//!   Secret and hostPath volumes.
+//!   Secret and hostPath volumes, [`network`] each runc pod's network namespace and
+//!   address (from the node's network plugin, on the node's bridge).
 //! - [`runtime`]: the runtimes behind one trait, chosen by RuntimeClass handler;
 //!   `wasm` (WASI components in wasmtime) is the default, `runc` runs OCI containers.
 //!   [`images`]: the node's image store; [`rootfs`]: images unpacked for containers.
@@ -23,6 +24,7 @@ pub mod env;
 pub mod images;
 pub mod lease;
 pub mod logs;
+pub mod network;
 pub mod pods;
 pub mod probe;
 pub mod registration;
@@ -117,6 +119,8 @@ pub struct Node {
     pub logs_root: PathBuf,
     /// Restart back-off.
     pub backoff: BackoffPolicy,
+    /// The pods' networks.
+    pub networks: network::PodNetworks,
 }
 
 /// Runs the agent until `shutdown` completes: registers the node, then keeps its lease,
@@ -167,6 +171,11 @@ pub async fn run(
         runtimes,
         logs_root: logs_root.clone(),
         backoff: config.backoff,
+        networks: network::PodNetworks::new(
+            client.clone(),
+            &config.name,
+            &config.data_dir.join("network"),
+        )?,
     });
     let status = post_status_forever(&client, &description, registered, config.status_every);
     let lease = lease::renew_forever(

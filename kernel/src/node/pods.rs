@@ -30,6 +30,8 @@ pub async fn follow(node: Arc<Node>) {
                     .into_iter()
                     .filter_map(|pod| Some((uid(&pod)?.to_string(), pod)))
                     .collect();
+                let uids = present.keys().cloned().collect();
+                node.networks.keep_only(&uids).await;
                 workers.retain(|uid, worker| {
                     let keep = present.contains_key(uid);
                     if !keep {

@@ -72,6 +72,8 @@ pub struct PodPlan {
     pub containers: Vec<ContainerPlan>,
     /// `spec.terminationGracePeriodSeconds` (default 30 s).
     pub grace: Duration,
+    /// `spec.hostNetwork`: the pod uses the node's network namespace.
+    pub host_network: bool,
 }
 
 impl PodPlan {
@@ -114,6 +116,7 @@ impl PodPlan {
                     .and_then(Value::as_u64)
                     .unwrap_or(30),
             ),
+            host_network: spec.get("hostNetwork").and_then(Value::as_bool) == Some(true),
         })
     }
 }

@@ -14,15 +14,20 @@ use tokio::task::JoinSet;
 
 use super::Node;
 use super::container::{ContainerTask, Report, Slot};
+use super::env::PodIps;
 use super::logs::ContainerLogs;
+use super::network::Attachment;
 use super::runtime::Runtime;
 use super::spec::{ContainerPlan, PodPlan};
 use super::status::{ContainerRecord, PodRecord};
 use crate::client::http::HttpError;
 use crate::object::meta::now_rfc3339;
+use crate::plugin::calls::PodRef;
 
 /// How often a status write that failed is tried again.
 const RETRY_WRITE: Duration = Duration::from_secs(1);
+/// How often making a pod's network is tried again (no pod CIDR or plugin yet, say).
+const RETRY_NETWORK: Duration = Duration::from_secs(2);
 
 /// The handle the pod watcher keeps: the latest pod (`None` once deleted).
 pub struct PodWorker {
@@ -59,6 +64,8 @@ struct Pod {
     reports: mpsc::UnboundedSender<Report>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// The pod's own network, once made (runc pods without `hostNetwork`).
+    network: Option<Attachment>,
 }
 
 async fn run(node: Arc<Node>, first: Value, mut updates: watch::Receiver<Option<Value>>) {
@@ -98,6 +105,7 @@ async fn run(node: Arc<Node>, first: Value, mut updates: watch::Receiver<Option<
         reports,
         stop,
         tasks: JoinSet::new(),
+        network: None,
     };
     let runtime = match node
         .runtimes
@@ -110,6 +118,21 @@ async fn run(node: Arc<Node>, first: Value, mut updates: watch::Receiver<Option<
             None
         }
     };
+    if let Some(runtime) = &runtime
+        && runtime.isolates_network()
+        && !pod.plan.host_network
+    {
+        // No address until the pod's network is made, as a pod sandbox has none.
+        pod.record.pod_ip.clear();
+        pod.write_status().await;
+        match pod.attach_network(&mut updates).await {
+            Some(attachment) => {
+                pod.record.pod_ip = attachment.address.to_string();
+                pod.network = Some(attachment);
+            }
+            None => return,
+        }
+    }
     if let Some(runtime) = &runtime {
         match pod.plan.init_containers.is_empty() {
             true => pod.start_containers(runtime),
@@ -134,11 +157,14 @@ async fn run(node: Arc<Node>, first: Value, mut updates: watch::Receiver<Option<
                     None => {
                         pod.stop_all().await;
                         pod.remove_logs();
+                        if pod.network.is_some() {
+                            node.networks.detach(&pod.plan.uid).await;
+                        }
                         return;
                     }
                     Some(object) => {
                         pod.object = object;
-                        let marked = pod.object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null());
+                        let marked = marked_for_deletion(&pod.object);
                         if marked && !deleting {
                             deleting = true;
                             pod.stop_all().await;
@@ -206,6 +232,14 @@ impl Pod {
             slot,
             policy: self.plan.restart_policy,
             grace: self.plan.grace,
+            ips: PodIps {
+                pod: self.record.pod_ip.clone(),
+                host: self.node.address.clone(),
+            },
+            network_namespace: self
+                .network
+                .as_ref()
+                .map(|n| n.namespace.display().to_string()),
             logs: ContainerLogs::new(
                 &self.node.logs_root,
                 &self.plan.namespace,
@@ -238,6 +272,42 @@ impl Pod {
         })
         .await;
         self.tasks.abort_all();
+    }
+
+    /// Makes the pod's network, trying again every [`RETRY_NETWORK`] until it is made;
+    /// `None` when the pod is deleted meanwhile (or marked for deletion: it is then
+    /// removed, as it never ran).
+    async fn attach_network(
+        &mut self,
+        updates: &mut watch::Receiver<Option<Value>>,
+    ) -> Option<Attachment> {
+        let reference = PodRef {
+            namespace: self.plan.namespace.clone(),
+            name: self.plan.name.clone(),
+            uid: self.plan.uid.clone(),
+        };
+        loop {
+            match self.node.networks.attach(&reference).await {
+                Ok(attachment) => return Some(attachment),
+                Err(error) => tracing::warn!(
+                    pod = %self.path(),
+                    "cannot make the pod's network: {error}; retrying in {RETRY_NETWORK:?}"
+                ),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(RETRY_NETWORK) => {}
+                changed = updates.changed() => {
+                    let latest = if changed.is_ok() { updates.borrow_and_update().clone() } else { None };
+                    let object = latest?;
+                    if marked_for_deletion(&object) {
+                        self.object = object;
+                        self.delete_object().await;
+                        return None;
+                    }
+                    self.object = object;
+                }
+            }
+        }
     }
 
     fn remove_logs(&self) {
@@ -298,4 +368,10 @@ impl Pod {
             Err(error) => tracing::warn!(pod = %self.path(), "cannot remove pod: {error}"),
         }
     }
+}
+
+/// Whether `pod` carries a `deletionTimestamp`.
+fn marked_for_deletion(pod: &Value) -> bool {
+    pod.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|t| !t.is_null())
 }

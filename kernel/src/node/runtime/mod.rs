@@ -167,6 +167,12 @@ pub trait Runtime: Send + Sync {
     /// Its RuntimeClass handler name.
     fn handler(&self) -> &'static str;
 
+    /// Whether its pods get a network namespace of their own (and so an address from the
+    /// node's network plugin); pods of other runtimes share the node's address.
+    fn isolates_network(&self) -> bool {
+        false
+    }
+
     /// Starts one run. May block (compiling a module, calling an OCI runtime): callers run
     /// it on a blocking thread.
     fn start(&self, spec: ContainerSpec) -> Result<Running, StartError>;

@@ -110,6 +110,10 @@ impl Runtime for RuncRuntime {
         RUNC
     }
 
+    fn isolates_network(&self) -> bool {
+        true
+    }
+
     fn start(&self, spec: ContainerSpec) -> Result<Running, StartError> {
         let image = self.images.resolve(&spec.image)?;
         let image_config = self.images.config(&image)?;
