@@ -296,7 +296,7 @@ async fn a_deleted_pod_is_stopped_and_leaves_nothing_behind() -> Result<()> {
         || async {
             let mut left = runc_leftovers(&data_dir)?;
             left.extend(cgroups_of(&uid).into_iter().map(|c| format!("cgroup {c}")));
-            left.extend(network_leftovers(&data_dir, &[uid.clone()]));
+            left.extend(network_leftovers(&data_dir, std::slice::from_ref(&uid)));
             Ok(left)
         },
         Vec::is_empty,
