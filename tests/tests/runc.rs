@@ -30,7 +30,7 @@ use keel_tests::busybox::{self, BUSYBOX_IMAGE};
 use keel_tests::controllers::controller_flags;
 use keel_tests::pod_network::{self, ClusterCidr};
 use keel_tests::{Server, stdout_ok};
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::{Value, json};
 
 /// A server with its scheduler, the default controllers (node IPAM handing out a cluster
@@ -610,5 +610,87 @@ async fn pods_on_a_node_reach_each_other_by_pod_ip() -> Result<()> {
         Vec::is_empty,
     )
     .await?;
+    Ok(())
+}
+
+/// Pods in flight at once in the leak test, and rounds of them.
+const LEAK_BATCH: usize = 20;
+const LEAK_ROUNDS: usize = 50;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_pods_created_and_deleted_leave_nothing_behind() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (_server, agent, client, cidr) = start(dir.path()).await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let labelled = ListParams::default().labels("cycle=leak");
+    let mut uids: Vec<String> = Vec::new();
+    for round in 0..LEAK_ROUNDS {
+        for i in 0..LEAK_BATCH {
+            let mut pod = pod(
+                &format!("leak-{round}-{i}"),
+                json!({"runtimeClassName": "runc", "terminationGracePeriodSeconds": 1,
+                       "containers": [{"name": "main", "image": BUSYBOX_IMAGE,
+                           "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]}]}),
+            )?;
+            pod.metadata.labels = Some([("cycle".to_string(), "leak".to_string())].into());
+            let created = pods.create(&PostParams::default(), &pod).await?;
+            uids.push(created.metadata.uid.unwrap_or_default());
+        }
+        // Every pod of the round running, each with an address of its own.
+        let running = eventually(
+            Duration::from_secs(120),
+            &format!("round {round} running"),
+            || async { Ok(pods.list(&labelled).await?.items) },
+            |list| {
+                list.len() == LEAK_BATCH
+                    && list.iter().all(|p| {
+                        let p = pod_json(p);
+                        p["status"]["containerStatuses"][0]["state"]["running"].is_object()
+                    })
+            },
+        )
+        .await?;
+        let mut ips: Vec<String> = running
+            .iter()
+            .filter_map(|p| p.status.as_ref()?.pod_ip.clone())
+            .collect();
+        assert!(
+            ips.iter().all(|ip| cidr.contains(ip)),
+            "round {round}: {ips:?}"
+        );
+        ips.sort();
+        ips.dedup();
+        assert_eq!(
+            ips.len(),
+            LEAK_BATCH,
+            "round {round}: addresses are distinct"
+        );
+        pods.delete_collection(&DeleteParams::default(), &labelled)
+            .await?;
+        eventually(
+            Duration::from_secs(120),
+            &format!("round {round} gone"),
+            || async { Ok(pods.list(&labelled).await?.items.len()) },
+            |left| *left == 0,
+        )
+        .await?;
+    }
+    assert_eq!(uids.len(), LEAK_BATCH * LEAK_ROUNDS);
+    let data_dir = agent.data_dir.clone();
+    let left = eventually(
+        Duration::from_secs(60),
+        "no container, mount, bundle, cgroup, network namespace or address left",
+        || async {
+            let mut left = runc_leftovers(&data_dir)?;
+            left.extend(network_leftovers(&data_dir, &uids));
+            for uid in &uids {
+                left.extend(cgroups_of(uid).into_iter().map(|c| format!("cgroup {c}")));
+            }
+            Ok(left)
+        },
+        Vec::is_empty,
+    )
+    .await?;
+    assert!(left.is_empty());
     Ok(())
 }
