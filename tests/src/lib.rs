@@ -66,15 +66,16 @@ impl Server {
     pub fn start(data_dir: &Path, extra: &[&str]) -> Result<Self> {
         let mut flags = vec!["--no-scheduler"];
         flags.extend_from_slice(extra);
-        Self::start_on(data_dir, free_port()?, &flags)
+        Self::start_on(data_dir, 0, &flags)
     }
 
     /// Starts a server that runs its scheduler, as `keel server` does by default.
     pub fn start_scheduling(data_dir: &Path, extra: &[&str]) -> Result<Self> {
-        Self::start_on(data_dir, free_port()?, extra)
+        Self::start_on(data_dir, 0, extra)
     }
 
-    /// Starts a server on `port`.
+    /// Starts a server on `port`; on 0, the server binds a free port itself (no other
+    /// process can take it between choosing and binding) and it is read from its log.
     pub fn start_on(data_dir: &Path, port: u16, extra: &[&str]) -> Result<Self> {
         let mut server = Self {
             child: None,
@@ -91,6 +92,7 @@ impl Server {
             .create(true)
             .append(true)
             .open(self.data_dir.with_extension("log"))?;
+        let logged = log.metadata()?.len();
         let child = Command::new(keel_binary()?)
             .arg("server")
             .arg("--data-dir")
@@ -104,7 +106,40 @@ impl Server {
             .spawn()
             .context("starting keel server")?;
         self.child = Some(child);
+        if self.port == 0 {
+            self.port = self.bound_port(logged, Duration::from_secs(60))?;
+        }
         self.wait_ready(Duration::from_secs(60))
+    }
+
+    /// The port the server says it serves on, from what it logs past byte `from`.
+    fn bound_port(&mut self, from: u64, timeout: Duration) -> Result<u16> {
+        let log = self.data_dir.with_extension("log");
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            let text = std::fs::read(&log).unwrap_or_default();
+            let text = String::from_utf8_lossy(text.get(from as usize..).unwrap_or_default());
+            let port = text
+                .lines()
+                .filter(|l| l.contains("serving the API"))
+                .filter_map(|l| l.split_once(" addr=")?.1.split_whitespace().next())
+                .filter_map(|addr| addr.parse::<std::net::SocketAddr>().ok())
+                .map(|addr| addr.port())
+                .next();
+            if let Some(port) = port {
+                return Ok(port);
+            }
+            if let Some(running) = self.child.as_mut()
+                && let Some(status) = running.try_wait()?
+            {
+                bail!("keel server exited early ({status}); see {}", log.display());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!(
+            "keel server did not serve within {timeout:?}; see {}",
+            log.display()
+        )
     }
 
     fn wait_ready(&mut self, timeout: Duration) -> Result<()> {

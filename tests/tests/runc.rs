@@ -275,21 +275,24 @@ async fn a_deleted_pod_is_stopped_and_leaves_nothing_behind() -> Result<()> {
         },
     )
     .await?;
-    assert_eq!(
-        cgroups_of(&uid).len(),
-        2,
-        "one cgroup per running container"
-    );
-    assert_eq!(
-        runc_leftovers(&agent.data_dir)?
-            .iter()
-            .filter(|l| l.starts_with("container"))
-            .count(),
-        2
-    );
+    // `running` is reported once `runc run` is under way; runc makes the cgroup and the
+    // container a moment later.
+    let data_dir = agent.data_dir.clone();
+    eventually(
+        Duration::from_secs(10),
+        "one cgroup and one runc container per running container",
+        || async {
+            let containers = runc_leftovers(&data_dir)?
+                .iter()
+                .filter(|l| l.starts_with("container"))
+                .count();
+            Ok((cgroups_of(&uid).len(), containers))
+        },
+        |seen| *seen == (2, 2),
+    )
+    .await?;
 
     pods.delete("long", &DeleteParams::default()).await?;
-    let data_dir = agent.data_dir.clone();
     let left = eventually(
         Duration::from_secs(20),
         "the pod's containers, mounts, bundles and cgroups going away",

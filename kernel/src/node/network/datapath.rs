@@ -1,8 +1,9 @@
 //! The node's bridge and each pod's network namespace and veth pair, made and removed with
 //! `ip` from iproute2 (as the CNI bridge plugin does with netlink):
 //!
-//! - the bridge `keel<8 hex of the node's name>` holds the gateway, the first address of the
-//!   pod CIDR; it does not pass its frames to iptables (`nf_call_iptables 0`), so a host
+//! - the bridge `keel<8 hex of the pod CIDR>` holds the gateway, the first address of the
+//!   pod CIDR (named for the CIDR, so agents of several nodes on one machine, as in tests,
+//!   each have their own); it does not pass its frames to iptables (`nf_call_iptables 0`), so a host
 //!   firewall that drops forwarded traffic does not cut pods on one node off each other;
 //! - a pod's namespace is `keel-<pod uid>` (`/run/netns/keel-<uid>`), with `lo` up and `eth0`
 //!   holding its address and a default route through the gateway;
@@ -30,30 +31,22 @@ const IP_TIMEOUT: Duration = Duration::from_secs(10);
 pub const NETNS_DIR: &str = "/run/netns";
 
 /// The node's datapath.
+#[derive(Default)]
 pub struct Datapath {
-    bridge: String,
-    /// The pod CIDR the bridge was last set up for by this agent.
+    /// The pod CIDR whose bridge this agent has set up.
     bridged: Mutex<Option<Ipv4Net>>,
 }
 
 impl Datapath {
-    /// The datapath of node `node`.
-    pub fn new(node: &str) -> Datapath {
-        Datapath {
-            bridge: format!("keel{}", &hex_of(node)[..8]),
-            bridged: Mutex::new(None),
-        }
-    }
-
-    /// The bridge's name.
-    pub fn bridge(&self) -> &str {
-        &self.bridge
+    /// A datapath with no bridge set up yet.
+    pub fn new() -> Datapath {
+        Datapath::default()
     }
 
     /// Makes pod `uid`'s namespace and pair (removing leftovers of an earlier attempt
     /// first); answers the namespace's path.
     pub async fn attach(&self, uid: &str, record: &Record) -> Result<PathBuf, String> {
-        self.ensure_bridge(record.cidr).await?;
+        let bridge = self.ensure_bridge(record.cidr).await?;
         self.detach(uid).await;
         let (namespace, host_end) = (namespace_name(uid), host_end(uid));
         ip(
@@ -61,8 +54,7 @@ impl Datapath {
             &format!(
                 "netns add {namespace}\n\
                  link add {host_end} type veth peer name eth0 netns {namespace}\n\
-                 link set {host_end} master {bridge} up\n",
-                bridge = self.bridge
+                 link set {host_end} master {bridge} up\n"
             ),
         )
         .await?;
@@ -98,23 +90,22 @@ impl Datapath {
         }
     }
 
-    /// Makes the bridge, with the gateway of `cidr` as its only address, if this agent
-    /// has not yet.
-    async fn ensure_bridge(&self, cidr: Ipv4Net) -> Result<(), String> {
+    /// Makes the bridge of `cidr`, with its gateway, if this agent has not yet; answers
+    /// its name.
+    async fn ensure_bridge(&self, cidr: Ipv4Net) -> Result<String, String> {
+        let bridge = bridge_name(cidr);
         let mut bridged = self.bridged.lock().await;
         if *bridged == Some(cidr) {
-            return Ok(());
+            return Ok(bridge);
         }
-        let bridge = &self.bridge;
-        if !PathBuf::from("/sys/class/net").join(bridge).exists() {
+        if !PathBuf::from("/sys/class/net").join(&bridge).exists() {
             ip(&[], &format!("link add name {bridge} type bridge\n")).await?;
         }
         ip(
             &[],
             &format!(
                 "link set {bridge} type bridge nf_call_iptables 0 nf_call_ip6tables 0 nf_call_arptables 0\n\
-                 addr flush dev {bridge}\n\
-                 addr add {gateway}/{prefix} dev {bridge}\n\
+                 addr replace {gateway}/{prefix} dev {bridge}\n\
                  link set {bridge} up\n",
                 gateway = gateway(cidr),
                 prefix = cidr.prefix_len(),
@@ -122,8 +113,13 @@ impl Datapath {
         )
         .await?;
         *bridged = Some(cidr);
-        Ok(())
+        Ok(bridge)
     }
+}
+
+/// The bridge of pod CIDR `cidr` (at most 15 bytes, as interface names are).
+pub fn bridge_name(cidr: Ipv4Net) -> String {
+    format!("keel{}", &hex_of(&cidr.to_string())[..8])
 }
 
 /// The network namespace of pod `uid`.
@@ -187,9 +183,10 @@ mod tests {
         let b = host_end("9f1c2d3e-0000-4000-8000-000000000002");
         assert!(a.len() <= 15 && b.len() <= 15, "{a} {b}");
         assert_ne!(a, b);
-        let bridge = Datapath::new("worker-1").bridge().to_string();
+        let cidr = |text: &str| text.parse::<Ipv4Net>().unwrap_or_else(|e| panic!("{e}"));
+        let bridge = bridge_name(cidr("10.244.0.0/24"));
         assert!(bridge.len() <= 15, "{bridge}");
-        assert_ne!(bridge, Datapath::new("worker-2").bridge());
+        assert_ne!(bridge, bridge_name(cidr("10.244.1.0/24")));
         assert_eq!(namespace_name("u1"), "keel-u1");
     }
 }

@@ -58,7 +58,7 @@ impl PodNetworks {
             plugin: NetworkPlugin::new(client.clone(), &dir.join("plugin-cache")),
             client,
             node: node.to_string(),
-            datapath: Datapath::new(node),
+            datapath: Datapath::new(),
             addresses: Mutex::new(Addresses::open(&dir.join("addresses"))?),
         })
     }
