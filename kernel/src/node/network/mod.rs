@@ -111,11 +111,6 @@ impl PodNetworks {
         }
     }
 
-    /// The addresses held now.
-    pub async fn in_use(&self) -> Vec<Ipv4Addr> {
-        self.addresses.lock().await.in_use()
-    }
-
     /// Asks the plugin for an address and checks it.
     async fn allocate(&self, addresses: &Addresses, pod: &PodRef) -> Result<Record, String> {
         let cidr = self.pod_cidr().await?;
