@@ -7,9 +7,10 @@
 use std::fs::File;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+
+use crate::netns::{ip::ip, namespaces};
 
 /// Slots, and so test processes that may hold a CIDR at once.
 const SLOTS: u8 = 100;
@@ -66,17 +67,21 @@ impl ClusterCidr {
     /// Removes the network namespaces whose `eth0` and the links (bridges) whose addresses
     /// are in this CIDR.
     fn clear(&self) {
-        for namespace in netns_names() {
-            let addresses = ip(&["-n", &namespace, "-4", "-o", "addr", "show"]);
-            if addresses.iter().any(|line| self.holds(line)) {
+        // Best effort: what cannot be listed or removed is left, and tried again next claim.
+        for namespace in namespaces().unwrap_or_default() {
+            let addresses = ip(&["-n", &namespace, "-4", "-o", "addr", "show"]).unwrap_or_default();
+            if addresses.lines().any(|line| self.holds(line)) {
                 let _ = ip(&["netns", "del", &namespace]);
             }
         }
-        for line in ip(&["-4", "-o", "addr", "show"]) {
+        for line in ip(&["-4", "-o", "addr", "show"])
+            .unwrap_or_default()
+            .lines()
+        {
             let Some(link) = line.split_whitespace().nth(1) else {
                 continue;
             };
-            if link.starts_with("keel") && self.holds(&line) {
+            if link.starts_with("keel") && self.holds(line) {
                 let _ = ip(&["link", "del", link]);
             }
         }
@@ -96,38 +101,4 @@ impl Drop for ClusterCidr {
     fn drop(&mut self) {
         self.clear();
     }
-}
-
-/// The names `ip netns list` gives.
-pub fn netns_names() -> Vec<String> {
-    ip(&["netns", "list"])
-        .iter()
-        .filter_map(|line| line.split_whitespace().next().map(str::to_string))
-        .collect()
-}
-
-/// The names of the root namespace's links.
-pub fn link_names() -> Vec<String> {
-    ip(&["-o", "link", "show"])
-        .iter()
-        .filter_map(|line| {
-            let name = line.split(':').nth(1)?.trim();
-            Some(name.split('@').next().unwrap_or(name).to_string())
-        })
-        .collect()
-}
-
-/// The lines `ip ARGS` prints (none when it fails).
-fn ip(args: &[&str]) -> Vec<String> {
-    Command::new("ip")
-        .args(args)
-        .output()
-        .context("running ip")
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
 }

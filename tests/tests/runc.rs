@@ -28,7 +28,8 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use keel_tests::agent::{Agent, WORKLOAD_IMAGE, eventually, pod, pod_json};
 use keel_tests::busybox::{self, BUSYBOX_IMAGE};
 use keel_tests::controllers::controller_flags;
-use keel_tests::pod_network::{self, ClusterCidr};
+use keel_tests::netns;
+use keel_tests::pod_network::ClusterCidr;
 use keel_tests::{Server, stdout_ok};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::{Value, json};
@@ -213,8 +214,8 @@ fn runc_leftovers(data_dir: &Path) -> Result<Vec<String>> {
 
 /// What the agent at `data_dir` holds of the networks of pods `uids`: their network
 /// namespaces, and address records.
-fn network_leftovers(data_dir: &Path, uids: &[String]) -> Vec<String> {
-    let names = pod_network::netns_names();
+fn network_leftovers(data_dir: &Path, uids: &[String]) -> Result<Vec<String>> {
+    let names = netns::namespaces()?;
     let mut left: Vec<String> = uids
         .iter()
         .map(|uid| format!("keel-{uid}"))
@@ -226,7 +227,7 @@ fn network_leftovers(data_dir: &Path, uids: &[String]) -> Vec<String> {
             .into_iter()
             .map(|r| format!("address record {r}")),
     );
-    left
+    Ok(left)
 }
 
 /// The cgroups of `uid`'s runs, in either cgroup version's layout.
@@ -299,7 +300,7 @@ async fn a_deleted_pod_is_stopped_and_leaves_nothing_behind() -> Result<()> {
         || async {
             let mut left = runc_leftovers(&data_dir)?;
             left.extend(cgroups_of(&uid).into_iter().map(|c| format!("cgroup {c}")));
-            left.extend(network_leftovers(&data_dir, std::slice::from_ref(&uid)));
+            left.extend(network_leftovers(&data_dir, std::slice::from_ref(&uid))?);
             Ok(left)
         },
         Vec::is_empty,
@@ -568,7 +569,7 @@ async fn pods_on_a_node_reach_each_other_by_pod_ip() -> Result<()> {
     );
     assert_eq!(ready["status"]["podIPs"][0]["ip"], web_ip.as_str());
     assert!(
-        pod_network::netns_names().contains(&format!("keel-{web_uid}")),
+        netns::namespaces()?.contains(&format!("keel-{web_uid}")),
         "web has its network namespace"
     );
 
@@ -604,12 +605,7 @@ async fn pods_on_a_node_reach_each_other_by_pod_ip() -> Result<()> {
     eventually(
         Duration::from_secs(30),
         "the pods' namespaces and addresses going away",
-        || async {
-            Ok(network_leftovers(
-                &data_dir,
-                &[web_uid.clone(), fetch_uid.clone()],
-            ))
-        },
+        || async { network_leftovers(&data_dir, &[web_uid.clone(), fetch_uid.clone()]) },
         Vec::is_empty,
     )
     .await?;
@@ -685,7 +681,7 @@ async fn a_thousand_pods_created_and_deleted_leave_nothing_behind() -> Result<()
         "no container, mount, bundle, cgroup, network namespace or address left",
         || async {
             let mut left = runc_leftovers(&data_dir)?;
-            left.extend(network_leftovers(&data_dir, &uids));
+            left.extend(network_leftovers(&data_dir, &uids)?);
             for uid in &uids {
                 left.extend(cgroups_of(uid).into_iter().map(|c| format!("cgroup {c}")));
             }

@@ -24,6 +24,11 @@ use tokio::sync::watch;
 
 use crate::plugin::{CallStats, Plugin, PluginSlot, PluginType};
 
+/// Where clients of the API read and write `Plugin` objects.
+pub const PLUGINS_PATH: &str = "/apis/keel.dev/v1alpha1/plugins";
+/// Where clients of the API read and write `PluginModule` objects.
+pub const MODULES_PATH: &str = "/apis/keel.dev/v1alpha1/pluginmodules";
+
 /// Every live plugin, by name.
 pub struct Catalog {
     slots: RwLock<BTreeMap<String, Arc<PluginSlot>>>,

@@ -21,7 +21,7 @@ use super::runtime::Runtime;
 use super::spec::{ContainerPlan, PodPlan};
 use super::status::{ContainerRecord, PodRecord};
 use crate::client::http::HttpError;
-use crate::object::meta::now_rfc3339;
+use crate::object::meta::{marked_for_deletion, now_rfc3339};
 use crate::plugin::calls::PodRef;
 
 /// How often a status write that failed is tried again.
@@ -368,10 +368,4 @@ impl Pod {
             Err(error) => tracing::warn!(pod = %self.path(), "cannot remove pod: {error}"),
         }
     }
-}
-
-/// Whether `pod` carries a `deletionTimestamp`.
-fn marked_for_deletion(pod: &Value) -> bool {
-    pod.pointer("/metadata/deletionTimestamp")
-        .is_some_and(|t| !t.is_null())
 }

@@ -48,7 +48,7 @@ pub(super) fn link_name(line: &str) -> Option<String> {
 }
 
 /// The names of all named network namespaces.
-pub(super) fn namespaces() -> Result<Vec<String>> {
+pub fn namespaces() -> Result<Vec<String>> {
     let listing = ip(&["netns", "list"])?;
     Ok(listing
         .lines()
@@ -74,7 +74,7 @@ pub(super) fn ip_delete(args: &[&str]) -> Result<()> {
 
 /// Runs `ip` with the arguments and returns its stdout; the error names the
 /// command and carries its stderr.
-pub(super) fn ip(args: &[&str]) -> Result<String> {
+pub(crate) fn ip(args: &[&str]) -> Result<String> {
     let rendered = format!("ip {}", args.join(" "));
     let output = Command::new("ip")
         .args(args)

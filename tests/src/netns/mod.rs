@@ -40,7 +40,7 @@
 //!
 //! Everything needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) and iproute2.
 
-mod ip;
+pub(crate) mod ip;
 #[cfg(test)]
 mod tests;
 
@@ -51,7 +51,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use ip::{ip, ip_delete, namespaces, root_links, route_destination};
+pub use ip::namespaces;
+use ip::{ip, ip_delete, root_links, route_destination};
 
 /// How many networks can exist at once on one machine: slot `S` uses the
 /// subnet `10.(200+S).0.0/16`.

@@ -5,13 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
-use keel::catalog::{modules, status};
+use keel::catalog::{MODULES_PATH as MODULES, PLUGINS_PATH as PLUGINS, modules, status};
 use keel::client::http::ApiClient;
 use keel::oci;
 use serde_json::{Value, json};
-
-const PLUGINS: &str = "/apis/keel.dev/v1alpha1/plugins";
-const MODULES: &str = "/apis/keel.dev/v1alpha1/pluginmodules";
 
 #[derive(Subcommand)]
 pub enum PluginCommand {

@@ -12,13 +12,10 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::catalog::modules;
+use crate::catalog::{MODULES_PATH, PLUGINS_PATH, modules};
 use crate::client::http::ApiClient;
 use crate::plugin::calls::{NodeNetwork, PodAddress, PodRef};
 use crate::plugin::{CallStats, Plugin, PluginHost, PluginSpec, PluginType};
-
-const PLUGINS: &str = "/apis/keel.dev/v1alpha1/plugins";
-const MODULES: &str = "/apis/keel.dev/v1alpha1/pluginmodules";
 
 /// The network plugin, loaded on first use.
 pub struct NetworkPlugin {
@@ -108,7 +105,7 @@ impl NetworkPlugin {
     async fn chosen(&self) -> Result<(String, PluginSpec), String> {
         let list = self
             .client
-            .get(PLUGINS)
+            .get(PLUGINS_PATH)
             .await
             .map_err(|e| format!("cannot list plugins: {e}"))?;
         let mut candidates: Vec<(String, PluginSpec)> = list
@@ -151,7 +148,7 @@ impl NetworkPlugin {
 
     async fn module_object(&self, name: &str) -> Result<Value, String> {
         self.client
-            .get(&format!("{MODULES}/{name}"))
+            .get(&format!("{MODULES_PATH}/{name}"))
             .await
             .map_err(|e| format!("cannot read PluginModule {name}: {e}"))
     }
