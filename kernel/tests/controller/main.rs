@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use keel::catalog::install::PluginSeed;
 use keel::cluster::{InProcess, ServerConfig};
+use keel::object::patch::PatchType;
 use keel::plugin::PluginType;
 use keel::registry::{Objects, Part, WriteOptions};
 use keel_plugin_artifacts as artifacts;
@@ -82,16 +83,15 @@ async fn writes_the_plugin_is_not_granted_are_refused_until_granted_live() {
         .kinds()
         .by_path("keel.dev", "v1alpha1", "plugins")
         .unwrap_or_else(|| panic!("plugins served"));
-    let mut plugin = objects
-        .get(plugins, None, "root-ca")
-        .unwrap_or_else(|e| panic!("{e}"));
-    plugin["spec"]["controller"]["writes"] = json!([{"kind": "ConfigMap"}]);
+    // A merge patch, not a read-modify-write: the catalog writes the Plugin's status
+    // meanwhile, and a whole-object update would race it (409).
     objects
-        .update(
+        .patch(
             plugins,
             None,
             "root-ca",
-            plugin,
+            PatchType::Merge,
+            &json!({"spec": {"controller": {"writes": [{"kind": "ConfigMap"}]}}}),
             Part::Main,
             WriteOptions::default(),
         )
