@@ -17,9 +17,9 @@ pub const BUSYBOX_IMAGE: &str = "keel.test/busybox:v1";
 const BUSYBOX: &str = "/bin/busybox";
 
 /// The applets linked into the image.
-const APPLETS: [&str; 19] = [
+const APPLETS: [&str; 21] = [
     "sh", "echo", "cat", "sleep", "ls", "pwd", "httpd", "wget", "ip", "ps", "true", "false",
-    "test", "hostname", "touch", "rm", "mkdir", "stat", "cut",
+    "test", "hostname", "touch", "rm", "mkdir", "stat", "cut", "wc", "stty",
 ];
 
 /// Writes the image layout under `dir` and returns its path.

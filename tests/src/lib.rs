@@ -2,8 +2,9 @@
 //! for cluster tests, in network namespaces that can be partitioned: [`netns`],
 //! [`cluster`]), kills them with SIGKILL, and hands out clients (kube-rs,
 //! kubectl, raw HTTP) pointed at them; [`workload`] and [`linearizability`]
-//! load a cluster and check what it answered; [`agent`] runs node agents and
-//! [`controllers`] gives the default controllers' flags. The `keel` binary must be built first (the test command
+//! load a cluster and check what it answered; [`agent`] runs node agents,
+//! [`runc_cluster`] a one-node cluster offering runc, and [`controllers`] gives the
+//! default controllers' flags. The `keel` binary must be built first (the test command
 //! does: `cargo build --release --bins`); the harness finds it beside the
 //! test executable's target directory.
 
@@ -14,6 +15,7 @@ pub mod controllers;
 pub mod linearizability;
 pub mod netns;
 pub mod pod_network;
+pub mod runc_cluster;
 pub mod workload;
 
 use std::net::TcpListener;

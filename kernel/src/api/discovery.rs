@@ -98,6 +98,7 @@ fn resource_entries(rt: &ResourceType) -> Vec<Value> {
     if rt.kind == "Pod" {
         out.push(sub("binding", "Binding", &["create"]));
         out.push(sub("log", "Pod", &["get"]));
+        out.push(sub("exec", "PodExecOptions", &["create", "get"]));
     }
     out
 }

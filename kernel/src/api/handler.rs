@@ -407,6 +407,9 @@ async fn object(
         Some("log") if rt.kind == "Pod" => {
             return super::pod_log::pod_log(objects, rt, ns, name, &q).await;
         }
+        Some("exec") if rt.kind == "Pod" => {
+            return super::pod_exec::pod_exec(objects, rt, ns, name, &q, req).await;
+        }
         Some(other) => {
             return Err(ApiError::NoSuchResource(format!(
                 "{} has no subresource {other:?}",

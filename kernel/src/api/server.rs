@@ -39,7 +39,7 @@ pub async fn serve(
                 }
             });
             if let Err(e) = Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .await
             {
                 tracing::debug!(%peer, "connection ended: {e}");

@@ -138,6 +138,18 @@ impl ContainerTask {
             record.ready = main && self.plan.probes.ready_at_start();
             self.report(&record);
 
+            let _exec_target = self.node.exec_targets.register(
+                self.pod
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("default"),
+                self.pod
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                &self.plan.name,
+                running.exec(),
+            );
             let (probe_events, mut probed) = mpsc::unbounded_channel();
             let probing = main.then(|| {
                 let target = Target {

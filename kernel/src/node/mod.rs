@@ -13,7 +13,7 @@
 //!   `wasm` (WASI components in wasmtime) is the default, `runc` runs OCI containers.
 //!   [`images`]: the node's image store; [`rootfs`]: images unpacked for containers.
 //! - [`logs`]: container output in the CRI log format, one file per run; [`server`]: the
-//!   agent's endpoint the API server reads logs from.
+//!   agent's endpoint the API server reads logs from and passes [`exec`] sessions to.
 //!
 //! **Invariant**: the agent writes only through the API (its node, its lease, the status
 //! of its pods, and the final removal of a pod it stopped).
@@ -21,6 +21,7 @@
 pub mod backoff;
 pub mod container;
 pub mod env;
+pub mod exec;
 pub mod images;
 pub mod lease;
 pub mod logs;
@@ -121,6 +122,8 @@ pub struct Node {
     pub backoff: BackoffPolicy,
     /// The pods' networks.
     pub networks: network::PodNetworks,
+    /// The running containers, for exec.
+    pub exec_targets: Arc<exec::targets::ExecTargets>,
 }
 
 /// Runs the agent until `shutdown` completes: registers the node, then keeps its lease,
@@ -164,6 +167,7 @@ pub async fn run(
         .to_string();
     tracing::info!(node = %config.name, port, "node registered");
     let logs_root = config.data_dir.join("pods");
+    let exec_targets = Arc::new(exec::targets::ExecTargets::default());
     let node = Arc::new(Node {
         client: client.clone(),
         name: config.name.clone(),
@@ -176,6 +180,7 @@ pub async fn run(
             &config.name,
             &config.data_dir.join("network"),
         )?,
+        exec_targets: exec_targets.clone(),
     });
     let status = post_status_forever(&client, &description, registered, config.status_every);
     let lease = lease::renew_forever(
@@ -190,7 +195,7 @@ pub async fn run(
         () = status => {}
         () = lease => {}
         () = pods::follow(node) => {}
-        () = server::serve(listener, logs_root) => {}
+        () = server::serve(listener, logs_root, exec_targets) => {}
     }
     Ok(())
 }

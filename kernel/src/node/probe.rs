@@ -20,6 +20,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use super::exec::process::{ExecProcess, Streams};
 use super::runtime::Exec;
 
 /// What a probe checks.
@@ -227,10 +228,16 @@ pub async fn check(probe: &Probe, target: &Target) -> Result<(), String> {
                     .exec
                     .clone()
                     .ok_or("this runtime cannot run commands in its containers")?;
-                let argv = argv.clone();
-                let result = tokio::task::spawn_blocking(move || exec(&argv, timeout))
-                    .await
-                    .map_err(|e| format!("exec: {e}"))??;
+                let streams = Streams {
+                    stdin: false,
+                    stdout: true,
+                    stderr: true,
+                    tty: false,
+                };
+                let result = ExecProcess::spawn(exec(argv, false), streams)
+                    .map_err(|e| format!("exec: {e}"))?
+                    .run_to_end(timeout)
+                    .await?;
                 match result.code {
                     0 => Ok(()),
                     code => Err(format!(

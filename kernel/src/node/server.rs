@@ -1,13 +1,17 @@
 //! The agent's own HTTP endpoint (the kubelet's port, advertised in the Node's
-//! `daemonEndpoints`), which the API server's `pods/log` subresource reads from:
+//! `daemonEndpoints`), which the API server's `pods/log` and `pods/exec` subresources
+//! reach:
 //!
 //! - `GET /healthz`
 //! - `GET /containerLogs/{namespace}/{pod}/{container}` with the kubelet's parameters
 //!   `follow`, `previous`, `timestamps`, `tailLines`, `limitBytes`, `sinceTime`,
 //!   `sinceSeconds`. A followed log streams until the run ends.
+//! - `GET /exec/{namespace}/{pod}/{container}?command=…`, upgraded to a WebSocket
+//!   ([`super::exec`]).
 
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,6 +25,7 @@ use hyper_util::server::conn::auto::Builder;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::exec::targets::ExecTargets;
 use super::logs::{ContainerLogs, ShowOptions, show};
 
 /// How often a followed log is checked for more.
@@ -28,9 +33,9 @@ const FOLLOW_POLL: Duration = Duration::from_millis(100);
 
 type Body = BoxBody<Bytes, Infallible>;
 
-/// Serves the endpoint on `listener`, reading logs under `logs_root`, for as long as the
-/// task lives.
-pub async fn serve(listener: TcpListener, logs_root: PathBuf) {
+/// Serves the endpoint on `listener`, reading logs under `logs_root` and running commands
+/// in the containers of `exec_targets`, for as long as the task lives.
+pub async fn serve(listener: TcpListener, logs_root: PathBuf, exec_targets: Arc<ExecTargets>) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -41,13 +46,14 @@ pub async fn serve(listener: TcpListener, logs_root: PathBuf) {
             }
         };
         let root = logs_root.clone();
+        let targets = exec_targets.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let root = root.clone();
-                async move { Ok::<_, Infallible>(handle(&root, req)) }
+                let response = handle(&root, &targets, req);
+                async move { Ok::<_, Infallible>(response) }
             });
             let _ = Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .await;
         });
     }
@@ -63,7 +69,7 @@ fn text(code: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     response
 }
 
-fn handle<B>(root: &Path, req: Request<B>) -> Response<Body> {
+fn handle<B>(root: &Path, targets: &ExecTargets, req: Request<B>) -> Response<Body> {
     let path = req.uri().path().to_string();
     if path == "/healthz" {
         return text(StatusCode::OK, "ok");
@@ -76,6 +82,12 @@ fn handle<B>(root: &Path, req: Request<B>) -> Response<Body> {
                     .into_owned()
                     .collect();
             container_logs(root, namespace, pod, container, &query)
+        }
+        ["exec", namespace, pod, container] => {
+            match super::exec::serve(targets, (namespace, pod, container), req) {
+                Ok(switching) => switching.map(|()| Full::new(Bytes::new()).boxed()),
+                Err((code, message)) => text(code, message),
+            }
         }
         _ => text(StatusCode::NOT_FOUND, format!("no such endpoint {path}")),
     }

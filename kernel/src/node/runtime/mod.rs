@@ -99,13 +99,13 @@ impl StartError {
 pub struct ExecResult {
     /// Its exit code.
     pub code: i32,
-    /// Its output, stdout then stderr.
+    /// Its output, stdout and stderr as they came.
     pub output: String,
 }
 
-/// Runs a command in a running container, within a timeout (exec probes). Blocking.
-pub type Exec =
-    std::sync::Arc<dyn Fn(&[String], Duration) -> Result<ExecResult, String> + Send + Sync>;
+/// The host command that runs `argv` in a running container (on a terminal of its own
+/// stdio when the flag says so), for exec probes and `kubectl exec`.
+pub type Exec = std::sync::Arc<dyn Fn(&[String], bool) -> std::process::Command + Send + Sync>;
 
 /// A run in progress.
 pub struct Running {

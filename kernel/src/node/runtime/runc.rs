@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::bundle::{self, Placement};
-use super::{ContainerSpec, Exec, ExecResult, Exit, Running, Runtime, StartError};
+use super::{ContainerSpec, Exec, Exit, Running, Runtime, StartError};
 use crate::node::images::ImageStore;
 use crate::node::logs::{RunLog, Stream};
 use crate::node::rootfs::{Overlay, Rootfs};
@@ -201,62 +201,17 @@ impl Runtime for RuncRuntime {
         });
         let running = Running::new(format!("runc://{id}"), image.digest, exit_rx, stop);
         let runc = self.runc.clone();
-        let exec: Exec = Arc::new(move |argv: &[String], timeout: Duration| {
+        let exec: Exec = Arc::new(move |argv: &[String], tty: bool| {
             let mut command = runc.command();
-            command.arg("exec").arg(&id).args(argv);
-            run_with_timeout(command, timeout)
+            command.arg("exec");
+            if tty {
+                command.arg("--tty");
+            }
+            command.arg(&id).args(argv);
+            command
         });
         Ok(running.with_exec(exec))
     }
-}
-
-/// Runs `command` to its end, or kills it after `timeout`.
-fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<ExecResult, String> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("exec: {e}"))?;
-    let outputs: Vec<_> = [
-        child.stdout.take().map(read_all),
-        child.stderr.take().map(read_all),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let deadline = std::time::Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("command timed out after {timeout:?}"));
-            }
-            Err(e) => return Err(format!("exec: {e}")),
-        }
-    };
-    let output = outputs
-        .into_iter()
-        .map(|reader| reader.join().unwrap_or_default())
-        .collect::<Vec<_>>()
-        .concat();
-    Ok(ExecResult {
-        code: status.code().unwrap_or(137),
-        output,
-    })
-}
-
-fn read_all(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = from.read_to_string(&mut text);
-        text
-    })
 }
 
 /// Copies one of the container's output streams into its log until it closes.
