@@ -23,7 +23,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use keel_tests::agent::{WORKLOAD_IMAGE, eventually, pod, pod_json};
 use keel_tests::busybox::BUSYBOX_IMAGE;
@@ -231,7 +231,26 @@ async fn a_deleted_pod_is_stopped_and_leaves_nothing_behind() -> Result<()> {
     )
     .await?;
 
-    pods.delete("long", &DeleteParams::default()).await?;
+    // A running pod is marked with its grace period, not removed at once; its agent stops
+    // it and then removes it.
+    let deleted = pods.delete("long", &DeleteParams::default()).await?;
+    let marked = pod_json(
+        &deleted
+            .left()
+            .context("the running pod was removed at once")?,
+    );
+    assert_eq!(
+        marked["metadata"]["deletionGracePeriodSeconds"], 1,
+        "{marked:#}"
+    );
+    assert!(marked["metadata"]["deletionTimestamp"].is_string());
+    eventually(
+        Duration::from_secs(20),
+        "the agent removing the pod",
+        || async { Ok(pods.get_opt("long").await?.is_none()) },
+        |gone| *gone,
+    )
+    .await?;
     let left = eventually(
         Duration::from_secs(20),
         "the pod's containers, mounts, bundles and cgroups going away",
@@ -245,6 +264,31 @@ async fn a_deleted_pod_is_stopped_and_leaves_nothing_behind() -> Result<()> {
     )
     .await?;
     assert!(left.is_empty());
+
+    // A delete with a grace period of 0 removes a running pod at once.
+    let mut forced = runc_pod("forced", json!({"command": ["sleep", "3600"]}))?;
+    if let Some(spec) = forced.spec.as_mut() {
+        // sleep as PID 1 ignores SIGTERM: killed one second into its grace period.
+        spec.termination_grace_period_seconds = Some(1);
+    }
+    pods.create(&PostParams::default(), &forced).await?;
+    eventually(
+        Duration::from_secs(60),
+        "forced running",
+        || async { Ok(pod_json(&pods.get("forced").await?)) },
+        |pod| pod["status"]["containerStatuses"][0]["state"]["running"].is_object(),
+    )
+    .await?;
+    pods.delete("forced", &DeleteParams::default().grace_period(0))
+        .await?;
+    assert!(pods.get_opt("forced").await?.is_none());
+    eventually(
+        Duration::from_secs(20),
+        "the forced pod's containers going away",
+        || async { runc_leftovers(&data_dir) },
+        Vec::is_empty,
+    )
+    .await?;
     Ok(())
 }
 

@@ -330,8 +330,22 @@ fn delete_options(
         (None, Some(false)) => Some(Propagation::Background),
         (None, None) => None,
     };
+    let grace_period = match body.get("gracePeriodSeconds") {
+        Some(Value::Null) | None => q
+            .get("gracePeriodSeconds")
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::BadRequest(format!("gracePeriodSeconds: {v:?} is not a number"))
+                })
+            })
+            .transpose()?,
+        Some(v) => Some(v.as_i64().ok_or_else(|| {
+            ApiError::BadRequest(format!("gracePeriodSeconds: {v} is not a number"))
+        })?),
+    };
     Ok(DeleteOptions {
         propagation,
+        grace_period,
         uid: precondition("uid"),
         resource_version: crate::registry::prepare_rv(precondition("resourceVersion").as_deref())?,
         write: WriteOptions {
@@ -439,10 +453,15 @@ async fn object(
             let raw = body::read(req.into_body()).await?;
             let dopts = delete_options(&q, &ct, &raw, context)?;
             let last = objects.delete(rt, ns, name, &dopts).await?;
+            let grace = last
+                .pointer("/metadata/deletionGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
             if last.pointer("/metadata/deletionTimestamp").is_some()
-                && !crate::object::meta::finalizers(&last).is_empty()
+                && (grace > 0 || !crate::object::meta::finalizers(&last).is_empty())
             {
-                // Still there, waiting for finalizers: answer the object.
+                // Still there, waiting for finalizers or its grace period: answer the
+                // object.
                 return answer(last);
             }
             let uid = last

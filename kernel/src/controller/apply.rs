@@ -120,6 +120,7 @@ impl Applier {
                         ContractPropagation::Foreground => Propagation::Foreground,
                         ContractPropagation::Orphan => Propagation::Orphan,
                     }),
+                    grace_period: None,
                     write: self.options(),
                 };
                 self.objects

@@ -68,7 +68,7 @@ pub struct ContainerTask {
     /// Where reports go.
     pub reports: mpsc::UnboundedSender<Report>,
     /// Becomes `true` when the pod is stopping.
-    pub stop: watch::Receiver<bool>,
+    pub stop: watch::Receiver<Option<Duration>>,
 }
 
 impl ContainerTask {
@@ -83,7 +83,7 @@ impl ContainerTask {
         let mut run: u32 = self.logs.runs().last().map_or(0, |last| last + 1);
         let mut restarts = self.earlier_restarts();
         let mut last_code = None;
-        while !*self.stop.borrow() {
+        while self.stop.borrow().is_none() {
             let spec = match self.prepare(run).await {
                 Ok(spec) => spec,
                 Err((reason, message)) => {
@@ -161,8 +161,8 @@ impl ContainerTask {
             let exit = loop {
                 tokio::select! {
                     exit = running.wait() => break exit,
-                    () = stopping(&mut self.stop) => {
-                        running.stop(self.grace);
+                    grace = stopping(&mut self.stop) => {
+                        running.stop(grace);
                         break running.wait().await;
                     }
                     Some(event) = probed.recv() => match event {
@@ -193,7 +193,7 @@ impl ContainerTask {
                 container_id: running.id.clone(),
             };
             record.ready = false;
-            let again = !*self.stop.borrow()
+            let again = self.stop.borrow().is_none()
                 && match self.slot {
                     Slot::Init(_) => exit.code != 0 && self.policy != RestartPolicy::Never,
                     Slot::Main(_) => self.policy.restarts(exit.code),
@@ -268,7 +268,7 @@ impl ContainerTask {
     async fn pause(&mut self, delay: Duration) -> bool {
         tokio::select! {
             () = tokio::time::sleep(delay) => true,
-            () = stopping(&mut self.stop) => false,
+            _ = stopping(&mut self.stop) => false,
         }
     }
 
@@ -309,7 +309,11 @@ impl ContainerTask {
     }
 }
 
-/// Completes when the pod begins stopping (or its worker is gone).
-async fn stopping(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await.map(|_| ());
+/// Completes when the pod begins stopping, with the grace period its containers get (or
+/// when its worker is gone, with none).
+async fn stopping(stop: &mut watch::Receiver<Option<Duration>>) -> Duration {
+    match stop.wait_for(Option::is_some).await {
+        Ok(grace) => grace.unwrap_or_default(),
+        Err(_) => Duration::ZERO,
+    }
 }

@@ -62,7 +62,8 @@ struct Pod {
     /// The status last written, to skip writes that change nothing.
     written: Option<Value>,
     reports: mpsc::UnboundedSender<Report>,
-    stop: watch::Sender<bool>,
+    /// `Some(grace)` once the pod is stopping: its containers get `grace` to stop.
+    stop: watch::Sender<Option<Duration>>,
     tasks: JoinSet<()>,
     /// The pod's own network, once made (runc pods without `hostNetwork`).
     network: Option<Attachment>,
@@ -70,7 +71,7 @@ struct Pod {
 
 async fn run(node: Arc<Node>, first: Value, mut updates: watch::Receiver<Option<Value>>) {
     let (reports, mut received) = mpsc::unbounded_channel();
-    let (stop, _) = watch::channel(false);
+    let (stop, _) = watch::channel(None);
     let plan = match PodPlan::of(&first) {
         Ok(plan) => plan,
         Err(message) => {
@@ -155,7 +156,7 @@ async fn run(node: Arc<Node>, first: Value, mut updates: watch::Receiver<Option<
                 let latest = if changed.is_ok() { updates.borrow_and_update().clone() } else { None };
                 match latest {
                     None => {
-                        pod.stop_all().await;
+                        pod.stop_all(pod.plan.grace).await;
                         pod.remove_logs();
                         if pod.network.is_some() {
                             node.networks.detach(&pod.plan.uid).await;
@@ -167,7 +168,7 @@ async fn run(node: Arc<Node>, first: Value, mut updates: watch::Receiver<Option<
                         let marked = marked_for_deletion(&pod.object);
                         if marked && !deleting {
                             deleting = true;
-                            pod.stop_all().await;
+                            pod.stop_all(deletion_grace(&pod.object).unwrap_or(pod.plan.grace)).await;
                             while let Ok(report) = received.try_recv() {
                                 pod.handle(report, runtime.as_ref(), deleting);
                             }
@@ -263,10 +264,10 @@ impl Pod {
         }
     }
 
-    /// Stops every container and waits for them.
-    async fn stop_all(&mut self) {
-        let _ = self.stop.send(true);
-        let deadline = self.plan.grace + Duration::from_secs(5);
+    /// Stops every container within `grace` and waits for them.
+    async fn stop_all(&mut self, grace: Duration) {
+        let _ = self.stop.send(Some(grace));
+        let deadline = grace + Duration::from_secs(5);
         let _ = tokio::time::timeout(deadline, async {
             while self.tasks.join_next().await.is_some() {}
         })
@@ -368,4 +369,11 @@ impl Pod {
             Err(error) => tracing::warn!(pod = %self.path(), "cannot remove pod: {error}"),
         }
     }
+}
+
+/// The grace period a pod marked for deletion was given (`deletionGracePeriodSeconds`).
+fn deletion_grace(pod: &Value) -> Option<Duration> {
+    pod.pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_u64)
+        .map(Duration::from_secs)
 }

@@ -71,7 +71,14 @@ pub fn generate_name(prefix: &str) -> String {
 
 /// Now, as Kubernetes writes timestamps (RFC 3339, seconds, `Z`).
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    rfc3339_in(0)
+}
+
+/// The time `seconds` from now, as Kubernetes writes timestamps.
+pub fn rfc3339_in(seconds: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(seconds))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// Whether `obj` is marked for deletion (carries a `metadata.deletionTimestamp`).

@@ -237,16 +237,23 @@ pub fn for_update(rt: &ResourceType, current: &Value, proposed: Value, part: Par
                 "Forbidden: no new finalizers can be added if the object is being deleted",
             ));
         }
-        if new.is_empty() {
+        // A pod within its grace period stays (its agent removes it) even with no
+        // finalizers left, as Kubernetes' `ShouldDeleteDuringUpdate` decides.
+        let graceful = cur_meta
+            .get("deletionGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .is_some_and(|grace| grace > 0);
+        if new.is_empty() && !graceful {
             return Ok(Next::Delete(next));
         }
     }
     Ok(Next::Update(next))
 }
 
-/// Marks an object as being deleted (it has finalizers to wait for), adding `finalizer`
-/// (the garbage collector's, for foreground and orphan deletion) when it is not there.
-pub fn mark_deleting(current: &Value, finalizer: Option<&str>) -> Value {
+/// Marks an object as being deleted (it has finalizers to wait for, or a pod `grace`
+/// seconds to stop), adding `finalizer` (the garbage collector's, for foreground and
+/// orphan deletion) when it is not there.
+pub fn mark_deleting(current: &Value, finalizer: Option<&str>, grace: i64) -> Value {
     let mut next = current.clone();
     let m = meta_mut(&mut next);
     if let Some(finalizer) = finalizer {
@@ -264,9 +271,9 @@ pub fn mark_deleting(current: &Value, finalizer: Option<&str>) -> Value {
     }
     m.insert(
         "deletionTimestamp".into(),
-        Value::String(meta::now_rfc3339()),
+        Value::String(meta::rfc3339_in(grace)),
     );
-    m.insert("deletionGracePeriodSeconds".into(), Value::from(0));
+    m.insert("deletionGracePeriodSeconds".into(), Value::from(grace));
     m.remove("resourceVersion");
     next
 }
@@ -387,6 +394,7 @@ mod tests {
         let cur = mark_deleting(
             &json!({"metadata": {"name": "c", "finalizers": ["a", "b"]}}),
             None,
+            0,
         );
         let mut one_left = cur.clone();
         one_left["metadata"]["finalizers"] = json!(["b"]);
@@ -408,5 +416,22 @@ mod tests {
                 .map(|e| e.code()),
             Some(422)
         );
+    }
+
+    #[test]
+    fn a_pod_in_its_grace_period_is_updated_not_deleted() {
+        let pods = kind("pods");
+        let marked = mark_deleting(
+            &json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n1"}}),
+            None,
+            30,
+        );
+        assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 30);
+        let mut status = marked.clone();
+        status["status"] = json!({"phase": "Running"});
+        assert!(matches!(
+            for_update(pods, &marked, status, Part::Status),
+            Ok(Next::Update(_))
+        ));
     }
 }

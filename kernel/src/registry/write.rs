@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::admission::{Admitted, Attempt, Operation, StatusUpdate, UserInfo, Warnings};
+use super::graceful;
 use super::prepare::{self, Next, Part};
 use super::{
     ApiError, ListOptions, MAX_ADMISSION_ROUNDS, MAX_RETRIES, MODIFIED, Objects, Result, key,
@@ -37,6 +38,9 @@ pub struct DeleteOptions {
     pub resource_version: Option<u64>,
     /// What happens to the object's dependents (`propagationPolicy`); none: background.
     pub propagation: Option<Propagation>,
+    /// `gracePeriodSeconds`: how long a pod's containers get to stop (none: the pod's own
+    /// `terminationGracePeriodSeconds`).
+    pub grace_period: Option<i64>,
     /// The request's context (`dryRun`, user, warnings).
     pub write: WriteOptions,
 }
@@ -307,8 +311,9 @@ impl Objects {
         ))
     }
 
-    /// Deletes an object. An object with finalizers is marked
-    /// (`deletionTimestamp`) and removed when the last finalizer goes.
+    /// Deletes an object. An object with finalizers is marked (`deletionTimestamp`) and
+    /// removed when the last finalizer goes; a pod running on a node is marked with its
+    /// grace period ([`super::graceful`]) and removed by its node's agent.
     pub async fn delete(
         &self,
         rt: &'static ResourceType,
@@ -346,8 +351,22 @@ impl Objects {
             }
             let key = key(rt, ns, name);
             let collector_finalizer = opts.propagation.and_then(Propagation::finalizer);
+            let grace = graceful::grace_period(rt, &current, opts.grace_period);
+            let marked = current.pointer("/metadata/deletionTimestamp").is_some();
             let (command, preview) =
-                if finalizers(&current).is_empty() && collector_finalizer.is_none() {
+                if grace > 0 && (!marked || graceful::shortens(&current, grace)) {
+                    let marked = prepare::mark_deleting(&current, collector_finalizer, grace);
+                    (
+                        Command::Update {
+                            key,
+                            object: marked.to_string(),
+                            expected_revision: Some(revision),
+                        },
+                        marked,
+                    )
+                } else if grace > 0 {
+                    return Ok(current);
+                } else if finalizers(&current).is_empty() && collector_finalizer.is_none() {
                     (
                         Command::Delete {
                             key,
@@ -356,10 +375,10 @@ impl Objects {
                         },
                         current.clone(),
                     )
-                } else if current.pointer("/metadata/deletionTimestamp").is_some() {
+                } else if marked {
                     return Ok(current);
                 } else {
-                    let marked = prepare::mark_deleting(&current, collector_finalizer);
+                    let marked = prepare::mark_deleting(&current, collector_finalizer, 0);
                     (
                         Command::Update {
                             key,
