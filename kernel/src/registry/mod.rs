@@ -6,7 +6,7 @@
 
 pub mod admission;
 mod error;
-mod graceful;
+pub mod graceful;
 pub mod prepare;
 mod read;
 mod subresource;
