@@ -214,8 +214,8 @@ async fn a_deleted_pod_is_stopped_and_leaves_nothing_behind() -> Result<()> {
         },
     )
     .await?;
-    // `running` is reported once `runc run` is under way; runc makes the cgroup and the
-    // container a moment later.
+    // `running` is reported once runc has made the container; its cgroups show in the
+    // hierarchy of each controller.
     let data_dir = agent.data_dir.clone();
     eventually(
         Duration::from_secs(10),

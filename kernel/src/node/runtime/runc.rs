@@ -4,7 +4,8 @@
 //! 2. makes a bundle, `<agent-data>/runc/bundles/<run id>`: an overlay of the image and
 //!    the run's own writable layer as `rootfs`, and a `config.json` ([`bundle`]);
 //! 3. runs `runc run --keep` in the foreground, so its stdout and stderr are the
-//!    container's, read into the run's log, and its exit status is the container's;
+//!    container's, read into the run's log, and its exit status is the container's; the
+//!    run is handed back once runc has made the container (its state is written);
 //! 4. once it exits, reads the cgroup's OOM-kill count (why a run that was killed with
 //!    SIGKILL ended), deletes the container and unmounts the bundle.
 //!
@@ -34,6 +35,9 @@ use crate::node::rootfs::{Overlay, Rootfs};
 
 /// The handler name of the OCI runtime.
 pub const RUNC: &str = "runc";
+
+/// How long a start waits for runc to make the container.
+const CREATE_WAIT: Duration = Duration::from_secs(10);
 
 /// Where runs' cgroups go, under each controller's root.
 const CGROUP_PARENT: &str = "/keel";
@@ -186,6 +190,18 @@ impl Runtime for RuncRuntime {
                 let _ = exit_tx.send(exit_of(code, oom, failure));
             })
             .map_err(|e| StartError::Create(format!("cannot wait for the container: {e}")))?;
+
+        // The run is reported once runc has made the container (its cgroup is there and
+        // commands can run in it), or once it is over.
+        let created = self.runc.state.join(&id).join("state.json");
+        let deadline = std::time::Instant::now() + CREATE_WAIT;
+        while !created.exists() && std::time::Instant::now() < deadline {
+            if let Err(RecvTimeoutError::Disconnected) =
+                ended_rx.recv_timeout(Duration::from_millis(5))
+            {
+                break;
+            }
+        }
 
         let runc = self.runc.clone();
         let stopped_id = id.clone();
