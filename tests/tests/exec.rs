@@ -18,6 +18,16 @@ use kube::api::{Api, AttachParams, PostParams, TerminalSize};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// A runc pod that sleeps, for commands to run in.
+fn shell() -> Result<Pod> {
+    let mut shell = runc_pod("shell", json!({"command": ["sleep", "3600"]}))?;
+    if let Some(spec) = shell.spec.as_mut() {
+        // sleep as PID 1 ignores SIGTERM: killed one second into its grace period.
+        spec.termination_grace_period_seconds = Some(1);
+    }
+    Ok(shell)
+}
+
 /// Creates a long-running pod and waits until it runs.
 async fn running(pods: &Api<Pod>, pod: Pod) -> Result<()> {
     let name = pod.metadata.name.clone().unwrap_or_default();
@@ -37,12 +47,7 @@ async fn kubectl_exec_runs_commands_in_runc_containers() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let (server, agent, client, _cidr) = start(dir.path()).await?;
     let pods: Api<Pod> = Api::namespaced(client, "default");
-    let mut shell = runc_pod("shell", json!({"command": ["sleep", "3600"]}))?;
-    if let Some(spec) = shell.spec.as_mut() {
-        // sleep as PID 1 ignores SIGTERM: killed one second into its grace period.
-        spec.termination_grace_period_seconds = Some(1);
-    }
-    running(&pods, shell).await?;
+    running(&pods, shell()?).await?;
 
     // Output apart, and the exit code.
     let out = server.kubectl(
@@ -112,11 +117,7 @@ async fn a_terminal_session_is_resized_and_ends_with_its_exit_code() -> Result<(
     let dir = tempfile::tempdir()?;
     let (_server, _agent, client, _cidr) = start(dir.path()).await?;
     let pods: Api<Pod> = Api::namespaced(client, "default");
-    let mut shell = runc_pod("shell", json!({"command": ["sleep", "3600"]}))?;
-    if let Some(spec) = shell.spec.as_mut() {
-        spec.termination_grace_period_seconds = Some(1);
-    }
-    running(&pods, shell).await?;
+    running(&pods, shell()?).await?;
 
     let mut session = tokio::time::timeout(
         Duration::from_secs(20),

@@ -119,8 +119,21 @@ pub fn client() -> &'static Client<HttpConnector, http_body_util::Empty<Bytes>> 
     CLIENT.get_or_init(|| Client::builder(TokioExecutor::new()).build_http())
 }
 
+/// The API error for an agent's refusal, read whole.
+pub async fn refusal(answer: http::Response<hyper::body::Incoming>) -> ApiError {
+    use http_body_util::BodyExt;
+    let status = answer.status();
+    let body = answer
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    agent_error(status, &body)
+}
+
 /// The API error for an agent's answer `status` with text `body`.
-pub fn agent_error(status: StatusCode, body: &[u8]) -> ApiError {
+fn agent_error(status: StatusCode, body: &[u8]) -> ApiError {
     let message = String::from_utf8_lossy(body).trim().to_string();
     match status {
         StatusCode::NOT_FOUND => ApiError::NoSuchResource(message),

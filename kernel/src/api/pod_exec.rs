@@ -89,14 +89,7 @@ pub async fn pod_exec(
         .await
         .map_err(|e| agent::unreachable(&node, e))?;
     if answer.status() != StatusCode::SWITCHING_PROTOCOLS {
-        let status = answer.status();
-        let body = answer
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        return Err(agent::agent_error(status, &body));
+        return Err(agent::refusal(answer).await);
     }
     let mut switching = Response::builder().status(StatusCode::SWITCHING_PROTOCOLS);
     for name in RETURNED {

@@ -63,15 +63,8 @@ async fn proxy(target: &str, node: &str) -> Result<Response<Body>> {
         .get(uri)
         .await
         .map_err(|e| agent::unreachable(node, format!("{e:#}")))?;
-    let status = response.status();
-    if !status.is_success() {
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        return Err(agent::agent_error(status, &body));
+    if !response.status().is_success() {
+        return Err(agent::refusal(response).await);
     }
     let stream = futures::stream::unfold(response.into_body(), |mut body| async move {
         match body.frame().await {
