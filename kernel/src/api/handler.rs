@@ -453,13 +453,7 @@ async fn object(
             let raw = body::read(req.into_body()).await?;
             let dopts = delete_options(&q, &ct, &raw, context)?;
             let last = objects.delete(rt, ns, name, &dopts).await?;
-            let grace = last
-                .pointer("/metadata/deletionGracePeriodSeconds")
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            if last.pointer("/metadata/deletionTimestamp").is_some()
-                && (grace > 0 || !crate::object::meta::finalizers(&last).is_empty())
-            {
+            if crate::object::meta::held_after_deletion(&last) {
                 // Still there, waiting for finalizers or its grace period: answer the
                 // object.
                 return answer(last);

@@ -373,7 +373,7 @@ impl Pod {
 
 /// The grace period a pod marked for deletion was given (`deletionGracePeriodSeconds`).
 fn deletion_grace(pod: &Value) -> Option<Duration> {
-    pod.pointer("/metadata/deletionGracePeriodSeconds")
-        .and_then(Value::as_u64)
+    crate::object::meta::deletion_grace_seconds(pod)
+        .and_then(|grace| u64::try_from(grace).ok())
         .map(Duration::from_secs)
 }

@@ -81,6 +81,20 @@ pub fn rfc3339_in(seconds: i64) -> String {
         .to_string()
 }
 
+/// The grace period `obj` was marked for deletion with (`deletionGracePeriodSeconds`).
+pub fn deletion_grace_seconds(obj: &Value) -> Option<i64> {
+    obj.pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64)
+}
+
+/// Whether `obj`, marked for deletion, is still held: by its finalizers, or by a grace
+/// period its node's agent uses before removing it.
+pub fn held_after_deletion(obj: &Value) -> bool {
+    marked_for_deletion(obj)
+        && (deletion_grace_seconds(obj).is_some_and(|grace| grace > 0)
+            || !finalizers(obj).is_empty())
+}
+
 /// Whether `obj` is marked for deletion (carries a `metadata.deletionTimestamp`).
 pub fn marked_for_deletion(obj: &Value) -> bool {
     obj.pointer("/metadata/deletionTimestamp")

@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use crate::object::ResourceType;
+use crate::object::{ResourceType, meta};
 
 /// Kubernetes' default `terminationGracePeriodSeconds`.
 const DEFAULT_GRACE_SECONDS: i64 = 30;
@@ -46,10 +46,7 @@ fn pod_grace_period(pod: &Value, requested: Option<i64>) -> i64 {
 /// Whether a delete with grace period `period` changes an object already marked: only a
 /// shorter period does (a longer one leaves the marked one).
 pub fn shortens(current: &Value, period: i64) -> bool {
-    current
-        .pointer("/metadata/deletionGracePeriodSeconds")
-        .and_then(Value::as_i64)
-        .is_none_or(|marked| period < marked)
+    meta::deletion_grace_seconds(current).is_none_or(|marked| period < marked)
 }
 
 #[cfg(test)]

@@ -239,11 +239,7 @@ pub fn for_update(rt: &ResourceType, current: &Value, proposed: Value, part: Par
         }
         // A pod within its grace period stays (its agent removes it) even with no
         // finalizers left, as Kubernetes' `ShouldDeleteDuringUpdate` decides.
-        let graceful = cur_meta
-            .get("deletionGracePeriodSeconds")
-            .and_then(Value::as_i64)
-            .is_some_and(|grace| grace > 0);
-        if new.is_empty() && !graceful {
+        if !meta::held_after_deletion(&next) {
             return Ok(Next::Delete(next));
         }
     }

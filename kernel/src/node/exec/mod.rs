@@ -168,8 +168,8 @@ where
             let mut output_open = true;
             let mut client_open = true;
             let mut exit: Option<i32> = None;
-            let drain = tokio::time::sleep(Duration::MAX / 4);
-            tokio::pin!(drain);
+            // Once the command exits, until when its output may go on.
+            let mut drain_until = None;
             loop {
                 if let (Some(_), false) = (exit, output_open) {
                     break;
@@ -203,9 +203,10 @@ where
                     },
                     code = &mut process.exit, if exit.is_none() => {
                         exit = Some(code.unwrap_or(137));
-                        drain.as_mut().reset(tokio::time::Instant::now() + OUTPUT_AFTER_EXIT);
+                        drain_until = Some(tokio::time::Instant::now() + OUTPUT_AFTER_EXIT);
                     },
-                    () = &mut drain => break,
+                    () = tokio::time::sleep_until(drain_until.unwrap_or_else(tokio::time::Instant::now)),
+                        if drain_until.is_some() => break,
                 }
             }
             if !client_open {
