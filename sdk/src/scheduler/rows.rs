@@ -53,9 +53,16 @@ impl<T> Rows<T> {
     /// The row at `index`; an index never synced (or removed since) is an error,
     /// "{what} index {index} was never synced".
     pub fn get(&self, index: u32) -> Result<&T, PluginError> {
-        self.find(index).ok_or_else(|| {
-            PluginError::new(format!("{} index {index} was never synced", self.what))
-        })
+        self.find(index).ok_or_else(|| self.unsynced(index))
+    }
+
+    /// The error for a lookup of `index`, kept out of line: formatting takes the index's
+    /// address, which in WebAssembly would move it to the shadow stack in every caller's
+    /// loop.
+    #[cold]
+    #[inline(never)]
+    fn unsynced(&self, index: u32) -> PluginError {
+        PluginError::new(format!("{} index {index} was never synced", self.what))
     }
 
     /// The row at `index`, if there is one.

@@ -64,20 +64,68 @@ fn one() -> u64 {
     1
 }
 
-/// Which resource a score weight applies to.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Scored {
-    Cpu,
-    Memory,
+/// How much cpu and memory each count in a node's score (a resource listed twice counts
+/// with both weights, as the weighted mean over the list would).
+#[derive(Clone, Copy, Default)]
+struct Weights {
+    cpu: u64,
+    memory: u64,
 }
+
+/// The largest weight a resource may have, as Kubernetes' `NodeResourcesFitArgs` allow.
+const MAX_WEIGHT: u64 = 100;
 
 /// NodeResourcesFit: what each node can allocate and what it has allocated, by node index,
 /// and how to score.
 pub struct NodeResources {
     allocatable: Rows<Resources>,
     usage: Rows<Resources>,
+    /// What the filter and the scores read of each node, derived from its allocatable and
+    /// usage rows whenever either is synced: one small row per node keeps the per-node work
+    /// of a call to one lookup.
+    fits: Rows<Fit>,
     strategy: Strategy,
-    weights: Vec<(Scored, u64)>,
+    weights: Weights,
+}
+
+/// A node's cpu, memory and pod room, as [`Fit::of`] derives it.
+#[derive(Clone, Copy)]
+struct Fit {
+    cpu: Room,
+    memory: Room,
+    free_pods: u64,
+}
+
+/// How much of a resource a node has, and how much of that is not allocated.
+#[derive(Clone, Copy)]
+struct Room {
+    capacity: u64,
+    free: u64,
+}
+
+impl Room {
+    fn of(capacity: u64, used: u64) -> Room {
+        Room {
+            capacity,
+            free: free(capacity, used),
+        }
+    }
+
+    /// What is allocated once `request` is added: usage beyond capacity counts as the
+    /// capacity, which no score can tell apart from it.
+    fn requested(self, request: u64) -> u64 {
+        (self.capacity - self.free).saturating_add(request)
+    }
+}
+
+impl Fit {
+    fn of(allocatable: &Resources, used: &Resources) -> Fit {
+        Fit {
+            cpu: Room::of(allocatable.milli_cpu, used.milli_cpu),
+            memory: Room::of(allocatable.memory, used.memory),
+            free_pods: free(allocatable.pods, used.pods),
+        }
+    }
 }
 
 impl NodeResources {
@@ -87,19 +135,30 @@ impl NodeResources {
         let strategy = config.and_then(|c| c.scoring_strategy);
         let kind = strategy.as_ref().map(|s| s.kind).unwrap_or_default();
         let weights = match strategy.and_then(|s| s.resources) {
-            None => vec![(Scored::Cpu, 1), (Scored::Memory, 1)],
-            Some(resources) => resources
-                .into_iter()
-                .map(|r| match r.name.as_str() {
-                    "cpu" => Ok((Scored::Cpu, r.weight)),
-                    "memory" => Ok((Scored::Memory, r.weight)),
-                    other => Err(PluginError::new(format!(
-                        "bad configuration: scoringStrategy.resources: {other:?} is not cpu or memory"
-                    ))),
-                })
-                .collect::<Result<_, _>>()?,
+            None => Weights { cpu: 1, memory: 1 },
+            Some(resources) => {
+                let mut weights = Weights::default();
+                for r in resources {
+                    if r.weight > MAX_WEIGHT {
+                        return Err(PluginError::new(format!(
+                            "bad configuration: scoringStrategy.resources: the weight of {:?} is {}, over {MAX_WEIGHT}",
+                            r.name, r.weight
+                        )));
+                    }
+                    match r.name.as_str() {
+                        "cpu" => weights.cpu += r.weight,
+                        "memory" => weights.memory += r.weight,
+                        other => {
+                            return Err(PluginError::new(format!(
+                                "bad configuration: scoringStrategy.resources: {other:?} is not cpu or memory"
+                            )));
+                        }
+                    }
+                }
+                weights
+            }
         };
-        if weights.iter().all(|(_, w)| *w == 0) {
+        if weights.cpu + weights.memory == 0 {
             return Err(PluginError::new(
                 "bad configuration: scoringStrategy.resources weigh nothing",
             ));
@@ -107,6 +166,7 @@ impl NodeResources {
         Ok(NodeResources {
             allocatable: Rows::new("node"),
             usage: Rows::new("node usage"),
+            fits: Rows::new("node"),
             strategy: kind,
             weights,
         })
@@ -120,8 +180,40 @@ impl NodeResources {
     /// Adds or replaces the nodes `upserts` and forgets the nodes `removed`. Their usage is
     /// synced apart, by [`Scheduler::sync_usage`].
     pub fn sync(&mut self, upserts: Vec<Node>, removed: Vec<u32>) {
-        self.allocatable
-            .sync(upserts, removed, |node| node.index, |node| node.allocatable);
+        let changed: Vec<u32> = upserts.iter().map(|node| node.index).collect();
+        self.allocatable.sync(
+            upserts,
+            removed.clone(),
+            |node| node.index,
+            |node| node.allocatable,
+        );
+        self.refit(changed.into_iter().chain(removed));
+    }
+
+    /// Replaces the usage rows `upserts` and forgets those of `removed` (a node with no
+    /// usage row has nothing allocated).
+    pub fn sync_usage(&mut self, upserts: Vec<NodeUsage>, removed: Vec<u32>) {
+        let changed: Vec<u32> = upserts.iter().map(|usage| usage.node).collect();
+        self.usage.sync(
+            upserts,
+            removed.clone(),
+            |usage| usage.node,
+            |usage| usage.used,
+        );
+        self.refit(changed.into_iter().chain(removed));
+    }
+
+    /// Derives the fit rows of `indexes` again from their allocatable and usage rows; a
+    /// node no longer synced loses its row.
+    fn refit(&mut self, indexes: impl Iterator<Item = u32>) {
+        let (mut fits, mut gone) = (Vec::new(), Vec::new());
+        for index in indexes {
+            match self.allocatable.find(index) {
+                Some(allocatable) => fits.push((index, Fit::of(allocatable, self.used(index)))),
+                None => gone.push(index),
+            }
+        }
+        self.fits.sync(fits, gone, |fit| fit.0, |fit| fit.1);
     }
 
     /// NodeResourcesFit over every candidate. Each node's shortfalls are a bitmask (cpu,
@@ -134,41 +226,22 @@ impl NodeResources {
                 "at most {MAX_EXTENDED} extended resources per pod"
             )));
         }
-        let mut codes = Vec::with_capacity(nodes.index.len());
+        let mut codes = vec![0u16; nodes.index.len()];
         let mut masks: Vec<u64> = Vec::new();
-        for &index in &nodes.index {
-            let node = self.allocatable.get(index)?;
-            let used = self.used(index);
-            let mut mask = 0u64;
-            if request.milli_cpu > 0 && free(node.milli_cpu, used.milli_cpu) < request.milli_cpu {
-                mask |= CPU;
-            }
-            if request.memory > 0 && free(node.memory, used.memory) < request.memory {
-                mask |= MEMORY;
-            }
-            if free(node.pods, used.pods) < 1 {
-                mask |= PODS;
-            }
-            for (j, (name, amount)) in request.extended.iter().enumerate() {
-                if *amount > 0 && free(extended(node, name), extended(used, name)) < *amount {
-                    mask |= 1 << (FIRST_EXTENDED + j);
-                }
-            }
-            if mask == 0 {
-                codes.push(0);
-                continue;
-            }
-            let position = match masks.iter().position(|&m| m == mask) {
-                Some(position) => position,
-                None => {
-                    masks.push(mask);
-                    masks.len() - 1
-                }
-            };
-            codes.push(
-                u16::try_from(position + 1)
-                    .map_err(|_| PluginError::new("too many distinct reasons"))?,
+        for (code, &index) in codes.iter_mut().zip(&nodes.index) {
+            let fit = self.fits.get(index)?;
+            // Branch-free: a request of 0 never exceeds what is free, so no `> 0` test.
+            let mut mask = u64::from(
+                u16::from(fit.cpu.free < request.milli_cpu) * CPU
+                    | u16::from(fit.memory.free < request.memory) * MEMORY
+                    | u16::from(fit.free_pods < 1) * PODS,
             );
+            if !request.extended.is_empty() {
+                mask |= self.extended_shortfalls(index, request)?;
+            }
+            if mask != 0 {
+                *code = code_of(&mut masks, mask)?;
+            }
         }
         let reasons = masks.iter().map(|&mask| reasons(mask, request)).collect();
         Ok(FilterResult { codes, reasons })
@@ -176,28 +249,30 @@ impl NodeResources {
 
     /// The strategy's score for every candidate.
     pub fn score(&self, pod: &Pod, nodes: &Candidates) -> Result<Vec<u32>, PluginError> {
+        // One loop per strategy, so the per-node work has no strategy to branch on.
+        match self.strategy {
+            Strategy::LeastAllocated => self.score_by(pod, nodes, least_allocated),
+            Strategy::MostAllocated => self.score_by(pod, nodes, most_allocated),
+        }
+    }
+
+    /// The weighted mean of `share(capacity, requested)` over cpu and memory, per candidate.
+    fn score_by(
+        &self,
+        pod: &Pod,
+        nodes: &Candidates,
+        share: impl Fn(u64, u64) -> u64,
+    ) -> Result<Vec<u32>, PluginError> {
         let request = &pod.requests;
-        let total_weight: u64 = self.weights.iter().map(|(_, w)| w).sum();
-        let mut scores = Vec::with_capacity(nodes.index.len());
-        for &index in &nodes.index {
-            let node = self.allocatable.get(index)?;
-            let used = self.used(index);
-            let mut sum = 0;
-            for &(resource, weight) in &self.weights {
-                let (capacity, requested) = match resource {
-                    Scored::Cpu => (
-                        node.milli_cpu,
-                        used.milli_cpu.saturating_add(request.milli_cpu),
-                    ),
-                    Scored::Memory => (node.memory, used.memory.saturating_add(request.memory)),
-                };
-                let score = match self.strategy {
-                    Strategy::LeastAllocated => least_allocated(capacity, requested),
-                    Strategy::MostAllocated => most_allocated(capacity, requested),
-                };
-                sum += score * weight;
-            }
-            scores.push((sum / total_weight) as u32);
+        let Weights { cpu, memory } = self.weights;
+        let total = cpu + memory;
+        let mut scores = vec![0u32; nodes.index.len()];
+        for (score, &index) in scores.iter_mut().zip(&nodes.index) {
+            let fit = self.fits.get(index)?;
+            let sum = share(fit.cpu.capacity, fit.cpu.requested(request.milli_cpu)) * cpu
+                + share(fit.memory.capacity, fit.memory.requested(request.memory)) * memory;
+            // A share is at most 100, so the mean is too.
+            *score = (sum / total) as u32;
         }
         Ok(scores)
     }
@@ -205,6 +280,22 @@ impl NodeResources {
     /// What node `index` has allocated: its usage row, or nothing when it has none.
     fn used(&self, index: u32) -> &Resources {
         self.usage.find(index).unwrap_or(&NOTHING)
+    }
+
+    /// The shortfall bits of the extended resources `request` names that node `index`
+    /// lacks once its usage is counted. Out of line, like [`code_of`]: most pods request
+    /// none.
+    #[inline(never)]
+    fn extended_shortfalls(&self, index: u32, request: &Resources) -> Result<u64, PluginError> {
+        let node = self.allocatable.get(index)?;
+        let used = self.used(index);
+        let mut mask = 0;
+        for (j, (name, amount)) in request.extended.iter().enumerate() {
+            if free(extended(node, name), extended(used, name)) < *amount {
+                mask |= 1 << (FIRST_EXTENDED + j);
+            }
+        }
+        Ok(mask)
     }
 }
 
@@ -225,9 +316,24 @@ fn extended(resources: &Resources, name: &str) -> u64 {
         .map_or(0, |(_, amount)| *amount)
 }
 
-const CPU: u64 = 1;
-const MEMORY: u64 = 1 << 1;
-const PODS: u64 = 1 << 2;
+/// The code of shortfall `mask`: one more than its position among the distinct `masks`
+/// seen so far, adding it when it is new. Out of line, so the filter's loop stays small
+/// enough to keep its values in registers.
+#[inline(never)]
+fn code_of(masks: &mut Vec<u64>, mask: u64) -> Result<u16, PluginError> {
+    let position = match masks.iter().position(|&m| m == mask) {
+        Some(position) => position,
+        None => {
+            masks.push(mask);
+            masks.len() - 1
+        }
+    };
+    u16::try_from(position + 1).map_err(|_| PluginError::new("too many distinct reasons"))
+}
+
+const CPU: u16 = 1;
+const MEMORY: u16 = 1 << 1;
+const PODS: u16 = 1 << 2;
 const FIRST_EXTENDED: usize = 3;
 /// Extended resources a pod may request (bits of the shortfall mask).
 pub const MAX_EXTENDED: usize = 64 - FIRST_EXTENDED;
@@ -240,7 +346,7 @@ fn reasons(mask: u64, request: &Resources) -> Vec<String> {
         (MEMORY, "Insufficient memory"),
         (PODS, "Too many pods"),
     ] {
-        if mask & bit != 0 {
+        if mask & u64::from(bit) != 0 {
             reasons.push(reason.to_string());
         }
     }
@@ -272,13 +378,15 @@ fn most_allocated(capacity: u64, requested: u64) -> u64 {
     share(requested.min(capacity), capacity)
 }
 
-/// `part * 100 / whole` for `part <= whole`, in u64 arithmetic (128-bit division is a
-/// slow library call in WebAssembly): exact unless `part * 100` overflows, which needs
-/// capacities beyond 10^17 (then it divides first and loses under one point).
+/// `part * 100 / whole` for `part <= whole`, in u64 arithmetic: exact unless `part * 100`
+/// overflows, which needs capacities beyond 10^17 (then it divides first and loses under
+/// one point). The overflow test is a comparison, not `checked_mul`: WebAssembly has no
+/// overflow flag, so a checked 64-bit multiply (like 128-bit arithmetic) is a library call.
 fn share(part: u64, whole: u64) -> u64 {
-    match part.checked_mul(MAX_SCORE) {
-        Some(scaled) => scaled / whole,
-        None => part / (whole / MAX_SCORE).max(1),
+    if part <= u64::MAX / MAX_SCORE {
+        part * MAX_SCORE / whole
+    } else {
+        part / (whole / MAX_SCORE).max(1)
     }
 }
 
@@ -296,8 +404,7 @@ impl Scheduler for NodeResources {
     }
 
     fn sync_usage(&mut self, upserts: Vec<NodeUsage>, removed: Vec<u32>) {
-        self.usage
-            .sync(upserts, removed, |usage| usage.node, |usage| usage.used);
+        NodeResources::sync_usage(self, upserts, removed);
     }
 
     fn filter(&self, pod: &Pod, nodes: &Candidates) -> Result<FilterResult, PluginError> {
@@ -498,6 +605,57 @@ mod tests {
         assert_eq!(scores, vec![81]);
     }
 
+    // A node whose pods request more than it can allocate (allocatable shrank under them)
+    // has nothing free: it fits no request, LeastAllocated gives it 0 and MostAllocated 100.
+    #[test]
+    fn usage_beyond_allocatable_counts_as_full() {
+        let over = |config| {
+            let mut plugin = plugin(config, vec![node(0, resources(1000, GI, 110))]);
+            plugin.sync_usage(vec![usage(0, 3000, 2 * GI, 1)], Vec::new());
+            plugin
+        };
+        let request = pod(resources(0, 0, 1));
+        let least = over("null");
+        let result = least.filter(&pod(resources(1, 1, 1)), &candidates(&[0]));
+        assert_eq!(
+            result.expect("filter").reasons,
+            vec![vec![
+                "Insufficient cpu".to_string(),
+                "Insufficient memory".to_string()
+            ]]
+        );
+        assert_eq!(
+            least
+                .filter(&request, &candidates(&[0]))
+                .expect("filter")
+                .codes,
+            vec![0],
+            "a pod that requests nothing still fits"
+        );
+        assert_eq!(
+            least.score(&request, &candidates(&[0])).expect("score"),
+            vec![0]
+        );
+        let most = over(r#"{"scoringStrategy":{"type":"MostAllocated"}}"#);
+        assert_eq!(
+            most.score(&request, &candidates(&[0])).expect("score"),
+            vec![100]
+        );
+    }
+
+    // Resources listed twice count with both weights; a weight over 100 is refused below.
+    #[test]
+    fn repeated_resources_add_their_weights() {
+        let config = r#"{"scoringStrategy":{"type":"MostAllocated","resources":[{"name":"cpu","weight":1},{"name":"memory","weight":1},{"name":"cpu","weight":2}]}}"#;
+        let mut plugin = plugin(config, vec![node(0, resources(4000, 8 * GI, 110))]);
+        plugin.sync_usage(vec![usage(0, 3000, 0, 1)], Vec::new());
+        let scores = plugin
+            .score(&pod(resources(1000, 2 * GI, 1)), &candidates(&[0]))
+            .expect("score");
+        // cpu 100 (weight 3), memory 25 (weight 1): 325 / 4.
+        assert_eq!(scores, vec![81]);
+    }
+
     #[test]
     fn bad_configurations_refused() {
         for (config, expected) in [
@@ -508,6 +666,10 @@ mod tests {
             (
                 r#"{"scoringStrategy":{"resources":[{"name":"cpu","weight":0}]}}"#,
                 "weigh nothing",
+            ),
+            (
+                r#"{"scoringStrategy":{"resources":[{"name":"cpu","weight":101}]}}"#,
+                "over 100",
             ),
             (r#"{"scoring":{}}"#, "unknown field"),
             ("{", "bad configuration"),
