@@ -232,9 +232,9 @@ impl NodeResources {
             let fit = self.fits.get(index)?;
             // Branch-free: a request of 0 never exceeds what is free, so no `> 0` test.
             let mut mask = u64::from(
-                u16::from(fit.cpu.free < request.milli_cpu) * CPU
-                    | u16::from(fit.memory.free < request.memory) * MEMORY
-                    | u16::from(fit.free_pods < 1) * PODS,
+                bit(fit.cpu.free < request.milli_cpu, CPU)
+                    | bit(fit.memory.free < request.memory, MEMORY)
+                    | bit(fit.free_pods < 1, PODS),
             );
             if !request.extended.is_empty() {
                 mask |= self.extended_shortfalls(index, request)?;
@@ -329,6 +329,11 @@ fn code_of(masks: &mut Vec<u64>, mask: u64) -> Result<u16, PluginError> {
         }
     };
     u16::try_from(position + 1).map_err(|_| PluginError::new("too many distinct reasons"))
+}
+
+/// `bit` when `set`, else 0, without a branch.
+fn bit(set: bool, bit: u16) -> u16 {
+    u16::from(set) * bit
 }
 
 const CPU: u16 = 1;
