@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use k8s_openapi::api::core::v1::{LimitRange, Namespace, Pod, ResourceQuota};
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, Pod, ResourceQuota, Service};
 use keel_plugin_artifacts as artifacts;
 use keel_tests::{Server, http_full};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
@@ -374,6 +374,94 @@ async fn quota_admits_exactly_its_limit_when_fifty_clients_race() -> Result<()> 
     pods.delete("first", &DeleteParams::default()).await?;
     pods.create(&PostParams::default(), &with_request("after".into())?)
         .await?;
+    Ok(())
+}
+
+/// Scoped quotas and charged updates, as Kubernetes' ResourceQuota documents them: a
+/// `BestEffort` quota counts only pods without requests or limits, a `NotBestEffort` one
+/// the others, each recounted and charged apart; a Service changed to `LoadBalancer` takes
+/// a `services.loadbalancers` slot and is refused when none is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoped_quotas_count_their_pods_and_updates_are_charged() -> Result<()> {
+    let (_dir, _server, client) = start().await?;
+    namespace(&client, "scoped", json!({})).await?;
+    let quotas = Api::<ResourceQuota>::namespaced(client.clone(), "scoped");
+    for (name, scope) in [
+        ("best-effort", "BestEffort"),
+        ("burstable", "NotBestEffort"),
+    ] {
+        let quota: ResourceQuota = from_json(json!({"metadata": {"name": name},
+            "spec": {"hard": {"pods": "1"}, "scopes": [scope]}}))?;
+        quotas.create(&PostParams::default(), &quota).await?;
+    }
+    let pods = Api::<Pod>::namespaced(client.clone(), "scoped");
+    let with_cpu = |name: &str| -> Result<Pod> {
+        from_json(json!({"metadata": {"name": name}, "spec": {"containers": [{
+            "name": "app", "image": "nginx", "resources": {"requests": {"cpu": "100m"}}}]}}))
+    };
+    pods.create(&PostParams::default(), &pod("plain-1", "nginx"))
+        .await?;
+    let status = refused(
+        pods.create(&PostParams::default(), &pod("plain-2", "nginx"))
+            .await,
+    )?;
+    assert_eq!(status.code, 403);
+    assert!(
+        status.message.contains("exceeded quota: best-effort"),
+        "{}",
+        status.message
+    );
+    // The NotBestEffort quota still has its slot: the best-effort pod was not counted there.
+    pods.create(&PostParams::default(), &with_cpu("cpu-1")?)
+        .await?;
+    let status = refused(
+        pods.create(&PostParams::default(), &with_cpu("cpu-2")?)
+            .await,
+    )?;
+    assert!(
+        status.message.contains("exceeded quota: burstable"),
+        "{}",
+        status.message
+    );
+    for name in ["best-effort", "burstable"] {
+        let quota = serde_json::to_value(quotas.get(name).await?)?;
+        assert_eq!(quota["status"]["used"]["pods"], "1", "{quota}");
+    }
+
+    let lb: ResourceQuota = from_json(json!({"metadata": {"name": "lb"},
+        "spec": {"hard": {"services.loadbalancers": "1"}}}))?;
+    quotas.create(&PostParams::default(), &lb).await?;
+    let services = Api::<Service>::namespaced(client.clone(), "scoped");
+    for name in ["front", "back"] {
+        let service: Service = from_json(json!({"metadata": {"name": name},
+            "spec": {"ports": [{"port": 80}]}}))?;
+        services.create(&PostParams::default(), &service).await?;
+    }
+    let to_lb = Patch::Merge(json!({"spec": {"type": "LoadBalancer"}}));
+    services
+        .patch("front", &PatchParams::default(), &to_lb)
+        .await?;
+    let quota = serde_json::to_value(quotas.get("lb").await?)?;
+    assert_eq!(
+        quota["status"]["used"]["services.loadbalancers"], "1",
+        "{quota}"
+    );
+    let status = refused(
+        services
+            .patch("back", &PatchParams::default(), &to_lb)
+            .await,
+    )?;
+    assert_eq!(status.code, 403);
+    assert!(
+        status.message.contains("exceeded quota: lb"),
+        "{}",
+        status.message
+    );
+    let back = serde_json::to_value(services.get("back").await?)?;
+    assert_ne!(
+        back["spec"]["type"], "LoadBalancer",
+        "nothing stored: {back}"
+    );
     Ok(())
 }
 

@@ -1,12 +1,13 @@
 //! Which writes quota looks at and its answer to each, as a pure function of the request
-//! and the namespace's cached objects: creates are charged (or denied), deletes and
-//! updates that use less give usage back, everything else is allowed as it is.
+//! and the namespace's cached objects: creates and the updates Kubernetes charges are
+//! charged (or denied), deletes and updates that use less give usage back, everything else
+//! is allowed as it is.
 
 use keel_sdk::admission::{Operation, PluginError, Request, Verdict};
 use serde_json::Value;
 
-use crate::quota::{Objects, Outcome, Quota, Subject, charge, give_back};
-use crate::resources::excess;
+use crate::quota::{Change, Objects, Outcome, Quota, Subject, constraints, settle};
+use crate::resources::{Usage, excess};
 use crate::usage::{Kind, usage};
 
 /// A verdict, and what to log about it (quotas ignored).
@@ -59,16 +60,24 @@ pub fn validate(request: &Request, objects: &dyn Objects) -> Result<Answer, Plug
     };
     let object = parse(request.object.as_deref())?;
     let old = parse(request.old_object.as_deref())?;
-    let released = match (request.operation, &object, &old) {
-        (Operation::Create, Some(_), _) => None,
-        (Operation::Delete, _, Some(old)) => Some(usage(&subject.kind, old)),
-        (Operation::Update, Some(new), Some(old)) => Some(excess(
-            &usage(&subject.kind, old),
-            &usage(&subject.kind, new),
-        )),
+    let none = Usage::new();
+    // (the object the quotas' scopes judge, what it uses more, what it uses less)
+    let (judged, requested, released) = match (request.operation, &object, &old) {
+        (Operation::Create, Some(new), _) => (new, usage(&subject.kind, new), none),
+        (Operation::Delete, _, Some(old)) => (old, none, usage(&subject.kind, old)),
+        (Operation::Update, Some(new), Some(old)) => {
+            let (before, after) = (usage(&subject.kind, old), usage(&subject.kind, new));
+            let requested = if update_charged(request) {
+                excess(&after, &before)
+            } else {
+                none
+            };
+            (new, requested, excess(&before, &after))
+        }
         _ => return Ok(allow()),
     };
-    if released.as_ref().is_some_and(|r| r.is_empty()) {
+    let created = request.operation == Operation::Create;
+    if !created && requested.is_empty() && released.is_empty() {
         return Ok(allow());
     }
     let mut notes = Vec::new();
@@ -83,26 +92,42 @@ pub fn validate(request: &Request, objects: &dyn Objects) -> Result<Answer, Plug
             notes,
         });
     }
-    let verdict = match (released, object) {
-        (Some(released), _) => {
+    if !requested.is_empty()
+        && let Some(message) = constraints(&quotas, subject, judged, &requested)
+    {
+        return Ok(Answer {
+            verdict: Verdict::forbidden(message),
+            notes,
+        });
+    }
+    let change = Change {
+        object: judged,
+        requested: &requested,
+        released: &released,
+        created,
+    };
+    let verdict = match settle(&quotas, subject, change, objects) {
+        Outcome::Denied(message) => Verdict::forbidden(message),
+        Outcome::Allowed(updates) => {
             let mut verdict = Verdict::allow();
-            verdict.status_updates = give_back(&quotas, subject, &released, objects)
-                .iter()
-                .map(Value::to_string)
-                .collect();
+            verdict.status_updates = updates.iter().map(Value::to_string).collect();
             verdict
         }
-        (None, Some(object)) => match charge(&quotas, subject, &object, objects) {
-            Outcome::Denied(message) => Verdict::forbidden(message),
-            Outcome::Allowed(updates) => {
-                let mut verdict = Verdict::allow();
-                verdict.status_updates = updates.iter().map(Value::to_string).collect();
-                verdict
-            }
-        },
-        (None, None) => Verdict::allow(),
     };
     Ok(Answer { verdict, notes })
+}
+
+/// Whether an update can use more, as Kubernetes' evaluators charge updates: a pod only
+/// through `resize`; a Service (its type) and a PersistentVolumeClaim (its request) as a
+/// whole; other kinds never (their usage is their count).
+fn update_charged(request: &Request) -> bool {
+    let sub = request.subresource.as_deref().unwrap_or_default();
+    request.group.is_empty()
+        && match request.kind.as_str() {
+            "Pod" => sub == "resize",
+            "Service" | "PersistentVolumeClaim" => sub.is_empty(),
+            _ => false,
+        }
 }
 
 #[cfg(test)]

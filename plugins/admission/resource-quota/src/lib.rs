@@ -31,16 +31,23 @@
 //!   Succeeded/Failed count only for `count/pods`; objects marked for deletion not at all);
 //!   resources of kinds the cache does not hold keep their recorded value.
 //! - **Delete**: the object's usage is given back (never below zero); never denied.
-//! - **Update**: never charged (pod resources are immutable); what the object stops using
-//!   (a pod reaching Succeeded/Failed, an object marked for deletion) is given back.
-//! - Quotas with `scopes` or a `scopeSelector` are not supported: they match nothing, and
-//!   the plugin logs them.
+//! - **Update**: what the object uses more is charged where Kubernetes' evaluators charge
+//!   updates: a pod's `resize` subresource, a Service (a type change to `NodePort` or
+//!   `LoadBalancer`), a PersistentVolumeClaim (a larger request); other updates are not
+//!   charged (pod resources are immutable). What the object stops using (a pod reaching
+//!   Succeeded/Failed, an object marked for deletion, a smaller resize) is given back. Both
+//!   go in one status update per quota.
+//! - **Scopes** (`spec.scopes`, `spec.scopeSelector`; see [`scope`]): a scoped quota counts
+//!   only the pods in its scopes, when charging, releasing and recounting. Its scopes are
+//!   judged on the object as written (for a delete, as it was). A quota with a scope the
+//!   plugin does not know is not enforced, and the plugin logs it.
 
 pub mod admit;
 pub mod message;
 pub mod pod;
 pub mod quota;
 pub mod resources;
+pub mod scope;
 pub mod usage;
 
 use keel_sdk::admission::{Admission, Level, Mutation, PluginError, Request, Verdict, cache, host};

@@ -1,9 +1,9 @@
 //! ResourceQuota objects, and checking and charging them: the usage a quota has recorded
-//! (or, when it has none that fits its `spec.hard`, recomputed from the cache), a create
-//! charged against every quota that constrains what the object uses (denied when one would
-//! go over), and a delete or shrinking update released. The answer's status updates are
-//! whole quota objects as read, with a new `status`, so the host can guard each by its
-//! `resourceVersion`.
+//! (or, when it has none that fits its `spec.hard`, recomputed from the cache), what a
+//! write uses more charged against every quota that counts the object and constrains it
+//! (denied when one would go over), and what it uses less given back, in one status update
+//! per quota. The answer's status updates are whole quota objects as read, with a new
+//! `status`, so the host can guard each by its `resourceVersion`.
 
 use std::collections::BTreeSet;
 
@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::message;
 use crate::pod::{self, MUST_SPECIFY};
 use crate::resources::{Usage, add_into, mask, non_zero, read, release, to_json};
+use crate::scope::Scopes;
 use crate::usage::{Kind, source, usage};
 
 /// The objects of the request's namespace, by core kind, as the admission cache holds them.
@@ -39,32 +40,26 @@ pub struct Quota {
     pub name: String,
     /// `spec.hard`, parsed.
     pub hard: Usage,
+    /// Which objects it counts.
+    pub scopes: Scopes,
     /// `status.used`, when the status is current: its `hard` is the spec's and it has a
     /// value for every hard resource.
     recorded: Option<Usage>,
 }
 
 impl Quota {
-    /// Reads a quota; `Err` says why it is ignored (it is scoped: scopes and scope selectors
-    /// are not supported, so such a quota matches nothing).
+    /// Reads a quota; `Err` says why it is ignored (a scope this plugin does not know).
     pub fn read(object: Value) -> Result<Quota, String> {
         let name = object
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let scoped = object
-            .pointer("/spec/scopes")
-            .and_then(Value::as_array)
-            .is_some_and(|s| !s.is_empty())
-            || object
-                .pointer("/spec/scopeSelector")
-                .is_some_and(|s| !s.is_null());
-        if scoped {
-            return Err(format!(
-                "ResourceQuota {name:?} has scopes or a scopeSelector, which this plugin does not support: it is not enforced"
-            ));
-        }
+        let scopes = Scopes::read(&object).map_err(|what| {
+            format!(
+                "ResourceQuota {name:?} has a {what}, which this plugin does not support: it is not enforced"
+            )
+        })?;
         let hard = read(object.pointer("/spec/hard"));
         let status_hard = read(object.pointer("/status/hard"));
         let used = read(object.pointer("/status/used"));
@@ -76,6 +71,7 @@ impl Quota {
             object,
             name,
             hard,
+            scopes,
         })
     }
 
@@ -91,7 +87,7 @@ impl Quota {
             Some(used) => used.clone(),
             None => {
                 let partial = read(self.object.pointer("/status/used"));
-                recount(&self.hard, &partial, objects, subject)
+                recount(&self.hard, &partial, &self.scopes, objects, subject)
             }
         }
     }
@@ -118,11 +114,12 @@ impl Quota {
 }
 
 /// The namespace's usage of each of `hard`'s resources, counted from the cached objects
-/// of the kinds that use them. A resource measured on a kind the cache does not hold keeps
-/// its value in `partial` (the quota's old `status.used`), else 0.
+/// of the kinds that use them that `scopes` match. A resource measured on a kind the cache
+/// does not hold keeps its value in `partial` (the quota's old `status.used`), else 0.
 pub fn recount(
     hard: &Usage,
     partial: &Usage,
+    scopes: &Scopes,
     objects: &dyn Objects,
     subject: Option<Subject<'_>>,
 ) -> Usage {
@@ -153,7 +150,7 @@ pub fn recount(
             let is_subject = subject.is_some_and(|s| {
                 s.kind.kind == kind.kind && s.kind.group.is_empty() && Some(s.name) == name
             });
-            if is_subject {
+            if is_subject || !scopes.matches(kind, &object) {
                 continue;
             }
             add_into(&mut used, &mask(&usage(kind, &object), &measured));
@@ -171,19 +168,22 @@ pub enum Outcome {
     Denied(String),
 }
 
-/// A create of `object` against `quotas` (Kubernetes' `CheckRequest`): a pod must set
-/// every cpu/memory resource a quota constrains; a constrained resource may not be used
-/// negatively; then each quota constraining something the object uses is charged with it,
-/// unless that would take it over a hard limit.
-pub fn charge(
+/// What a pod must set or may not use against the quotas that count it (Kubernetes'
+/// pod `Constraints`, and its check for negative usage): a pod must set every cpu/memory
+/// resource such a quota constrains, and a constrained resource may not be used
+/// negatively. `Some` is the denial.
+pub fn constraints(
     quotas: &[Quota],
     subject: Subject<'_>,
     object: &Value,
-    objects: &dyn Objects,
-) -> Outcome {
-    let delta = usage(&subject.kind, object);
+    delta: &Usage,
+) -> Option<String> {
+    let counting: Vec<&Quota> = quotas
+        .iter()
+        .filter(|q| q.scopes.matches(&subject.kind, object))
+        .collect();
     if subject.kind.group.is_empty() && subject.kind.kind == "Pod" {
-        for quota in quotas {
+        for quota in &counting {
             let required: BTreeSet<String> = quota
                 .hard
                 .keys()
@@ -192,25 +192,59 @@ pub fn charge(
                 .collect();
             let missing = pod::missing(object, &required);
             if !missing.is_empty() {
-                return Outcome::Denied(message::must_specify(&quota.name, &missing));
+                return Some(message::must_specify(&quota.name, &missing));
             }
         }
     }
-    let negative: Vec<String> = crate::resources::negative(&delta)
+    let negative: Vec<String> = crate::resources::negative(delta)
         .into_iter()
-        .filter(|name| quotas.iter().any(|q| q.hard.contains_key(name)))
+        .filter(|name| counting.iter().any(|q| q.hard.contains_key(name)))
         .collect();
-    if !negative.is_empty() {
-        return Outcome::Denied(message::negative(&negative));
-    }
-    let delta = non_zero(delta);
+    (!negative.is_empty()).then(|| message::negative(&negative))
+}
+
+/// What a write does to one namespace's quotas (Kubernetes' `CheckRequest`, plus the
+/// release the quota controller would make on its next recount).
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    /// The object written (for a delete, the one deleted): whether a quota's scopes count
+    /// it.
+    pub object: &'a Value,
+    /// What it uses beyond what it used: charged.
+    pub requested: &'a Usage,
+    /// What it no longer uses: given back.
+    pub released: &'a Usage,
+    /// The object is new (a create), so a recount from the cache must leave it out; else
+    /// the cache holds its old version, which the recorded usage includes.
+    pub created: bool,
+}
+
+/// Settles `change` against every quota whose scopes count the object: each that
+/// constrains some of what is requested or released gets one status update, with the
+/// request added (denied when that would take it over a hard limit) and the release given
+/// back (never below zero). A quota being deleted itself gets none.
+pub fn settle(
+    quotas: &[Quota],
+    subject: Subject<'_>,
+    change: Change<'_>,
+    objects: &dyn Objects,
+) -> Outcome {
+    let requested_all = non_zero(change.requested.clone());
+    let released_all = non_zero(change.released.clone());
     let mut updates = Vec::new();
     for quota in quotas {
-        let requested = mask(&delta, &quota.hard);
-        if requested.is_empty() {
+        let itself = subject.kind.group.is_empty()
+            && subject.kind.kind == "ResourceQuota"
+            && subject.name == quota.name;
+        if itself || !quota.scopes.matches(&subject.kind, change.object) {
             continue;
         }
-        let used = quota.used(objects, Some(subject));
+        let requested = mask(&requested_all, &quota.hard);
+        let released = mask(&released_all, &quota.hard);
+        if requested.is_empty() && released.is_empty() {
+            continue;
+        }
+        let used = quota.used(objects, change.created.then_some(subject));
         let mut new = used.clone();
         add_into(&mut new, &requested);
         let exceeded: BTreeSet<String> = requested
@@ -227,34 +261,9 @@ pub fn charge(
                 &exceeded,
             ));
         }
-        updates.push(quota.with_used(&new));
+        updates.push(quota.with_used(&release(&new, &released)));
     }
     Outcome::Allowed(updates)
-}
-
-/// Usage `released` (by a delete, or an update that uses less) given back to every quota
-/// that constrains some of it, never below zero. `subject` (a quota being deleted) gets
-/// no update.
-pub fn give_back(
-    quotas: &[Quota],
-    subject: Subject<'_>,
-    released: &Usage,
-    objects: &dyn Objects,
-) -> Vec<Value> {
-    let released = non_zero(released.clone());
-    let mut updates = Vec::new();
-    for quota in quotas {
-        let is_subject = subject.kind.group.is_empty()
-            && subject.kind.kind == "ResourceQuota"
-            && subject.name == quota.name;
-        let returned = mask(&released, &quota.hard);
-        if is_subject || returned.is_empty() {
-            continue;
-        }
-        let used = quota.used(objects, None);
-        updates.push(quota.with_used(&release(&used, &returned)));
-    }
-    updates
 }
 
 #[cfg(test)]

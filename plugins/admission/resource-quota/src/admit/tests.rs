@@ -476,25 +476,93 @@ fn updates_are_not_charged_and_finishing_gives_back() {
     );
 }
 
-/// Quotas with scopes are not supported: they match nothing and are reported.
+/// A scoped quota counts only the pods in its scopes ("BestEffort: match pods that have
+/// best effort quality of service"); a scope the plugin does not know leaves the quota
+/// unenforced, and says so.
 #[test]
-fn scoped_quotas_are_ignored_and_noted() {
+fn scoped_quotas_count_only_their_pods() {
     let mut scoped = quota(
         "best-effort",
         "1",
-        json!({"pods": "0"}),
-        json!({"pods": "0"}),
+        json!({"pods": "1"}),
+        json!({"pods": "1"}),
     );
     scoped["spec"]["scopes"] = json!(["BestEffort"]);
     let objects = Fake::default().with("ResourceQuota", vec![scoped]);
-    let a = answer(
-        &create("Pod", "pods", &pod("p", json!({}), json!({}))),
-        &objects,
+    let best_effort = create("Pod", "pods", &pod("p", json!({}), json!({})));
+    let a = answer(&best_effort, &objects);
+    assert!(
+        denied(&a).is_some_and(|(code, m)| code == 403
+            && m.starts_with("exceeded quota: best-effort, requested: pods=1, used: pods=1")),
+        "{:?}",
+        a.verdict.denied
     );
+    let burstable = create("Pod", "pods", &pod("q", json!({"cpu": "1"}), json!({})));
+    let a = answer(&burstable, &objects);
     assert_eq!(denied(&a), None);
-    assert!(a.verdict.status_updates.is_empty());
+    assert!(a.verdict.status_updates.is_empty(), "not counted");
+
+    let mut unknown = quota("vac", "1", json!({"pods": "0"}), json!({"pods": "0"}));
+    unknown["spec"]["scopes"] = json!(["VolumeAttributesClass"]);
+    let objects = Fake::default().with("ResourceQuota", vec![unknown]);
+    let a = answer(&best_effort, &objects);
+    assert_eq!(denied(&a), None);
     assert_eq!(a.notes.len(), 1);
-    assert!(a.notes[0].contains("best-effort"), "{:?}", a.notes);
+    assert!(a.notes[0].contains("\"vac\""), "{:?}", a.notes);
+}
+
+/// Kubernetes' service evaluator charges updates: a ClusterIP Service turned into a
+/// LoadBalancer takes a `services.loadbalancers` slot; a pod's `resize` is charged and
+/// released in one status update.
+#[test]
+fn updates_that_use_more_are_charged() {
+    let service = |kind: &str| json!({"metadata": {"name": "s"}, "spec": {"type": kind, "ports": [{"port": 80}]}});
+    let quota_of = |used: &str| {
+        quota(
+            "lb",
+            "4",
+            json!({"services.loadbalancers": "1"}),
+            json!({"services.loadbalancers": used}),
+        )
+    };
+    let mut update = request(Operation::Update, "Service", "services", "s");
+    update.object = Some(service("LoadBalancer").to_string());
+    update.old_object = Some(service("ClusterIP").to_string());
+    let free = Fake::default().with("ResourceQuota", vec![quota_of("0")]);
+    assert_eq!(
+        updates(&answer(&update, &free))[0]["status"]["used"],
+        json!({"services.loadbalancers": "1"})
+    );
+    let full = Fake::default().with("ResourceQuota", vec![quota_of("1")]);
+    assert!(denied(&answer(&update, &full)).is_some_and(|(_, m)| {
+        m.starts_with("exceeded quota: lb, requested: services.loadbalancers=1")
+    }));
+
+    let objects = Fake::default().with(
+        "ResourceQuota",
+        vec![quota(
+            "compute",
+            "2",
+            json!({"requests.cpu": "4", "requests.memory": "1Gi"}),
+            json!({"requests.cpu": "1", "requests.memory": "512Mi"}),
+        )],
+    );
+    let before = pod("web", json!({"cpu": "1", "memory": "512Mi"}), json!({}));
+    let after = pod("web", json!({"cpu": "3", "memory": "256Mi"}), json!({}));
+    let mut resize = request(Operation::Update, "Pod", "pods", "web");
+    resize.subresource = Some("resize".into());
+    resize.object = Some(after.to_string());
+    resize.old_object = Some(before.to_string());
+    let a = answer(&resize, &objects);
+    assert_eq!(updates(&a).len(), 1);
+    assert_eq!(
+        updates(&a)[0]["status"]["used"],
+        json!({"requests.cpu": "3", "requests.memory": "256Mi"})
+    );
+    let mut too_big = resize.clone();
+    too_big.object =
+        Some(pod("web", json!({"cpu": "5", "memory": "512Mi"}), json!({})).to_string());
+    assert!(denied(&answer(&too_big, &objects)).is_some());
 }
 
 #[test]

@@ -99,7 +99,7 @@ fn recount_measures_cached_objects() {
         },
         name: "new",
     };
-    let used = recount(&hard, &partial, &objects, Some(subject));
+    let used = recount(&hard, &partial, &Scopes::default(), &objects, Some(subject));
     assert_eq!(
         printed(&used),
         strings(&[
@@ -144,12 +144,16 @@ fn with_used_keeps_metadata_and_sets_the_status() {
     );
 }
 
-/// "scopes" and "scopeSelector" are not supported: the quota is ignored, with a reason.
+/// Known scopes are read; an unknown one leaves the quota out, with a reason naming it.
 #[test]
-fn scoped_quotas_are_refused_with_a_reason() {
+fn scoped_quotas_are_read_and_unknown_scopes_refused_with_a_reason() {
+    let scoped = quota(json!({"metadata": {"name": "scoped"},
+        "spec": {"hard": {"pods": "1"}, "scopes": ["BestEffort"]}}));
+    assert_ne!(scoped.scopes, Scopes::default());
     for spec in [
-        json!({"hard": {"pods": "1"}, "scopes": ["BestEffort"]}),
-        json!({"hard": {"pods": "1"}, "scopeSelector": {"matchExpressions": []}}),
+        json!({"hard": {"pods": "1"}, "scopes": ["VolumeAttributesClass"]}),
+        json!({"hard": {"pods": "1"}, "scopeSelector": {"matchExpressions": [
+            {"scopeName": "Unknown", "operator": "Exists"}]}}),
     ] {
         let read = Quota::read(json!({"metadata": {"name": "scoped"}, "spec": spec}));
         assert!(
@@ -177,7 +181,19 @@ fn give_back_never_goes_below_zero_and_skips_a_deleted_quota() {
         },
         name: "p",
     };
-    let updates = give_back(std::slice::from_ref(&q), pod, &released, &Fake::default());
+    let give_back = |q: &[Quota], subject, released: &Usage| {
+        let change = Change {
+            object: &Value::Null,
+            requested: &Usage::new(),
+            released,
+            created: false,
+        };
+        match settle(q, subject, change, &Fake::default()) {
+            Outcome::Allowed(updates) => updates,
+            Outcome::Denied(why) => panic!("{why}"),
+        }
+    };
+    let updates = give_back(std::slice::from_ref(&q), pod, &released);
     assert_eq!(updates.len(), 1);
     assert_eq!(
         updates[0]["status"]["used"],
@@ -193,5 +209,5 @@ fn give_back_never_goes_below_zero_and_skips_a_deleted_quota() {
         },
         name: "q",
     };
-    assert!(give_back(&[q], itself, &released, &Fake::default()).is_empty());
+    assert!(give_back(&[q], itself, &released).is_empty());
 }
