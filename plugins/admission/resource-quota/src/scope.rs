@@ -15,6 +15,7 @@
 //! claims, `VolumeAttributesClass`) makes the quota unenforced, and it says so.
 
 use keel_sdk::quantity::Quantity;
+use keel_sdk::quantity::resources::{ResourceList, containers, read};
 use serde_json::Value;
 
 use crate::usage::Kind;
@@ -149,25 +150,21 @@ fn terminating(pod: &Value) -> bool {
         .is_some_and(|seconds| seconds >= 0)
 }
 
-/// QoS class BestEffort: no cpu or memory request or limit above zero anywhere in the pod.
+/// QoS class BestEffort: no cpu or memory request or limit above zero anywhere in the pod
+/// (its containers, init containers and pod-level resources).
 fn best_effort(pod: &Value) -> bool {
-    let containers = ["/spec/containers", "/spec/initContainers"]
+    let compute = |list: &ResourceList| {
+        list.iter()
+            .any(|(name, q)| matches!(name.as_str(), "cpu" | "memory") && *q > Quantity::ZERO)
+    };
+    let in_containers = ["containers", "initContainers"]
         .into_iter()
-        .filter_map(|list| pod.pointer(list).and_then(Value::as_array))
-        .flatten()
-        .filter_map(|container| container.get("resources"));
-    let pod_level = pod.pointer("/spec/resources");
-    !containers.chain(pod_level).any(|resources| {
-        ["requests", "limits"].into_iter().any(|part| {
-            ["cpu", "memory"].into_iter().any(|name| {
-                resources
-                    .get(part)
-                    .and_then(|list| list.get(name))
-                    .and_then(Quantity::from_json)
-                    .is_some_and(|q| q > Quantity::ZERO)
-            })
-        })
-    })
+        .flat_map(|field| containers(pod, field))
+        .any(|c| compute(&c.requests) || compute(&c.limits));
+    let pod_level = ["requests", "limits"]
+        .into_iter()
+        .any(|part| compute(&read(pod.pointer(&format!("/spec/resources/{part}")))));
+    !(in_containers || pod_level)
 }
 
 /// An affinity or anti-affinity term, required or preferred, with `namespaces` or a
