@@ -1,15 +1,31 @@
-//! What the benchmark harnesses share: a kept-alive HTTP/1 connection on loopback,
+//! What the benchmark harnesses share: a kept-alive HTTP/1 connection on loopback, timing
+//! a call's p50 and p99 ([`time`]),
 //! ([`native`]) the default scheduler plugins compiled natively, and ([`writes`]) the
 //! create load the store benchmarks send to Keel and etcd.
 
 pub mod native;
 pub mod writes;
 
+use std::time::Instant;
+
 use anyhow::Result;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+
+/// Median and p99 of `n` timed runs of `f`, in nanoseconds.
+pub fn time<T>(n: u32, mut f: impl FnMut() -> Result<T>) -> Result<(f64, f64)> {
+    let mut samples = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let start = Instant::now();
+        std::hint::black_box(f()?);
+        samples.push(start.elapsed().as_nanos() as f64);
+    }
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+    Ok((at(0.5), at(0.99)))
+}
 
 /// An HTTP/1 connection to `127.0.0.1:port` (Nagle off), its driver spawned.
 pub async fn connect(port: u16) -> Result<SendRequest<Full<Bytes>>> {

@@ -73,6 +73,18 @@ fn plugins_api(client: &kube::Client) -> Api<kube::api::DynamicObject> {
     )
 }
 
+/// Asserts that a request was refused 403 for going over quota `name`.
+fn over_quota<T: std::fmt::Debug>(result: Result<T, kube::Error>, name: &str) -> Result<()> {
+    let status = refused(result)?;
+    assert_eq!(status.code, 403, "{}", status.message);
+    assert!(
+        status.message.contains(&format!("exceeded quota: {name}")),
+        "{}",
+        status.message
+    );
+    Ok(())
+}
+
 /// The `Status` of a refused request.
 fn refused<T: std::fmt::Debug>(result: Result<T, kube::Error>) -> Result<kube::core::Status> {
     match result {
@@ -307,16 +319,11 @@ async fn dry_run_runs_the_chain_and_stores_nothing() -> Result<()> {
     // The quota was not charged by the dry run: the one real pod still fits.
     pods.create(&PostParams::default(), &pod("real", "nginx"))
         .await?;
-    let status = refused(
+    over_quota(
         pods.create(&PostParams::default(), &pod("second", "nginx"))
             .await,
+        "q",
     )?;
-    assert_eq!(status.code, 403);
-    assert!(
-        status.message.contains("exceeded quota: q"),
-        "{}",
-        status.message
-    );
     Ok(())
 }
 
@@ -401,28 +408,19 @@ async fn scoped_quotas_count_their_pods_and_updates_are_charged() -> Result<()> 
     };
     pods.create(&PostParams::default(), &pod("plain-1", "nginx"))
         .await?;
-    let status = refused(
+    over_quota(
         pods.create(&PostParams::default(), &pod("plain-2", "nginx"))
             .await,
+        "best-effort",
     )?;
-    assert_eq!(status.code, 403);
-    assert!(
-        status.message.contains("exceeded quota: best-effort"),
-        "{}",
-        status.message
-    );
     // The NotBestEffort quota still has its slot: the best-effort pod was not counted there.
     pods.create(&PostParams::default(), &with_cpu("cpu-1")?)
         .await?;
-    let status = refused(
+    over_quota(
         pods.create(&PostParams::default(), &with_cpu("cpu-2")?)
             .await,
+        "burstable",
     )?;
-    assert!(
-        status.message.contains("exceeded quota: burstable"),
-        "{}",
-        status.message
-    );
     for name in ["best-effort", "burstable"] {
         let quota = serde_json::to_value(quotas.get(name).await?)?;
         assert_eq!(quota["status"]["used"]["pods"], "1", "{quota}");
@@ -446,17 +444,12 @@ async fn scoped_quotas_count_their_pods_and_updates_are_charged() -> Result<()> 
         quota["status"]["used"]["services.loadbalancers"], "1",
         "{quota}"
     );
-    let status = refused(
+    over_quota(
         services
             .patch("back", &PatchParams::default(), &to_lb)
             .await,
+        "lb",
     )?;
-    assert_eq!(status.code, 403);
-    assert!(
-        status.message.contains("exceeded quota: lb"),
-        "{}",
-        status.message
-    );
     let back = serde_json::to_value(services.get("back").await?)?;
     assert_ne!(
         back["spec"]["type"], "LoadBalancer",

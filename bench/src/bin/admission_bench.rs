@@ -31,10 +31,10 @@ use keel::catalog::install::PluginSeed;
 use keel::cluster::{CustomAdmission, InProcess, ServerConfig};
 use keel::object::patch::PatchType;
 use keel::plugin::calls::{AdmissionRequest, ObjectRef, Operation, UserInfo};
-use keel::plugin::{CacheView, CallError, Plugin, PluginType};
+use keel::plugin::{CacheView, Plugin, PluginType};
 use keel::registry::admission::{Admission, AdmitFuture, Admitted, Attempt};
 use keel::registry::{ApiError, Part, WriteOptions};
-use keel_bench::connect;
+use keel_bench::{connect, time};
 use keel_plugin_artifacts as artifacts;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -251,26 +251,17 @@ fn alone(chain: &[Arc<Plugin>]) -> Result<Vec<String>> {
         old_object: None,
         dry_run: true,
     };
-    let p50 = |mut call: Box<dyn FnMut() -> Result<(), CallError> + '_>| -> Result<f64> {
-        let mut samples = Vec::with_capacity(1000);
-        for _ in 0..1000 {
-            let started = Instant::now();
-            call()?;
-            samples.push(started.elapsed().as_secs_f64() * 1e6);
-        }
-        samples.sort_by(f64::total_cmp);
-        Ok(samples[samples.len() / 2])
-    };
     chain
         .iter()
         .map(|plugin| {
-            let mutate = p50(Box::new(|| {
-                plugin.mutate(view.clone(), &request).map(|_| ())
-            }))?;
-            let validate = p50(Box::new(|| {
-                plugin.validate(view.clone(), &request).map(|_| ())
-            }))?;
-            Ok(format!("{} {mutate:.1} / {validate:.1} us", plugin.name()))
+            let (mutate, _) = time(1000, || Ok(plugin.mutate(view.clone(), &request)?))?;
+            let (validate, _) = time(1000, || Ok(plugin.validate(view.clone(), &request)?))?;
+            Ok(format!(
+                "{} {:.1} / {:.1} us",
+                plugin.name(),
+                mutate / 1e3,
+                validate / 1e3
+            ))
         })
         .collect()
 }

@@ -14,6 +14,7 @@ use keel::object::patch::PatchType;
 use keel::plugin::calls::{Candidates, FixedNodes, FixedTable, Node, NodeUsage, Pod, Resources};
 use keel::plugin::{CallStats, Limits, Plugin, PluginHost, PluginSpec, PluginType, Tables, digest};
 use keel::registry::{Objects, Part, WriteOptions};
+use keel_bench::time;
 use keel_plugin_artifacts as artifacts;
 use keel_sdk::scheduler as sdk;
 use serde_json::json;
@@ -113,19 +114,6 @@ fn load_with(
         ..PluginSpec::new(plugin_type, digest(&bytes))
     };
     Ok(host.load(name, spec, &bytes, Arc::new(CallStats::default()))?)
-}
-
-/// Median and p99 of `n` timed runs of `f`, in nanoseconds.
-fn time<T>(n: u32, mut f: impl FnMut() -> Result<T>) -> Result<(f64, f64)> {
-    let mut samples = Vec::with_capacity(n as usize);
-    for _ in 0..n {
-        let start = Instant::now();
-        std::hint::black_box(f()?);
-        samples.push(start.elapsed().as_nanos() as f64);
-    }
-    samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
-    Ok((at(0.5), at(0.99)))
 }
 
 /// Times an empty call and prints it; returns its p50 in nanoseconds.

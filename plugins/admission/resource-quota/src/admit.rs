@@ -58,6 +58,19 @@ pub fn validate(request: &Request, objects: &dyn Objects) -> Result<Answer, Plug
         },
         name: &request.name,
     };
+    // The quotas first: most namespaces have none, and then no usage need be measured.
+    let mut notes = Vec::new();
+    let quotas: Vec<Quota> = objects
+        .list("ResourceQuota")
+        .into_iter()
+        .filter_map(|q| Quota::read(q).map_err(|why| notes.push(why)).ok())
+        .collect();
+    if quotas.is_empty() {
+        return Ok(Answer {
+            verdict: Verdict::allow(),
+            notes,
+        });
+    }
     let object = parse(request.object.as_deref())?;
     let old = parse(request.old_object.as_deref())?;
     let none = Usage::new();
@@ -78,15 +91,6 @@ pub fn validate(request: &Request, objects: &dyn Objects) -> Result<Answer, Plug
     };
     let created = request.operation == Operation::Create;
     if !created && requested.is_empty() && released.is_empty() {
-        return Ok(allow());
-    }
-    let mut notes = Vec::new();
-    let quotas: Vec<Quota> = objects
-        .list("ResourceQuota")
-        .into_iter()
-        .filter_map(|q| Quota::read(q).map_err(|why| notes.push(why)).ok())
-        .collect();
-    if quotas.is_empty() {
         return Ok(Answer {
             verdict: Verdict::allow(),
             notes,
