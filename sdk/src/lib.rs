@@ -36,6 +36,7 @@
 
 pub mod admission;
 pub mod controller;
+pub mod json;
 pub mod labels;
 pub mod network;
 pub mod scheduler;

@@ -10,13 +10,19 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy,
+};
 
 use super::error::LoadError;
 use super::limits::MAX_MEMORY_BYTES;
 
 /// How often epochs advance: the granularity of call deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Set to `perfmap`, plugins' compiled functions are listed in `/tmp/perf-<pid>.map`, so
+/// `perf` names them (by the names in the component's name section, if it kept one).
+pub const PROFILER_VAR: &str = "KEEL_PLUGIN_PROFILER";
 
 /// Component instances (all plugins' warm instances together) the pool has room for.
 const TOTAL_COMPONENT_INSTANCES: u32 = 1000;
@@ -107,5 +113,8 @@ pub(crate) fn config(key: EngineKey) -> Config {
         .consume_fuel(key.metered)
         .max_wasm_stack(key.stack_bytes as usize)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    if std::env::var_os(PROFILER_VAR).is_some_and(|v| v == "perfmap") {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     config
 }

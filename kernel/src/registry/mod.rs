@@ -63,6 +63,11 @@ impl Objects {
         self.admission.set(admission).is_ok()
     }
 
+    /// The admission every write passes through, once installed.
+    pub fn admission(&self) -> Option<&Arc<dyn Admission>> {
+        self.admission.get()
+    }
+
     /// The kinds served.
     pub fn kinds(&self) -> &Registry {
         &self.kinds

@@ -1,6 +1,7 @@
 //! Reading and writing the parts of objects every controller touches: metadata,
 //! `ownerReferences`, conditions, and a pod's readiness, as Kubernetes defines them.
 
+use crate::json::At;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -34,12 +35,12 @@ fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
 
 /// `metadata.labels`.
 pub fn labels(object: &Value) -> BTreeMap<String, String> {
-    string_map(object.pointer("/metadata/labels"))
+    string_map(object.at("/metadata/labels"))
 }
 
 /// `metadata.annotations`.
 pub fn annotations(object: &Value) -> BTreeMap<String, String> {
-    string_map(object.pointer("/metadata/annotations"))
+    string_map(object.at("/metadata/annotations"))
 }
 
 fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
@@ -56,14 +57,14 @@ fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
 /// Whether the object is being deleted (`metadata.deletionTimestamp` set).
 pub fn is_deleting(object: &Value) -> bool {
     object
-        .pointer("/metadata/deletionTimestamp")
+        .at("/metadata/deletionTimestamp")
         .is_some_and(|t| !t.is_null())
 }
 
 /// `metadata.finalizers`.
 pub fn finalizers(object: &Value) -> Vec<String> {
     object
-        .pointer("/metadata/finalizers")
+        .at("/metadata/finalizers")
         .and_then(Value::as_array)
         .map(|list| {
             list.iter()
@@ -111,7 +112,7 @@ impl OwnerReference {
 /// `metadata.ownerReferences` (entries that do not parse are skipped).
 pub fn owner_references(object: &Value) -> Vec<OwnerReference> {
     object
-        .pointer("/metadata/ownerReferences")
+        .at("/metadata/ownerReferences")
         .and_then(Value::as_array)
         .map(|refs| {
             refs.iter()
@@ -170,7 +171,7 @@ pub fn without_owner_reference(mut object: Value, owner_uid: &str) -> Value {
 /// The selector at `pointer` in `object` (a `metav1.LabelSelector`; absent is null and
 /// matches nothing).
 pub fn selector_at(object: &Value, pointer: &str) -> Result<Selector, SelectorError> {
-    let json = match object.pointer(pointer) {
+    let json = match object.at(pointer) {
         None | Some(Value::Null) => None,
         Some(value) => Some(
             LabelSelector::deserialize(value)
@@ -183,7 +184,7 @@ pub fn selector_at(object: &Value, pointer: &str) -> Result<Selector, SelectorEr
 /// The condition of `condition_type` in `object`'s `status.conditions`.
 pub fn condition<'a>(object: &'a Value, condition_type: &str) -> Option<&'a Value> {
     object
-        .pointer("/status/conditions")?
+        .at("/status/conditions")?
         .as_array()?
         .iter()
         .find(|c| c.get("type").and_then(Value::as_str) == Some(condition_type))
@@ -266,7 +267,7 @@ pub fn set_condition(object: &mut Value, condition: &Condition<'_>, now_millis: 
 /// Whether a pod is active: not being deleted and not finished (phase neither
 /// `Succeeded` nor `Failed`), as the ReplicaSet controller counts pods.
 pub fn pod_is_active(pod: &Value) -> bool {
-    let phase = pod.pointer("/status/phase").and_then(Value::as_str);
+    let phase = pod.at("/status/phase").and_then(Value::as_str);
     !is_deleting(pod) && !matches!(phase, Some("Succeeded" | "Failed"))
 }
 

@@ -12,6 +12,7 @@
 //! image is under none of the prefixes, naming the container and the image. `mutate`
 //! changes nothing.
 
+use keel_sdk::json::At;
 use std::collections::BTreeMap;
 
 use keel_sdk::admission::{
@@ -50,8 +51,8 @@ pub fn pod_spec<'a>(kind: &str, object: &'a serde_json::Value) -> Option<&'a ser
         | "StatefulSet"
         | "DaemonSet"
         | "Job"
-        | "ReplicationController" => object.pointer("/spec/template/spec"),
-        "CronJob" => object.pointer("/spec/jobTemplate/spec/template/spec"),
+        | "ReplicationController" => object.at("/spec/template/spec"),
+        "CronJob" => object.at("/spec/jobTemplate/spec/template/spec"),
         _ => None,
     }
 }

@@ -2,6 +2,7 @@
 //! request and the namespace's LimitRanges (fetched through a closure only when needed).
 
 use keel_sdk::admission::{Operation, PluginError, Request, Verdict};
+use keel_sdk::json::At;
 use serde_json::Value;
 
 use crate::check::{aggregate, check_claim, check_pod};
@@ -48,7 +49,7 @@ fn bounded_part(target: Target, object: &Value) -> Value {
             .iter()
             .flat_map(|field| {
                 object
-                    .pointer(&format!("/spec/{field}"))
+                    .at(&format!("/spec/{field}"))
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
@@ -61,7 +62,7 @@ fn bounded_part(target: Target, object: &Value) -> Value {
             })
             .collect(),
         Target::Claim => object
-            .pointer("/spec/resources/requests")
+            .at("/spec/resources/requests")
             .cloned()
             .unwrap_or_default(),
     }

@@ -2,6 +2,7 @@
 //! `Pod` and `PersistentVolumeClaim` items, with Kubernetes' messages, several violations
 //! joined as its error aggregate joins them.
 
+use keel_sdk::json::At;
 use serde_json::Value;
 
 use crate::amount::{Amount, ResourceList, resource_list};
@@ -172,7 +173,7 @@ pub fn check_pod(pod: &Value, items: &[Item]) -> Vec<String> {
 /// Every violation of `items` by a PersistentVolumeClaim's `spec.resources.requests`
 /// (Kubernetes' `PersistentVolumeClaimValidateLimitFunc`).
 pub fn check_claim(claim: &Value, items: &[Item]) -> Vec<String> {
-    let requests = resource_list(claim.pointer("/spec/resources/requests"));
+    let requests = resource_list(claim.at("/spec/resources/requests"));
     let none = ResourceList::new();
     let mut out = Vec::new();
     for item in items

@@ -2,6 +2,7 @@
 //! object), and the pod-wide requests and limits a `type: Pod` item bounds
 //! (`keel_sdk::quantity::resources::pod_total`, the count the scheduler and the quota use).
 
+use keel_sdk::json::At;
 use keel_sdk::quantity::resources;
 use serde_json::Value;
 
@@ -82,7 +83,7 @@ pub fn containers(pod: &Value) -> Vec<Container<'_>> {
     [Section::Containers, Section::InitContainers]
         .into_iter()
         .flat_map(|section| {
-            pod.pointer(&format!("/spec/{}", section.field()))
+            pod.at(&format!("/spec/{}", section.field()))
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()

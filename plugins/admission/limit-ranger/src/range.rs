@@ -3,6 +3,7 @@
 //! API server fills into a `Container` item when the LimitRange is stored (Keel stores it
 //! as written, so the plugin applies them when reading).
 
+use keel_sdk::json::At;
 use serde_json::Value;
 
 use crate::amount::{ResourceList, resource_list};
@@ -93,7 +94,7 @@ impl Item {
 /// The items of one LimitRange object (`spec.limits`), in order.
 pub fn items(limit_range: &Value) -> Vec<Item> {
     limit_range
-        .pointer("/spec/limits")
+        .at("/spec/limits")
         .and_then(Value::as_array)
         .map(|items| items.iter().filter_map(Item::read).collect())
         .unwrap_or_default()

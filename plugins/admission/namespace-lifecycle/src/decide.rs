@@ -3,6 +3,7 @@
 //! and a namespace lookup, so native tests cover every path.
 
 use keel_sdk::admission::{Operation, Request, Verdict};
+use keel_sdk::json::At;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -28,9 +29,9 @@ impl Default for Config {
 /// `Terminating`.
 pub fn is_terminating(namespace: &Value) -> bool {
     namespace
-        .pointer("/metadata/deletionTimestamp")
+        .at("/metadata/deletionTimestamp")
         .is_some_and(|t| !t.is_null())
-        || namespace.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
+        || namespace.at("/status/phase").and_then(Value::as_str) == Some("Terminating")
 }
 
 /// Whether the request is about the core `Namespace` kind itself.

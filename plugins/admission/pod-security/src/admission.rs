@@ -4,6 +4,7 @@
 //! and runtime classes, status and other subresources, and pod updates that change no image
 //! are let through unchecked.
 
+use keel_sdk::json::At;
 use serde_json::{Map, Value};
 
 use keel_sdk::admission::Operation;
@@ -178,7 +179,7 @@ pub fn review_workload(
     if errors.is_empty() && policy.warn == Level::Privileged {
         return Decision::allow();
     }
-    let Some(template) = request.object.and_then(|o| o.pointer(pointer)) else {
+    let Some(template) = request.object.and_then(|o| o.at(pointer)) else {
         return Decision::allow();
     };
     let pod = Pod::of(template);

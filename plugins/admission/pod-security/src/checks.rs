@@ -7,6 +7,7 @@
 pub mod baseline;
 pub mod restricted;
 
+use keel_sdk::json::At;
 use serde_json::{Map, Value};
 
 use crate::level::Level;
@@ -41,7 +42,7 @@ impl<'a> Pod<'a> {
 
     /// The value at `pointer` under the pod's `securityContext`, unless absent or null.
     pub fn context(&self, pointer: &str) -> Option<&'a Value> {
-        present(self.spec.pointer(&format!("/securityContext{pointer}")))
+        present(self.spec.get("securityContext")?.at(pointer))
     }
 
     /// The pod's annotations.
@@ -52,7 +53,7 @@ impl<'a> Pod<'a> {
     /// Whether the pod declares a Windows OS (`spec.os.name`), which exempts it from the
     /// Linux-only restricted checks.
     pub fn is_windows(&self) -> bool {
-        self.spec.pointer("/os/name").and_then(Value::as_str) == Some("windows")
+        self.spec.at("/os/name").and_then(Value::as_str) == Some("windows")
     }
 }
 
@@ -72,7 +73,7 @@ pub fn name(container: &Value) -> String {
 
 /// The value at `pointer` under a container's `securityContext`, unless absent or null.
 pub fn context<'a>(container: &'a Value, pointer: &str) -> Option<&'a Value> {
-    present(container.pointer(&format!("/securityContext{pointer}")))
+    present(container.get("securityContext")?.at(pointer))
 }
 
 /// The strings of a JSON list.

@@ -34,6 +34,7 @@ use keel_sdk::admission::{
     Admission, Level as LogLevel, Mutation, ObjectRef, PluginError, Request, Verdict, cache,
     config, host,
 };
+use keel_sdk::json::At;
 use serde_json::{Map, Value};
 
 use admission::{Decision, Denial, Target};
@@ -48,7 +49,7 @@ fn namespace_labels(name: &str) -> Option<Map<String, Value>> {
         name: name.into(),
     })?;
     let namespace: Value = serde_json::from_str(&text).ok()?;
-    namespace.pointer("/metadata/labels")?.as_object().cloned()
+    namespace.at("/metadata/labels")?.as_object().cloned()
 }
 
 /// The pods of namespace `name`, from the host's cache.

@@ -2,6 +2,7 @@
 //! a level (422 Invalid otherwise), and raising the enforce level warns about the existing
 //! pods it would deny (what `kubectl label --dry-run=server` relies on).
 
+use keel_sdk::json::At;
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
@@ -17,7 +18,7 @@ use crate::level::{LabelError, Level, policy};
 pub const MAX_PODS: usize = 3000;
 
 fn labels(object: Option<&Value>) -> Option<&Map<String, Value>> {
-    object?.pointer("/metadata/labels")?.as_object()
+    object?.at("/metadata/labels")?.as_object()
 }
 
 fn invalid(errors: &[LabelError]) -> Decision {
@@ -67,7 +68,7 @@ pub fn review_namespace(
 
 /// The controller that owns a pod (its `ownerReferences` entry with `controller: true`).
 fn controller_uid(pod: &Value) -> Option<&str> {
-    pod.pointer("/metadata/ownerReferences")?
+    pod.at("/metadata/ownerReferences")?
         .as_array()?
         .iter()
         .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))?
@@ -114,7 +115,7 @@ pub fn existing_pod_warnings(
         }
         let key = reasons(&violations);
         let name = pod
-            .pointer("/metadata/name")
+            .at("/metadata/name")
             .and_then(Value::as_str)
             .unwrap_or_default();
         match groups.iter_mut().find(|(k, _, _)| *k == key) {

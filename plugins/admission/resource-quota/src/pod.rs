@@ -2,6 +2,7 @@
 //! (`PodRequests`/`PodLimits`, from `keel_sdk::quantity::resources`) under quota's
 //! resource names, and which containers fail to set a resource a quota constrains.
 
+use keel_sdk::json::At;
 use std::collections::{BTreeMap, BTreeSet};
 
 use keel_sdk::quantity::Quantity;
@@ -59,7 +60,7 @@ pub fn compute_usage(requests: &Usage, limits: &Usage) -> Usage {
 /// no longer charged.
 pub fn is_terminal(pod: &Value) -> bool {
     matches!(
-        pod.pointer("/status/phase").and_then(Value::as_str),
+        pod.at("/status/phase").and_then(Value::as_str),
         Some("Succeeded" | "Failed")
     )
 }

@@ -5,6 +5,7 @@
 //! per quota. The answer's status updates are whole quota objects as read, with a new
 //! `status`, so the host can guard each by its `resourceVersion`.
 
+use keel_sdk::json::At;
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
@@ -51,7 +52,7 @@ impl Quota {
     /// Reads a quota; `Err` says why it is ignored (a scope this plugin does not know).
     pub fn read(object: Value) -> Result<Quota, String> {
         let name = object
-            .pointer("/metadata/name")
+            .at("/metadata/name")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
@@ -60,11 +61,11 @@ impl Quota {
                 "ResourceQuota {name:?} has a {what}, which this plugin does not support: it is not enforced"
             )
         })?;
-        let hard = read(object.pointer("/spec/hard"));
-        let status_hard = read(object.pointer("/status/hard"));
-        let used = read(object.pointer("/status/used"));
+        let hard = read(object.at("/spec/hard"));
+        let status_hard = read(object.at("/status/hard"));
+        let used = read(object.at("/status/used"));
         let current = status_hard == hard
-            && object.pointer("/status/used").is_some_and(Value::is_object)
+            && object.at("/status/used").is_some_and(Value::is_object)
             && hard.keys().all(|k| used.contains_key(k));
         Ok(Quota {
             recorded: current.then(|| mask(&used, &hard)),
@@ -86,7 +87,7 @@ impl Quota {
         match &self.recorded {
             Some(used) => used.clone(),
             None => {
-                let partial = read(self.object.pointer("/status/used"));
+                let partial = read(self.object.at("/status/used"));
                 recount(&self.hard, &partial, &self.scopes, objects, subject)
             }
         }
@@ -98,7 +99,7 @@ impl Quota {
         let mut object = self.object.clone();
         let hard = self
             .object
-            .pointer("/spec/hard")
+            .at("/spec/hard")
             .cloned()
             .unwrap_or_else(|| Value::Object(Map::new()));
         if let Some(map) = object.as_object_mut() {
@@ -146,7 +147,7 @@ pub fn recount(
             .map(|name| (name.clone(), Default::default()))
             .collect();
         for object in objects.list(kind.kind) {
-            let name = object.pointer("/metadata/name").and_then(Value::as_str);
+            let name = object.at("/metadata/name").and_then(Value::as_str);
             let is_subject = subject.is_some_and(|s| {
                 s.kind.kind == kind.kind && s.kind.group.is_empty() && Some(s.name) == name
             });

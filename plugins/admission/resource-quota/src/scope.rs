@@ -14,6 +14,7 @@
 //! (Kubernetes' other evaluators match no scope). A scope this plugin does not know (for
 //! claims, `VolumeAttributesClass`) makes the quota unenforced, and it says so.
 
+use keel_sdk::json::At;
 use keel_sdk::quantity::Quantity;
 use keel_sdk::quantity::resources::{ResourceList, containers, read};
 use serde_json::Value;
@@ -58,7 +59,7 @@ impl Scopes {
     /// does not know.
     pub fn read(quota: &Value) -> Result<Scopes, String> {
         let mut terms = Vec::new();
-        let listed = quota.pointer("/spec/scopes").and_then(Value::as_array);
+        let listed = quota.at("/spec/scopes").and_then(Value::as_array);
         for scope in listed.into_iter().flatten() {
             terms.push(Term {
                 name: name(scope.as_str().unwrap_or_default())?,
@@ -67,7 +68,7 @@ impl Scopes {
             });
         }
         let selected = quota
-            .pointer("/spec/scopeSelector/matchExpressions")
+            .at("/spec/scopeSelector/matchExpressions")
             .and_then(Value::as_array);
         for expression in selected.into_iter().flatten() {
             let field = |f: &str| expression.get(f).and_then(Value::as_str).unwrap_or("");
@@ -129,7 +130,7 @@ impl Term {
             Name::CrossNamespacePodAffinity => cross_namespace_affinity(pod),
             Name::PriorityClass => {
                 let class = pod
-                    .pointer("/spec/priorityClassName")
+                    .at("/spec/priorityClassName")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
                 match self.operator {
@@ -145,7 +146,7 @@ impl Term {
 
 /// `activeDeadlineSeconds` set and not negative.
 fn terminating(pod: &Value) -> bool {
-    pod.pointer("/spec/activeDeadlineSeconds")
+    pod.at("/spec/activeDeadlineSeconds")
         .and_then(Value::as_i64)
         .is_some_and(|seconds| seconds >= 0)
 }
@@ -163,14 +164,14 @@ fn best_effort(pod: &Value) -> bool {
         .any(|c| compute(&c.requests) || compute(&c.limits));
     let pod_level = ["requests", "limits"]
         .into_iter()
-        .any(|part| compute(&read(pod.pointer(&format!("/spec/resources/{part}")))));
+        .any(|part| compute(&read(pod.at(&format!("/spec/resources/{part}")))));
     !(in_containers || pod_level)
 }
 
 /// An affinity or anti-affinity term, required or preferred, with `namespaces` or a
 /// `namespaceSelector`.
 fn cross_namespace_affinity(pod: &Value) -> bool {
-    let affinity = pod.pointer("/spec/affinity");
+    let affinity = pod.at("/spec/affinity");
     ["podAffinity", "podAntiAffinity"]
         .into_iter()
         .filter_map(|kind| affinity.and_then(|a| a.get(kind)))

@@ -4,6 +4,7 @@
 //! `configmaps`, ...). Also which cached kind a quota resource is measured on, so usage can
 //! be recomputed from the admission cache.
 
+use keel_sdk::json::At;
 use keel_sdk::quantity::Quantity;
 use serde_json::Value;
 
@@ -93,11 +94,11 @@ fn one() -> Quantity {
 
 fn service(service: &Value, usage: &mut Usage) {
     let ports = service
-        .pointer("/spec/ports")
+        .at("/spec/ports")
         .and_then(Value::as_array)
         .map_or(0, Vec::len);
     let ports = Quantity::from_units(i64::try_from(ports).unwrap_or(i64::MAX));
-    match service.pointer("/spec/type").and_then(Value::as_str) {
+    match service.at("/spec/type").and_then(Value::as_str) {
         Some("NodePort") => {
             usage.insert("services.nodeports".into(), ports);
         }
@@ -111,11 +112,11 @@ fn service(service: &Value, usage: &mut Usage) {
 
 fn claim(claim: &Value, usage: &mut Usage) {
     let class = claim
-        .pointer("/spec/storageClassName")
+        .at("/spec/storageClassName")
         .and_then(Value::as_str)
         .or_else(|| {
             claim
-                .pointer("/metadata/annotations/volume.beta.kubernetes.io~1storage-class")
+                .at("/metadata/annotations/volume.beta.kubernetes.io~1storage-class")
                 .and_then(Value::as_str)
         })
         .filter(|c| !c.is_empty());
@@ -126,10 +127,10 @@ fn claim(claim: &Value, usage: &mut Usage) {
         );
     }
     let requested = claim
-        .pointer("/spec/resources/requests/storage")
+        .at("/spec/resources/requests/storage")
         .and_then(Quantity::from_json);
     let allocated = claim
-        .pointer("/status/allocatedResources/storage")
+        .at("/status/allocatedResources/storage")
         .and_then(Quantity::from_json);
     let storage = match (requested, allocated) {
         (Some(r), Some(a)) => Some(r.max(a)),
@@ -148,7 +149,7 @@ fn claim(claim: &Value, usage: &mut Usage) {
 pub fn usage(kind: &Kind<'_>, object: &Value) -> Usage {
     let mut usage = Usage::new();
     if object
-        .pointer("/metadata/deletionTimestamp")
+        .at("/metadata/deletionTimestamp")
         .is_some_and(|t| !t.is_null())
     {
         return usage;

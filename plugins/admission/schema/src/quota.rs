@@ -2,6 +2,7 @@
 //! and are whole, non-negative amounts, and a limit range's min, max, defaults and ratios
 //! are consistent (Kubernetes' `ValidateResourceQuotaSpec`, `ValidateLimitRange`).
 
+use keel_sdk::json::At;
 use std::collections::{BTreeMap, BTreeSet};
 
 use keel_sdk::quantity::Quantity;
@@ -16,7 +17,7 @@ use crate::resources::{container_resource_name, entries, quota_resource_name, re
 /// Validates a ResourceQuota: `spec.hard`.
 pub fn validate_resource_quota(quota: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    let hard = quota.pointer("/spec/hard").and_then(Value::as_object);
+    let hard = quota.at("/spec/hard").and_then(Value::as_object);
     let path = Path::new("spec").child("hard");
     for (name, value) in entries(hard) {
         let p = path.key(name);

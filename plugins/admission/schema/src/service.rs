@@ -2,6 +2,7 @@
 //! ports (required unless ExternalName or headless; in range; named when several; unique),
 //! node ports only where a type allows them, and a DNS name for ExternalName services.
 
+use keel_sdk::json::At;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -18,7 +19,7 @@ const TYPES: &[&str] = &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"
 /// Validates a Service object.
 pub fn validate_service(service: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    if let Some(name) = service.pointer("/metadata/name").and_then(Value::as_str) {
+    if let Some(name) = service.at("/metadata/name").and_then(Value::as_str) {
         for msg in dns1035_label(name) {
             errs.push(invalid(
                 Path::new("metadata").child("name"),

@@ -3,6 +3,7 @@
 //! policy Always), Job and CronJob (restart policy OnFailure or Never, schedule), each
 //! template's pod spec checked as a Pod's is, under `spec.template.spec`.
 
+use keel_sdk::json::At;
 use serde_json::{Map, Value};
 
 use crate::field::{BadValue, FieldError, Path, forbidden, invalid, not_supported, required};
@@ -24,9 +25,7 @@ fn spec_of(object: &Value) -> &Value {
 }
 
 fn template_labels(template: &Value) -> Option<&Map<String, Value>> {
-    template
-        .pointer("/metadata/labels")
-        .and_then(Value::as_object)
+    template.at("/metadata/labels").and_then(Value::as_object)
 }
 
 /// The selector of an apps/v1 workload: required, and not empty.
@@ -89,10 +88,7 @@ fn validate_template(
 
 /// A template's restart policy; unset is Always, as Kubernetes defaults it.
 fn restart_policy(template: &Value) -> &str {
-    match template
-        .pointer("/spec/restartPolicy")
-        .and_then(Value::as_str)
-    {
+    match template.at("/spec/restartPolicy").and_then(Value::as_str) {
         None | Some("") => "Always",
         Some(p) => p,
     }
@@ -110,7 +106,7 @@ fn always_running(template: &Value, path: &Path, owner: &str, errs: &mut Vec<Fie
         ));
     }
     if template
-        .pointer("/spec/activeDeadlineSeconds")
+        .at("/spec/activeDeadlineSeconds")
         .is_some_and(|v| !v.is_null())
     {
         errs.push(forbidden(
@@ -184,7 +180,7 @@ pub fn validate_stateful_set(object: &Value) -> Vec<FieldError> {
         check_match(&matcher, template, &template_path, &mut errs);
         let claims: Vec<String> = list(spec, "volumeClaimTemplates")
             .iter()
-            .filter_map(|c| c.pointer("/metadata/name").and_then(Value::as_str))
+            .filter_map(|c| c.at("/metadata/name").and_then(Value::as_str))
             .map(str::to_string)
             .collect();
         validate_template(template, &template_path, &claims, &mut errs);
@@ -321,7 +317,7 @@ pub fn validate_cron_job(object: &Value) -> Vec<FieldError> {
     ] {
         non_negative(spec, field, &path, &mut errs);
     }
-    let job_spec = spec.pointer("/jobTemplate/spec").unwrap_or(&Value::Null);
+    let job_spec = spec.at("/jobTemplate/spec").unwrap_or(&Value::Null);
     validate_job_spec(
         job_spec,
         &path.child("jobTemplate").child("spec"),

@@ -3,6 +3,7 @@
 //! progressDeadlineSeconds 600), and the two derived bounds `MaxSurge` and
 //! `MaxUnavailable` of `deploymentutil`.
 
+use keel_sdk::json::At;
 use std::collections::BTreeMap;
 
 use keel_sdk::controller::{PluginError, objects};
@@ -69,7 +70,7 @@ impl Deployment {
     /// template's labels, or an unknown strategy is an error (Kubernetes' validation
     /// refuses them, and a selector selecting everything is never acted on).
     pub fn read(object: Value) -> Result<Deployment, PluginError> {
-        let int = |pointer: &str| object.pointer(pointer).and_then(Value::as_i64);
+        let int = |pointer: &str| object.at(pointer).and_then(Value::as_i64);
         let replicas = int("/spec/replicas").unwrap_or(1).max(0);
         let selector = objects::selector_at(&object, "/spec/selector")
             .map_err(|e| PluginError::new(format!("invalid label selector: {e}")))?;
@@ -82,10 +83,7 @@ impl Deployment {
                  (it would select all pods)",
             ));
         }
-        let template = object
-            .pointer("/spec/template")
-            .cloned()
-            .unwrap_or(Value::Null);
+        let template = object.at("/spec/template").cloned().unwrap_or(Value::Null);
         let template_labels = objects::labels(&template);
         if !selector.matches(&template_labels) {
             return Err(PluginError::new(
@@ -109,14 +107,11 @@ impl Deployment {
             revision_history_limit: limit_or_none(int("/spec/revisionHistoryLimit"), 10),
             progress_deadline_seconds: limit_or_none(int("/spec/progressDeadlineSeconds"), 600),
             paused: object
-                .pointer("/spec/paused")
+                .at("/spec/paused")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
             selector,
-            selector_json: object
-                .pointer("/spec/selector")
-                .cloned()
-                .unwrap_or_default(),
+            selector_json: object.at("/spec/selector").cloned().unwrap_or_default(),
             template,
             collision_count: int("/status/collisionCount"),
             object,
@@ -155,7 +150,7 @@ impl Deployment {
 
 fn read_strategy(object: &Value, replicas: i64) -> Result<Strategy, PluginError> {
     let kind = object
-        .pointer("/spec/strategy/type")
+        .at("/spec/strategy/type")
         .and_then(Value::as_str)
         .unwrap_or("RollingUpdate");
     match kind {
@@ -163,12 +158,12 @@ fn read_strategy(object: &Value, replicas: i64) -> Result<Strategy, PluginError>
         "RollingUpdate" => {
             let quarter = IntOrPercent::Percent(25);
             let surge = IntOrPercent::read(
-                object.pointer("/spec/strategy/rollingUpdate/maxSurge"),
+                object.at("/spec/strategy/rollingUpdate/maxSurge"),
                 "spec.strategy.rollingUpdate.maxSurge",
                 quarter,
             )?;
             let unavailable = IntOrPercent::read(
-                object.pointer("/spec/strategy/rollingUpdate/maxUnavailable"),
+                object.at("/spec/strategy/rollingUpdate/maxUnavailable"),
                 "spec.strategy.rollingUpdate.maxUnavailable",
                 quarter,
             )?;

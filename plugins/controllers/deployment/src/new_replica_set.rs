@@ -6,6 +6,7 @@
 //! `status.collisionCount` so that the next reconcile tries another name.
 
 use keel_sdk::controller::{PluginError, View, objects};
+use keel_sdk::json::At;
 use serde_json::{Value, json};
 
 use crate::annotations::{self, REVISION};
@@ -51,7 +52,7 @@ pub fn find_and_sync(plan: &mut Plan<'_>) {
     );
     let min_ready = rs
         .object
-        .pointer("/spec/minReadySeconds")
+        .at("/spec/minReadySeconds")
         .and_then(Value::as_i64)
         .unwrap_or(0);
     if min_ready != d.min_ready_seconds {
@@ -98,7 +99,7 @@ pub fn find_or_create(plan: &mut Plan<'_>, view: &dyn View) -> Result<NewReplica
     if let Some(existing) = view.get("apps", "ReplicaSet", &d.namespace, &name) {
         let ours = objects::controller_ref(&existing).is_some_and(|r| r.uid == d.uid);
         let same = existing
-            .pointer("/spec/template")
+            .at("/spec/template")
             .is_some_and(|t| equal_ignore_hash(t, &d.template));
         if ours && same {
             // Ours but not selected any more: released this time, so wait for that.
@@ -114,7 +115,7 @@ pub fn find_or_create(plan: &mut Plan<'_>, view: &dyn View) -> Result<NewReplica
     }
     let template = with_hash_label(&d.template, &hash);
     let labels = template
-        .pointer("/metadata/labels")
+        .at("/metadata/labels")
         .cloned()
         .unwrap_or_else(|| json!({}));
     let mut selector = d.selector_json.clone();

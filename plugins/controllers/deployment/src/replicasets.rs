@@ -3,6 +3,7 @@
 //! Deployment controller uses, and Kubernetes' orderings of ReplicaSets (by creation,
 //! by size, by revision).
 
+use keel_sdk::json::At;
 use std::cmp::Ordering;
 
 use keel_sdk::controller::{objects, time};
@@ -91,15 +92,13 @@ impl ReplicaSet {
 
     /// `spec.template`.
     pub fn template(&self) -> &Value {
-        self.object
-            .pointer("/spec/template")
-            .unwrap_or(&Value::Null)
+        self.object.at("/spec/template").unwrap_or(&Value::Null)
     }
 
     /// The annotation `key`.
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.object
-            .pointer("/metadata/annotations")
+            .at("/metadata/annotations")
             .and_then(|a| a.get(key))
             .and_then(Value::as_str)
     }
@@ -127,7 +126,7 @@ impl ReplicaSet {
     /// reconcile, or unknown).
     pub fn created_millis(&self) -> u64 {
         self.object
-            .pointer("/metadata/creationTimestamp")
+            .at("/metadata/creationTimestamp")
             .and_then(Value::as_str)
             .and_then(time::parse_rfc3339)
             .unwrap_or(if self.original.is_none() { u64::MAX } else { 0 })
@@ -144,7 +143,7 @@ impl ReplicaSet {
     }
 
     fn int(&self, pointer: &str) -> Option<i64> {
-        self.object.pointer(pointer).and_then(Value::as_i64)
+        self.object.at(pointer).and_then(Value::as_i64)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The two finalizers the collector acts on, and removing one from an object.
 
+use keel_sdk::json::At;
 use serde_json::Value;
 
 /// Set by a delete with `propagationPolicy=Orphan`: dependents lose their reference first.
@@ -11,7 +12,7 @@ pub const FOREGROUND_DELETION: &str = "foregroundDeletion";
 /// Whether `object` carries `finalizer`.
 pub fn has(object: &Value, finalizer: &str) -> bool {
     object
-        .pointer("/metadata/finalizers")
+        .at("/metadata/finalizers")
         .and_then(Value::as_array)
         .is_some_and(|list| list.iter().any(|f| f.as_str() == Some(finalizer)))
 }

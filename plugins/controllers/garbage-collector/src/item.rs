@@ -3,6 +3,7 @@
 
 use keel_sdk::controller::objects::{self, OwnerReference};
 use keel_sdk::controller::{Action, Propagation};
+use keel_sdk::json::At;
 use serde_json::Value;
 
 /// An object of a known group and kind.
@@ -66,7 +67,7 @@ impl Item {
             object = objects::without_owner_reference(object, uid);
         }
         let emptied = object
-            .pointer("/metadata/ownerReferences")
+            .at("/metadata/ownerReferences")
             .and_then(Value::as_array)
             .is_some_and(Vec::is_empty);
         if emptied && let Some(Value::Object(metadata)) = object.get_mut("metadata") {

@@ -13,6 +13,7 @@
 #[cfg(test)]
 mod tests;
 
+use keel_sdk::json::At;
 use std::collections::HashSet;
 
 use ipnet::Ipv4Net;
@@ -51,12 +52,12 @@ impl NodeIpam {
 /// The pod CIDRs a node holds (`spec.podCIDRs`, and `spec.podCIDR`), IPv4 only.
 pub fn held(node: &Value) -> Vec<Ipv4Net> {
     let listed = node
-        .pointer("/spec/podCIDRs")
+        .at("/spec/podCIDRs")
         .and_then(Value::as_array)
         .into_iter()
         .flatten();
     listed
-        .chain(node.pointer("/spec/podCIDR"))
+        .chain(node.at("/spec/podCIDR"))
         .filter_map(Value::as_str)
         .filter_map(|text| text.parse().ok())
         .collect()
@@ -93,7 +94,7 @@ impl Reconciler for NodeIpam {
             return Ok(ReconcileResult::done());
         };
         if node
-            .pointer("/spec/podCIDR")
+            .at("/spec/podCIDR")
             .and_then(Value::as_str)
             .is_some_and(|c| !c.is_empty())
         {

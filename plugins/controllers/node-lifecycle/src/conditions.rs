@@ -3,6 +3,7 @@
 //! PIDPressure become `Unknown`.
 
 use keel_sdk::controller::time::format_rfc3339;
+use keel_sdk::json::At;
 use serde_json::{Value, json};
 
 /// The conditions the kubelet posts that an unreachable node gets as `Unknown`.
@@ -26,7 +27,7 @@ pub const NEVER_MESSAGE: &str = "Kubelet never posted node status.";
 pub fn marked_unknown(node: &Value, now_millis: u64) -> Option<Value> {
     let now = format_rfc3339(now_millis);
     let created = node
-        .pointer("/metadata/creationTimestamp")
+        .at("/metadata/creationTimestamp")
         .cloned()
         .unwrap_or(Value::Null);
     let mut node = node.clone();

@@ -4,6 +4,7 @@
 
 use keel_sdk::controller::objects;
 use keel_sdk::controller::{Action, View};
+use keel_sdk::json::At;
 use keel_sdk::labels::Selector;
 use serde_json::Value;
 
@@ -24,7 +25,7 @@ pub fn pods_on(view: &dyn View, node_name: &str) -> Vec<Value> {
     view.list("", "Pod", "", &Selector::everything())
         .into_iter()
         .filter(|pod| {
-            pod.pointer("/spec/nodeName").and_then(Value::as_str) == Some(node_name)
+            pod.at("/spec/nodeName").and_then(Value::as_str) == Some(node_name)
                 && !objects::is_deleting(pod)
         })
         .collect()

@@ -4,6 +4,7 @@
 
 use keel_sdk::controller::objects;
 use keel_sdk::controller::time::parse_rfc3339;
+use keel_sdk::json::At;
 use serde_json::Value;
 
 /// The group of Leases.
@@ -14,7 +15,7 @@ pub const LEASE_NAMESPACE: &str = "kube-node-lease";
 
 fn time_at(object: &Value, pointer: &str) -> Option<u64> {
     object
-        .pointer(pointer)
+        .at(pointer)
         .and_then(Value::as_str)
         .and_then(parse_rfc3339)
 }

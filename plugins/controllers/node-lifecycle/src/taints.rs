@@ -3,6 +3,7 @@
 //! ones swapped out, as Kubernetes does when Ready turns Unknown), removed once it is fresh.
 
 use keel_sdk::controller::time::{format_rfc3339, parse_rfc3339};
+use keel_sdk::json::At;
 use serde_json::{Value, json};
 
 /// The key of the taints on an unreachable node.
@@ -26,7 +27,7 @@ fn is(taint: &Value, key: &str, effect: &str) -> bool {
 }
 
 fn taints(node: &Value) -> Vec<Value> {
-    node.pointer("/spec/taints")
+    node.at("/spec/taints")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default()

@@ -1,6 +1,7 @@
 //! How long a pod tolerates a `NoExecute` taint, as Kubernetes' taint eviction reads its
 //! `spec.tolerations` (`ToleratesTaint`; the first toleration matching the taint counts).
 
+use keel_sdk::json::At;
 use serde_json::Value;
 
 /// How long a pod may stay on a node with the taint.
@@ -40,7 +41,7 @@ pub fn tolerates(toleration: &Value, key: &str, value: &str, effect: &str) -> bo
 /// How long `pod` tolerates the taint `key=value:effect`.
 pub fn tolerance(pod: &Value, key: &str, value: &str, effect: &str) -> Tolerance {
     let first = pod
-        .pointer("/spec/tolerations")
+        .at("/spec/tolerations")
         .and_then(Value::as_array)
         .and_then(|list| list.iter().find(|t| tolerates(t, key, value, effect)));
     let Some(toleration) = first else {

@@ -11,6 +11,7 @@
 //! A ReplicaSet being deleted adopts and releases nothing; it still owns what it controls.
 
 use keel_sdk::controller::{Action, objects};
+use keel_sdk::json::At;
 use keel_sdk::labels::Selector;
 use serde_json::Value;
 
@@ -84,7 +85,7 @@ pub fn terminating_pods(rs: &Value, selector: &Selector, pods: &[Value]) -> usiz
         .filter(|pod| objects::is_deleting(pod))
         .filter(|pod| {
             !matches!(
-                pod.pointer("/status/phase").and_then(Value::as_str),
+                pod.at("/status/phase").and_then(Value::as_str),
                 Some("Succeeded" | "Failed")
             )
         })

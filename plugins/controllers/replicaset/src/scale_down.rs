@@ -17,6 +17,7 @@
 //! logarithm are equal, and the pod with the smaller uid goes first. Pods equal on every
 //! rule keep their order (name order); Kubernetes picks among them at random.
 
+use keel_sdk::json::At;
 use std::collections::{HashMap, HashSet};
 
 use keel_sdk::controller::{objects, time};
@@ -105,7 +106,7 @@ impl<'a> Ranked<'a> {
             on_same_node,
             ready_since: if ready { ready_since(pod) } else { None },
             restarts: max_restarts(pod),
-            created: timestamp(pod.pointer("/metadata/creationTimestamp")),
+            created: timestamp(pod.at("/metadata/creationTimestamp")),
             uid: objects::uid(pod),
         }
     }
@@ -175,14 +176,14 @@ fn log2_age(at_millis: u64, now_millis: u64) -> i64 {
 
 /// `spec.nodeName` ("" when unassigned).
 fn node_name(pod: &Value) -> &str {
-    pod.pointer("/spec/nodeName")
+    pod.at("/spec/nodeName")
         .and_then(Value::as_str)
         .unwrap_or_default()
 }
 
 /// `podPhaseToOrdinal`: Pending 0, Unknown 1, Running 2 (any other phase 0).
 fn phase_ordinal(pod: &Value) -> u8 {
-    match pod.pointer("/status/phase").and_then(Value::as_str) {
+    match pod.at("/status/phase").and_then(Value::as_str) {
         Some("Unknown") => 1,
         Some("Running") => 2,
         _ => 0,
@@ -191,7 +192,7 @@ fn phase_ordinal(pod: &Value) -> u8 {
 
 /// `GetDeletionCostFromPodAnnotations`, with an invalid value read as 0 as the sort does.
 fn deletion_cost(pod: &Value) -> i32 {
-    pod.pointer("/metadata/annotations")
+    pod.at("/metadata/annotations")
         .and_then(|a| a.get(POD_DELETION_COST))
         .and_then(Value::as_str)
         .and_then(|cost| cost.parse().ok())
@@ -211,7 +212,7 @@ fn timestamp(value: Option<&Value>) -> Option<u64> {
 /// container with `restartPolicy: Always`).
 fn max_restarts(pod: &Value) -> (u64, u64) {
     let restarts = |statuses: &str, counts: &dyn Fn(&str) -> bool| {
-        pod.pointer(statuses)
+        pod.at(statuses)
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -221,7 +222,7 @@ fn max_restarts(pod: &Value) -> (u64, u64) {
             .unwrap_or(0)
     };
     let sidecars: HashSet<&str> = pod
-        .pointer("/spec/initContainers")
+        .at("/spec/initContainers")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()

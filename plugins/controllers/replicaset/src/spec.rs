@@ -8,6 +8,7 @@
 //! than act on it.
 
 use keel_sdk::controller::{PluginError, objects};
+use keel_sdk::json::At;
 use keel_sdk::labels::Selector;
 use serde_json::Value;
 
@@ -37,7 +38,7 @@ impl<'a> Spec<'a> {
                 "spec.selector must not be empty (it would select every pod)",
             ));
         }
-        let template = rs.pointer("/spec/template").unwrap_or(&Value::Null);
+        let template = rs.at("/spec/template").unwrap_or(&Value::Null);
         if !selector.matches(&objects::labels(template)) {
             return Err(PluginError::new(
                 "spec.selector does not match spec.template.metadata.labels",
@@ -58,7 +59,7 @@ impl<'a> Spec<'a> {
 
 /// The non-negative int32 at `pointer`, `default` when unset.
 fn count_at(object: &Value, pointer: &str, default: u64) -> Result<u64, PluginError> {
-    match object.pointer(pointer) {
+    match object.at(pointer) {
         None | Some(Value::Null) => Ok(default),
         Some(value) => value
             .as_u64()

@@ -8,6 +8,7 @@
 //! when one of these differs.
 
 use keel_sdk::controller::objects;
+use keel_sdk::json::At;
 use serde_json::{Map, Value, json};
 
 /// What the status reports.
@@ -84,7 +85,7 @@ fn fields(counts: &Counts, generation: i64) -> [(&'static str, i64); 5] {
 /// `rs` with its status set to `counts`, or None when it already says that.
 pub fn updated(rs: &Value, counts: &Counts) -> Option<Value> {
     let generation = rs
-        .pointer("/metadata/generation")
+        .at("/metadata/generation")
         .and_then(Value::as_i64)
         .unwrap_or(0);
     let status = rs.get("status").and_then(Value::as_object);

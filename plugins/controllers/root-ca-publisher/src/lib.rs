@@ -8,6 +8,7 @@
 use keel_sdk::controller::{
     Action, ObjectRef, PluginError, ReconcileResult, Reconciler, View, objects, parse_config,
 };
+use keel_sdk::json::At;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -33,9 +34,7 @@ pub fn desired_action(namespace: &str, ca_cert: &str, existing: Option<Value>) -
             })
             .to_string(),
         )),
-        Some(current)
-            if current.pointer("/data/ca.crt").and_then(Value::as_str) == Some(ca_cert) =>
-        {
+        Some(current) if current.at("/data/ca.crt").and_then(Value::as_str) == Some(ca_cert) => {
             None
         }
         Some(mut current) => {

@@ -1,6 +1,7 @@
 //! The baseline level's checks, one function per control of the Pod Security Standards'
 //! baseline table, each worded as Kubernetes' `pod-security-admission` words it.
 
+use keel_sdk::json::At;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -248,10 +249,7 @@ pub fn host_probes_and_lifecycle(pod: &Pod) -> Option<Violation> {
         for handler in HANDLERS {
             for action in ["httpGet", "tcpSocket"] {
                 let pointer = format!("{handler}/{action}/host");
-                let host = c
-                    .pointer(&pointer)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
+                let host = c.at(&pointer).and_then(Value::as_str).unwrap_or_default();
                 if !host.is_empty() {
                     bad.insert(name(c));
                     hosts.insert(host.to_string());

@@ -3,6 +3,7 @@
 //! none in the cache that has not finished, terminating ones included) is the new
 //! ReplicaSet created, or scaled, to the desired replicas.
 
+use keel_sdk::json::At;
 use std::collections::BTreeSet;
 
 use keel_sdk::controller::{PluginError, View, objects};
@@ -84,7 +85,7 @@ fn old_pods_running(plan: &Plan<'_>, view: &dyn View) -> Running {
         })
         .any(|pod| {
             !matches!(
-                pod.pointer("/status/phase").and_then(Value::as_str),
+                pod.at("/status/phase").and_then(Value::as_str),
                 Some("Succeeded" | "Failed")
             )
         });
