@@ -7,35 +7,50 @@ use std::fmt;
 
 use serde_json::Value;
 
-/// A path to a field: `spec.containers[0].resources.requests[cpu]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Path(String);
+/// A path to a field: `spec.containers[0].resources.requests[cpu]`. Each step borrows the
+/// path above it, so descending allocates nothing; the text is written only for an error.
+#[derive(Clone, Copy, Debug)]
+pub enum Path<'a> {
+    /// A top-level field.
+    Root(&'a str),
+    /// A field under a path.
+    Child(&'a Path<'a>, &'a str),
+    /// An element of a list.
+    Index(&'a Path<'a>, usize),
+    /// An entry of a map.
+    Key(&'a Path<'a>, &'a str),
+}
 
-impl Path {
+impl<'a> Path<'a> {
     /// A path starting at the top-level field `root`.
-    pub fn new(root: &str) -> Path {
-        Path(root.to_string())
+    pub fn new(root: &'a str) -> Path<'a> {
+        Path::Root(root)
     }
 
     /// The field `name` under this one.
-    pub fn child(&self, name: &str) -> Path {
-        Path(format!("{}.{name}", self.0))
+    pub fn child<'b>(&'b self, name: &'b str) -> Path<'b> {
+        Path::Child(self, name)
     }
 
     /// Element `index` of this list.
-    pub fn index(&self, index: usize) -> Path {
-        Path(format!("{}[{index}]", self.0))
+    pub fn index(&self, index: usize) -> Path<'_> {
+        Path::Index(self, index)
     }
 
     /// Entry `key` of this map.
-    pub fn key(&self, key: &str) -> Path {
-        Path(format!("{}[{key}]", self.0))
+    pub fn key<'b>(&'b self, key: &'b str) -> Path<'b> {
+        Path::Key(self, key)
     }
 }
 
-impl fmt::Display for Path {
+impl fmt::Display for Path<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            Path::Root(name) => f.write_str(name),
+            Path::Child(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Index(parent, index) => write!(f, "{parent}[{index}]"),
+            Path::Key(parent, key) => write!(f, "{parent}[{key}]"),
+        }
     }
 }
 
@@ -94,8 +109,8 @@ pub enum Kind {
 /// One field error.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldError {
-    /// The field.
-    pub path: Path,
+    /// The field, as written.
+    pub path: String,
     /// What is wrong with it.
     pub kind: Kind,
     /// Why, after the value; may be empty.
@@ -121,55 +136,55 @@ impl fmt::Display for FieldError {
 }
 
 /// `path: Required value[: detail]`.
-pub fn required(path: Path, detail: &str) -> FieldError {
+pub fn required(path: Path<'_>, detail: &str) -> FieldError {
     FieldError {
-        path,
+        path: path.to_string(),
         kind: Kind::Required,
         detail: detail.into(),
     }
 }
 
 /// `path: Forbidden: detail`.
-pub fn forbidden(path: Path, detail: &str) -> FieldError {
+pub fn forbidden(path: Path<'_>, detail: &str) -> FieldError {
     FieldError {
-        path,
+        path: path.to_string(),
         kind: Kind::Forbidden,
         detail: detail.into(),
     }
 }
 
 /// `path: Invalid value: value: detail`.
-pub fn invalid(path: Path, value: BadValue, detail: &str) -> FieldError {
+pub fn invalid(path: Path<'_>, value: BadValue, detail: &str) -> FieldError {
     FieldError {
-        path,
+        path: path.to_string(),
         kind: Kind::Invalid(value),
         detail: detail.into(),
     }
 }
 
 /// `path: Duplicate value: value`.
-pub fn duplicate(path: Path, value: BadValue) -> FieldError {
+pub fn duplicate(path: Path<'_>, value: BadValue) -> FieldError {
     FieldError {
-        path,
+        path: path.to_string(),
         kind: Kind::Duplicate(value),
         detail: String::new(),
     }
 }
 
 /// `path: Not found: value`.
-pub fn not_found(path: Path, value: BadValue) -> FieldError {
+pub fn not_found(path: Path<'_>, value: BadValue) -> FieldError {
     FieldError {
-        path,
+        path: path.to_string(),
         kind: Kind::NotFound(value),
         detail: String::new(),
     }
 }
 
 /// `path: Unsupported value: value: supported values: "a", "b"`.
-pub fn not_supported(path: Path, value: BadValue, supported: &[&str]) -> FieldError {
+pub fn not_supported(path: Path<'_>, value: BadValue, supported: &[&str]) -> FieldError {
     let quoted: Vec<String> = supported.iter().map(|s| go_quote(s)).collect();
     FieldError {
-        path,
+        path: path.to_string(),
         kind: Kind::NotSupported(value),
         detail: format!("supported values: {}", quoted.join(", ")),
     }
@@ -219,14 +234,23 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn path() -> Path {
-        Path::new("spec").child("containers").index(0)
+    static SPEC: Path<'static> = Path::Root("spec");
+    static CONTAINERS: Path<'static> = Path::Child(&SPEC, "containers");
+
+    /// `spec.containers[0]`.
+    fn path() -> Path<'static> {
+        Path::Index(&CONTAINERS, 0)
     }
 
     #[test]
     fn paths_print_children_indexes_and_keys() {
-        let p = path().child("resources").child("requests").key("cpu");
-        assert_eq!(p.to_string(), "spec.containers[0].resources.requests[cpu]");
+        let container = path();
+        let resources = container.child("resources");
+        let requests = resources.child("requests");
+        assert_eq!(
+            requests.key("cpu").to_string(),
+            "spec.containers[0].resources.requests[cpu]"
+        );
     }
 
     #[test]

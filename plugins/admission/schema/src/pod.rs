@@ -67,8 +67,9 @@ pub fn validate_pod_spec(
         ("containers", containers),
         ("initContainers", list(spec, "initContainers")),
     ] {
+        let list_path = path.child(field);
         for (i, container) in items.iter().enumerate() {
-            let p = path.child(field).index(i);
+            let p = list_path.index(i);
             validate_container(container, &p, &volumes, &mut names, errs);
         }
     }

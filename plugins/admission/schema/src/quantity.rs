@@ -158,7 +158,9 @@ mod tests {
 
     #[test]
     fn values_must_be_non_negative_and_whole_for_counted_resources() {
-        let path = Path::new("spec").child("hard").key("pods");
+        let spec = Path::new("spec");
+        let hard = spec.child("hard");
+        let path = hard.key("pods");
         let mut errs = Vec::new();
         assert!(check_value("pods", &json!("1500m"), &path, &mut errs).is_some());
         assert_eq!(

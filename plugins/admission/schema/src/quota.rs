@@ -18,7 +18,8 @@ use crate::resources::{container_resource_name, entries, quota_resource_name, re
 pub fn validate_resource_quota(quota: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let hard = quota.at("/spec/hard").and_then(Value::as_object);
-    let path = Path::new("spec").child("hard");
+    let spec = Path::new("spec");
+    let path = spec.child("hard");
     for (name, value) in entries(hard) {
         let p = path.key(name);
         quota_resource_name(name, &p, &mut errs);
@@ -58,8 +59,9 @@ fn quantities(
 ) -> BTreeMap<String, Parsed> {
     let mut out = BTreeMap::new();
     let map = limit.get(field).and_then(Value::as_object);
+    let field_path = path.child(field);
     for (name, value) in entries(map) {
-        let p = path.child(field).key(name);
+        let p = field_path.key(name);
         if matches!(kind, "Pod" | "Container") {
             container_resource_name(name, &p, errs);
         } else {
@@ -83,7 +85,8 @@ fn quoted(q: &Parsed) -> BadValue {
 pub fn validate_limit_range(range: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let spec = range.get("spec").unwrap_or(&Value::Null);
-    let path = Path::new("spec").child("limits");
+    let spec_path = Path::new("spec");
+    let path = spec_path.child("limits");
     let mut types = BTreeSet::new();
     for (i, limit) in list(spec, "limits").iter().enumerate() {
         let p = path.index(i);
@@ -144,10 +147,12 @@ fn validate_limit(limit: &Value, kind: &str, p: &Path, errs: &mut Vec<FieldError
         .chain(default_requests.keys())
         .chain(ratios.keys())
         .collect();
+    let min_path = p.child("min");
+    let (default_path, request_path) = (p.child("default"), p.child("defaultRequest"));
+    let ratio_path = p.child("maxLimitRequestRatio");
     for key in keys {
         let (mn, mx) = (min.get(key), max.get(key));
         let (def, req) = (defaults.get(key), default_requests.get(key));
-        let at = |field: &str| p.child(field).key(key);
         if let (Some(mn), Some(mx)) = (mn, mx)
             && mn.quantity > mx.quantity
         {
@@ -155,7 +160,7 @@ fn validate_limit(limit: &Value, kind: &str, p: &Path, errs: &mut Vec<FieldError
                 "min value {} is greater than max value {}",
                 mn.text, mx.text
             );
-            errs.push(invalid(at("min"), quoted(mn), &msg));
+            errs.push(invalid(min_path.key(key), quoted(mn), &msg));
         }
         if let (Some(req), Some(mn)) = (req, mn)
             && mn.quantity > req.quantity
@@ -164,7 +169,7 @@ fn validate_limit(limit: &Value, kind: &str, p: &Path, errs: &mut Vec<FieldError
                 "min value {} is greater than default request value {}",
                 mn.text, req.text
             );
-            errs.push(invalid(at("defaultRequest"), quoted(req), &msg));
+            errs.push(invalid(request_path.key(key), quoted(req), &msg));
         }
         if let (Some(req), Some(mx)) = (req, mx)
             && req.quantity > mx.quantity
@@ -173,7 +178,7 @@ fn validate_limit(limit: &Value, kind: &str, p: &Path, errs: &mut Vec<FieldError
                 "default request value {} is greater than max value {}",
                 req.text, mx.text
             );
-            errs.push(invalid(at("defaultRequest"), quoted(req), &msg));
+            errs.push(invalid(request_path.key(key), quoted(req), &msg));
         }
         if let (Some(req), Some(def)) = (req, def)
             && req.quantity > def.quantity
@@ -182,7 +187,7 @@ fn validate_limit(limit: &Value, kind: &str, p: &Path, errs: &mut Vec<FieldError
                 "default request value {} is greater than default limit value {}",
                 req.text, def.text
             );
-            errs.push(invalid(at("defaultRequest"), quoted(req), &msg));
+            errs.push(invalid(request_path.key(key), quoted(req), &msg));
         }
         if let (Some(def), Some(mn)) = (def, mn)
             && mn.quantity > def.quantity
@@ -191,7 +196,7 @@ fn validate_limit(limit: &Value, kind: &str, p: &Path, errs: &mut Vec<FieldError
                 "min value {} is greater than default value {}",
                 mn.text, def.text
             );
-            errs.push(invalid(at("default"), quoted(mn), &msg));
+            errs.push(invalid(default_path.key(key), quoted(mn), &msg));
         }
         if let (Some(def), Some(mx)) = (def, mx)
             && def.quantity > mx.quantity
@@ -200,10 +205,10 @@ fn validate_limit(limit: &Value, kind: &str, p: &Path, errs: &mut Vec<FieldError
                 "default value {} is greater than max value {}",
                 def.text, mx.text
             );
-            errs.push(invalid(at("default"), quoted(mx), &msg));
+            errs.push(invalid(default_path.key(key), quoted(mx), &msg));
         }
         if let Some(ratio) = ratios.get(key) {
-            check_ratio(ratio, mn, mx, &at("maxLimitRequestRatio"), errs);
+            check_ratio(ratio, mn, mx, &ratio_path.key(key), errs);
         }
     }
 }

@@ -189,10 +189,10 @@ mod tests {
 
     fn check(resources: Value) -> Vec<String> {
         let mut errs = Vec::new();
-        let path = Path::new("spec")
-            .child("containers")
-            .index(0)
-            .child("resources");
+        let spec = Path::new("spec");
+        let containers = spec.child("containers");
+        let container = containers.index(0);
+        let path = container.child("resources");
         requirements(Some(&resources), &path, &mut errs);
         errs.iter().map(ToString::to_string).collect()
     }
@@ -289,7 +289,9 @@ mod tests {
 
     #[test]
     fn quota_resource_names() {
-        let path = Path::new("spec").child("hard").key("storage");
+        let spec = Path::new("spec");
+        let hard = spec.child("hard");
+        let path = hard.key("storage");
         let mut errs = Vec::new();
         quota_resource_name("storage", &path, &mut errs);
         assert_eq!(

@@ -46,8 +46,9 @@ impl Selector {
         }
         let mut usable = true;
         let exprs = value.get("matchExpressions").and_then(Value::as_array);
+        let expressions_path = path.child("matchExpressions");
         for (i, expr) in exprs.into_iter().flatten().enumerate() {
-            let path = path.child("matchExpressions").index(i);
+            let path = expressions_path.index(i);
             let operator = expr
                 .get("operator")
                 .and_then(Value::as_str)

@@ -256,7 +256,8 @@ fn validate_job_spec(spec: &Value, path: &Path, errs: &mut Vec<FieldError>) {
     let template = spec.get("template").unwrap_or(&Value::Null);
     let template_path = path.child("template");
     validate_template(template, &template_path, &[], errs);
-    let policy_path = template_path.child("spec").child("restartPolicy");
+    let template_spec_path = template_path.child("spec");
+    let policy_path = template_spec_path.child("restartPolicy");
     match restart_policy(template) {
         "OnFailure" | "Never" => {}
         "Always" => errs.push(required(
