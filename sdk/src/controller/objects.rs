@@ -1,13 +1,13 @@
 //! Reading and writing the parts of objects every controller touches: metadata,
 //! `ownerReferences`, conditions, and a pod's readiness, as Kubernetes defines them.
 
-use crate::json::At;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::time;
+use crate::json::At;
 use crate::labels::{LabelSelector, Selector, SelectorError};
 
 /// `metadata.name` ("" when unset).

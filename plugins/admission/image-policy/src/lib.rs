@@ -12,12 +12,10 @@
 //! image is under none of the prefixes, naming the container and the image. `mutate`
 //! changes nothing.
 
-use keel_sdk::json::At;
 use std::collections::BTreeMap;
 
-use keel_sdk::admission::{
-    Admission, Level, Mutation, PluginError, Request, Verdict, config, host,
-};
+use keel_sdk::admission::{Admission, Mutation, PluginError, Request, Verdict, config};
+use keel_sdk::json::At;
 use serde::Deserialize;
 
 /// The plugin's configuration.
@@ -105,13 +103,6 @@ impl Admission for ImagePolicy {
         let Some(spec) = pod_spec(&request.kind, &object) else {
             return Ok(Verdict::allow());
         };
-        host::log(
-            Level::Debug,
-            &format!(
-                "checking {} {}/{}",
-                request.kind, request.namespace, request.name
-            ),
-        );
         Ok(match check_pod_spec(spec, allowed) {
             Some(message) => Verdict::forbidden(message),
             None => Verdict::allow(),

@@ -2,9 +2,9 @@
 //! a level (422 Invalid otherwise), and raising the enforce level warns about the existing
 //! pods it would deny (what `kubectl label --dry-run=server` relies on).
 
-use keel_sdk::json::At;
 use std::collections::BTreeSet;
 
+use keel_sdk::json::At;
 use serde_json::{Map, Value};
 
 use keel_sdk::admission::Operation;

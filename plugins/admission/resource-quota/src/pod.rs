@@ -2,9 +2,9 @@
 //! (`PodRequests`/`PodLimits`, from `keel_sdk::quantity::resources`) under quota's
 //! resource names, and which containers fail to set a resource a quota constrains.
 
-use keel_sdk::json::At;
 use std::collections::{BTreeMap, BTreeSet};
 
+use keel_sdk::json::At;
 use keel_sdk::quantity::Quantity;
 use serde_json::Value;
 

@@ -5,9 +5,9 @@
 //! per quota. The answer's status updates are whole quota objects as read, with a new
 //! `status`, so the host can guard each by its `resourceVersion`.
 
-use keel_sdk::json::At;
 use std::collections::BTreeSet;
 
+use keel_sdk::json::At;
 use serde_json::{Map, Value, json};
 
 use crate::message;

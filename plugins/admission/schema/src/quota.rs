@@ -2,9 +2,9 @@
 //! and are whole, non-negative amounts, and a limit range's min, max, defaults and ratios
 //! are consistent (Kubernetes' `ValidateResourceQuotaSpec`, `ValidateLimitRange`).
 
-use keel_sdk::json::At;
 use std::collections::{BTreeMap, BTreeSet};
 
+use keel_sdk::json::At;
 use keel_sdk::quantity::Quantity;
 use serde_json::Value;
 

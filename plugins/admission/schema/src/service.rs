@@ -2,9 +2,9 @@
 //! ports (required unless ExternalName or headless; in range; named when several; unique),
 //! node ports only where a type allows them, and a DNS name for ExternalName services.
 
-use keel_sdk::json::At;
 use std::collections::BTreeSet;
 
+use keel_sdk::json::At;
 use serde_json::Value;
 
 use crate::field::{

@@ -3,10 +3,10 @@
 //! progressDeadlineSeconds 600), and the two derived bounds `MaxSurge` and
 //! `MaxUnavailable` of `deploymentutil`.
 
-use keel_sdk::json::At;
 use std::collections::BTreeMap;
 
 use keel_sdk::controller::{PluginError, objects};
+use keel_sdk::json::At;
 use keel_sdk::labels::Selector;
 use serde_json::Value;
 

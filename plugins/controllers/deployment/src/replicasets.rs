@@ -3,10 +3,10 @@
 //! Deployment controller uses, and Kubernetes' orderings of ReplicaSets (by creation,
 //! by size, by revision).
 
-use keel_sdk::json::At;
 use std::cmp::Ordering;
 
 use keel_sdk::controller::{objects, time};
+use keel_sdk::json::At;
 use serde_json::{Map, Value, json};
 
 use crate::annotations::REVISION;

@@ -13,13 +13,13 @@
 #[cfg(test)]
 mod tests;
 
-use keel_sdk::json::At;
 use std::collections::HashSet;
 
 use ipnet::Ipv4Net;
 use keel_sdk::controller::{
     Action, ObjectRef, PluginError, ReconcileResult, Reconciler, View, parse_config,
 };
+use keel_sdk::json::At;
 use keel_sdk::labels::Selector;
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -17,10 +17,10 @@
 //! logarithm are equal, and the pod with the smaller uid goes first. Pods equal on every
 //! rule keep their order (name order); Kubernetes picks among them at random.
 
-use keel_sdk::json::At;
 use std::collections::{HashMap, HashSet};
 
 use keel_sdk::controller::{objects, time};
+use keel_sdk::json::At;
 use keel_sdk::labels::Selector;
 use serde_json::Value;
 

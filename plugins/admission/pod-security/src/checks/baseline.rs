@@ -1,9 +1,9 @@
 //! The baseline level's checks, one function per control of the Pod Security Standards'
 //! baseline table, each worded as Kubernetes' `pod-security-admission` words it.
 
-use keel_sdk::json::At;
 use std::collections::BTreeSet;
 
+use keel_sdk::json::At;
 use serde_json::Value;
 
 use super::{

@@ -3,10 +3,10 @@
 //! none in the cache that has not finished, terminating ones included) is the new
 //! ReplicaSet created, or scaled, to the desired replicas.
 
-use keel_sdk::json::At;
 use std::collections::BTreeSet;
 
 use keel_sdk::controller::{PluginError, View, objects};
+use keel_sdk::json::At;
 use serde_json::Value;
 
 use crate::history;
