@@ -111,7 +111,7 @@ fn validate_volumes(
             .map(|(k, _)| k)
             .collect();
         if sources.is_empty() {
-            own.push(required(p.clone(), "must specify a volume type"));
+            own.push(required(p, "must specify a volume type"));
         }
         for extra in sources.iter().skip(1) {
             own.push(forbidden(
@@ -153,7 +153,7 @@ fn validate_container(
         errs.push(required(name_path, ""));
     } else {
         for msg in dns1123_label(name) {
-            errs.push(invalid(name_path.clone(), BadValue::Str(name.into()), &msg));
+            errs.push(invalid(name_path, BadValue::Str(name.into()), &msg));
         }
         if !names.insert(name.to_string()) {
             errs.push(duplicate(name_path, BadValue::Str(name.into())));

@@ -25,7 +25,7 @@ pub fn parse(value: &Value, path: &Path) -> Result<Parsed, FieldError> {
             quantity,
             text: quantity.to_kubernetes_string(Format::of(&text)),
         }),
-        Err(e) => Err(invalid(path.clone(), BadValue::Str(text), &e.to_string())),
+        Err(e) => Err(invalid(*path, BadValue::Str(text), &e.to_string())),
     }
 }
 
@@ -46,14 +46,14 @@ pub fn check_value(
     };
     if parsed.quantity.milli() < 0 {
         errs.push(invalid(
-            path.clone(),
+            *path,
             BadValue::Str(parsed.text.clone()),
             "must be greater than or equal to 0",
         ));
     }
     if is_integer_resource(resource) && parsed.quantity.milli() % 1000 != 0 {
         errs.push(invalid(
-            path.clone(),
+            *path,
             BadValue::Str(parsed.text.clone()),
             "must be an integer",
         ));

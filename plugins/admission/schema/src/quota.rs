@@ -35,13 +35,13 @@ fn validate_type(kind: &str, path: &Path, errs: &mut Vec<FieldError>) {
     let msgs = qualified_name(kind);
     if !msgs.is_empty() {
         for msg in msgs {
-            errs.push(invalid(path.clone(), BadValue::Str(kind.into()), &msg));
+            errs.push(invalid(*path, BadValue::Str(kind.into()), &msg));
         }
         return;
     }
     if !kind.contains('/') && !LIMIT_TYPES.contains(&kind) {
         errs.push(invalid(
-            path.clone(),
+            *path,
             BadValue::Str(kind.into()),
             "must be a standard limit type or fully qualified",
         ));
@@ -223,7 +223,7 @@ fn check_ratio(
 ) {
     if ratio.quantity < Quantity::from_units(1) {
         let msg = format!("ratio {} is less than 1", ratio.text);
-        errs.push(invalid(path.clone(), quoted(ratio), &msg));
+        errs.push(invalid(*path, quoted(ratio), &msg));
     }
     if let (Some(mn), Some(mx)) = (min, max)
         && mn.quantity.milli() > 0
@@ -232,7 +232,7 @@ fn check_ratio(
         let value = ratio.quantity.milli() as f64 / 1000.0;
         if value > limit {
             let msg = format!("ratio {} is greater than max/min = {limit:.6}", ratio.text);
-            errs.push(invalid(path.clone(), quoted(ratio), &msg));
+            errs.push(invalid(*path, quoted(ratio), &msg));
         }
     }
 }

@@ -70,7 +70,7 @@ pub fn resource_name(name: &str, path: &Path, errs: &mut Vec<FieldError>) {
     let msgs = qualified_name(name);
     if !msgs.is_empty() {
         for msg in msgs {
-            errs.push(invalid(path.clone(), BadValue::Str(name.into()), &msg));
+            errs.push(invalid(*path, BadValue::Str(name.into()), &msg));
         }
         return;
     }
@@ -78,7 +78,7 @@ pub fn resource_name(name: &str, path: &Path, errs: &mut Vec<FieldError>) {
         STANDARD.contains(&name) || quantity::is_huge_pages(name) || quota_huge_pages(name);
     if unqualified(name) && !standard {
         errs.push(invalid(
-            path.clone(),
+            *path,
             BadValue::Str(name.into()),
             "must be a standard resource type or fully qualified",
         ));
@@ -91,14 +91,14 @@ pub fn container_resource_name(name: &str, path: &Path, errs: &mut Vec<FieldErro
     if unqualified(name) {
         if !(STANDARD_CONTAINER.contains(&name) || quantity::is_huge_pages(name)) {
             errs.push(invalid(
-                path.clone(),
+                *path,
                 BadValue::Str(name.into()),
                 "must be a standard resource for containers",
             ));
         }
     } else if !quantity::is_native(name) && !quantity::is_extended(name) {
         errs.push(invalid(
-            path.clone(),
+            *path,
             BadValue::Str(name.into()),
             "doesn't follow extended resource name standard",
         ));
@@ -110,7 +110,7 @@ pub fn quota_resource_name(name: &str, path: &Path, errs: &mut Vec<FieldError>) 
     resource_name(name, path, errs);
     if unqualified(name) && !(STANDARD_QUOTA.contains(&name) || quota_huge_pages(name)) {
         errs.push(invalid(
-            path.clone(),
+            *path,
             BadValue::Str(name.into()),
             "must be a standard resource for quota",
         ));
@@ -156,13 +156,13 @@ pub fn requirements(resources: Option<&Value>, path: &Path, errs: &mut Vec<Field
                 let overcommit = quantity::overcommit_allowed(name);
                 if request.quantity != limit.quantity && !overcommit {
                     errs.push(invalid(
-                        requests_path.clone(),
+                        requests_path,
                         BadValue::Str(request.text.clone()),
                         &format!("must be equal to {name} limit of {}", limit.text),
                     ));
                 } else if request.quantity > limit.quantity {
                     errs.push(invalid(
-                        requests_path.clone(),
+                        requests_path,
                         BadValue::Str(request.text.clone()),
                         &format!(
                             "must be less than or equal to {name} limit of {}",
@@ -173,7 +173,7 @@ pub fn requirements(resources: Option<&Value>, path: &Path, errs: &mut Vec<Field
             }
             None if !limit_set && !quantity::overcommit_allowed(name) => {
                 errs.push(required(
-                    limits_path.clone(),
+                    limits_path,
                     "Limit must be set for non overcommitable resources",
                 ));
             }
