@@ -195,10 +195,9 @@ async fn run(name: &'static str, setup: Setup, creates: u64) -> Result<Row> {
 }
 
 /// The bench's creates against the server on `port`, dry-run then stored: their latency
-/// histograms. It runs on a thread of its own, as a client in another process would, so
-/// every request crosses threads the same way whatever the server does (on the server's
-/// runtime, a request answered on the client's worker skipped a wake-up: p50s differed by
-/// 30 µs from one run to the next).
+/// histograms. It runs on a thread of its own, as a client in another process would, not
+/// on the server's workers (where a request could be answered on the client's own worker
+/// and skip a wake-up no real client skips).
 async fn creates_timed(port: u16, creates: u64) -> Result<(Histogram<u64>, Histogram<u64>)> {
     let mut sender = connect(port).await?;
     // A namespace as `keel up` users have: Pod Security at baseline.
