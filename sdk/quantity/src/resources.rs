@@ -69,8 +69,10 @@ pub fn containers(pod: &Value, field: &str) -> Vec<Container> {
         .into_iter()
         .flatten()
         .map(|c| {
-            let limits = read(c.pointer("/resources/limits"));
-            let mut requests = read(c.pointer("/resources/requests"));
+            // Plain lookups: `Value::pointer` allocates per token, on every pod a plugin reads.
+            let resources = c.get("resources");
+            let limits = read(resources.and_then(|r| r.get("limits")));
+            let mut requests = read(resources.and_then(|r| r.get("requests")));
             for (name, q) in &limits {
                 requests.entry(name.clone()).or_insert(*q);
             }
@@ -116,14 +118,19 @@ pub fn pod_total(pod: &Value, of: impl Fn(&Container) -> &ResourceList) -> Resou
 /// The pod's requests, with its overhead.
 pub fn pod_requests(pod: &Value) -> ResourceList {
     let mut requests = pod_total(pod, |c| &c.requests);
-    add_into(&mut requests, &read(pod.pointer("/spec/overhead")));
+    add_into(&mut requests, &read(overhead(pod)));
     requests
+}
+
+/// The pod's `spec.overhead`.
+fn overhead(pod: &Value) -> Option<&Value> {
+    pod.get("spec")?.get("overhead")
 }
 
 /// The pod's limits, with its overhead on the resources it limits.
 pub fn pod_limits(pod: &Value) -> ResourceList {
     let mut limits = pod_total(pod, |c| &c.limits);
-    for (name, q) in read(pod.pointer("/spec/overhead")) {
+    for (name, q) in read(overhead(pod)) {
         if let Some(limit) = limits.get_mut(&name) {
             *limit = limit.plus(q);
         }

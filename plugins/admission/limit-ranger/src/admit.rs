@@ -49,7 +49,8 @@ fn bounded_part(target: Target, object: &Value) -> Value {
             .iter()
             .flat_map(|field| {
                 object
-                    .at(&format!("/spec/{field}"))
+                    .get("spec")
+                    .and_then(|spec| spec.get(field))
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()

@@ -2,7 +2,6 @@
 //! object), and the pod-wide requests and limits a `type: Pod` item bounds
 //! (`keel_sdk::quantity::resources::pod_total`, the count the scheduler and the quota use).
 
-use keel_sdk::json::At;
 use keel_sdk::quantity::resources;
 use serde_json::Value;
 
@@ -83,7 +82,8 @@ pub fn containers(pod: &Value) -> Vec<Container<'_>> {
     [Section::Containers, Section::InitContainers]
         .into_iter()
         .flat_map(|section| {
-            pod.at(&format!("/spec/{}", section.field()))
+            pod.get("spec")
+                .and_then(|spec| spec.get(section.field()))
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()

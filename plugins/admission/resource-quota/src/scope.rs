@@ -162,9 +162,10 @@ fn best_effort(pod: &Value) -> bool {
         .into_iter()
         .flat_map(|field| containers(pod, field))
         .any(|c| compute(&c.requests) || compute(&c.limits));
+    let pod_resources = pod.at("/spec/resources");
     let pod_level = ["requests", "limits"]
         .into_iter()
-        .any(|part| compute(&read(pod.at(&format!("/spec/resources/{part}")))));
+        .any(|part| compute(&read(pod_resources.and_then(|r| r.get(part)))));
     !(in_containers || pod_level)
 }
 
