@@ -1,8 +1,10 @@
 //! What the benchmark harnesses share: a kept-alive HTTP/1 connection on loopback, timing
 //! a call's p50 and p99 ([`time`]),
-//! ([`native`]) the default scheduler plugins compiled natively, and ([`writes`]) the
-//! create load the store benchmarks send to Keel and etcd.
+//! ([`native`]) the default scheduler plugins compiled natively, ([`writes`]) the
+//! create load the store benchmarks send to Keel and etcd, and ([`cpu`]) where a run's
+//! CPU time went, by thread.
 
+pub mod cpu;
 pub mod native;
 pub mod writes;
 

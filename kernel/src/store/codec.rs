@@ -1,5 +1,29 @@
-//! Byte layouts the store owns: an object record (revision, then JSON) and a
-//! snapshot (length-prefixed key/record pairs).
+//! Byte layouts the store owns: a Raft log entry (a format byte, then postcard), an
+//! object record (revision, then JSON) and a snapshot (length-prefixed key/record pairs).
+
+use super::types::Entry;
+
+/// The first byte of a log entry in postcard. Logs written before it are JSON, which
+/// starts with `{`, and are still read.
+const ENTRY_POSTCARD: u8 = 1;
+
+/// A log entry as stored: [`ENTRY_POSTCARD`], then the entry in postcard. Objects in it
+/// are copied as they are, where JSON would escape every quote in them.
+pub fn encode_entry(entry: &Entry) -> Result<Vec<u8>, postcard::Error> {
+    let mut out = vec![ENTRY_POSTCARD];
+    postcard::to_io(entry, &mut out)?;
+    Ok(out)
+}
+
+/// A stored log entry, in either format.
+pub fn decode_entry(bytes: &[u8]) -> Result<Entry, String> {
+    match bytes.split_first() {
+        Some((&ENTRY_POSTCARD, rest)) => postcard::from_bytes(rest).map_err(|e| e.to_string()),
+        Some((b'{', _)) => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
+        Some((first, _)) => Err(format!("unknown log entry format {first}")),
+        None => Err("empty log entry".into()),
+    }
+}
 
 /// `revision` (8 bytes, big-endian) followed by the object's JSON.
 pub fn encode_object(revision: u64, json: &[u8]) -> Vec<u8> {
@@ -48,6 +72,27 @@ pub fn read_snapshot(mut data: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_entries_round_trip_and_older_json_entries_are_read() {
+        use super::super::types::{Command, LogId, Proposal};
+        use openraft::{CommittedLeaderId, EntryPayload};
+        let entry = Entry {
+            log_id: LogId::new(CommittedLeaderId::new(3, 1), 42),
+            payload: EntryPayload::Normal(Proposal(vec![Command::Create {
+                key: "/registry/v1/configmaps/default/a".into(),
+                object: r#"{"data":{"k":"\"quoted\""}}"#.into(),
+            }])),
+        };
+        let stored = encode_entry(&entry).unwrap();
+        assert_eq!(stored[0], ENTRY_POSTCARD);
+        assert_eq!(decode_entry(&stored).unwrap(), entry);
+        let json = serde_json::to_vec(&entry).unwrap();
+        assert_eq!(decode_entry(&json).unwrap(), entry);
+        assert!(decode_entry(&[]).is_err());
+        assert!(decode_entry(&[9, 1, 2]).unwrap_err().contains("format 9"));
+        assert!(decode_entry(&stored[..stored.len() - 3]).is_err());
+    }
 
     #[test]
     fn round_trips() {

@@ -13,6 +13,7 @@ use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{RaftLogReader, StorageIOError, Vote};
 use rocksdb::{DB, Direction, IteratorMode, WriteBatch, WriteOptions};
 
+use super::codec::{decode_entry, encode_entry};
 use super::db::{CF_LOGS, CF_RAFT_META, cf, index_key, key_index};
 use super::types::{Entry, LogId, NodeId, StorageError, TypeConfig};
 
@@ -71,8 +72,7 @@ impl LogStore {
             None => Ok(None),
             Some(item) => {
                 let (_, value) = item.map_err(|e| StorageIOError::read_logs(&e))?;
-                let entry: Entry =
-                    serde_json::from_slice(&value).map_err(|e| StorageIOError::read_logs(&e))?;
+                let entry = decode_entry(&value).map_err(read_error)?;
                 Ok(Some(entry.log_id))
             }
         }
@@ -128,12 +128,15 @@ impl RaftLogReader<TypeConfig> for LogStore {
             if !range.contains(&index) || index != start + out.len() as u64 {
                 break;
             }
-            let entry: Entry =
-                serde_json::from_slice(&value).map_err(|e| StorageIOError::read_logs(&e))?;
-            out.push(entry);
+            out.push(decode_entry(&value).map_err(read_error)?);
         }
         Ok(out)
     }
+}
+
+/// A log entry that could not be decoded, as openraft's read error.
+fn read_error(message: String) -> StorageError {
+    StorageIOError::read_logs(&std::io::Error::other(message)).into()
 }
 
 impl RaftLogStorage<TypeConfig> for LogStore {
@@ -185,7 +188,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let logs = cf(&self.db, CF_LOGS);
         let mut batch = WriteBatch::default();
         for entry in entries {
-            let bytes = serde_json::to_vec(&entry).map_err(|e| StorageIOError::write_logs(&e))?;
+            let bytes = encode_entry(&entry).map_err(|e| StorageIOError::write_logs(&e))?;
             batch.put_cf(logs, index_key(entry.log_id.index), bytes);
         }
         self.db
