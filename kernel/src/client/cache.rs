@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -27,10 +27,26 @@ use crate::registry::Objects;
 pub type Observer =
     Arc<dyn Fn(&'static ResourceType, Option<&Value>, Option<&Value>) + Send + Sync>;
 
-/// One cached object: the object, and its JSON text as plugins read it.
+/// One cached object: the object, and its JSON text as plugins read it, written the first
+/// time a plugin reads it (most cached objects change before any plugin asks for them).
 struct Entry {
     object: Value,
-    json: Arc<str>,
+    json: OnceLock<Arc<str>>,
+}
+
+impl Entry {
+    fn new(object: Value) -> Entry {
+        Entry {
+            object,
+            json: OnceLock::new(),
+        }
+    }
+
+    fn json(&self) -> Arc<str> {
+        self.json
+            .get_or_init(|| Arc::from(self.object.to_string()))
+            .clone()
+    }
 }
 
 /// A cache of some kinds, kept by watchers.
@@ -123,7 +139,7 @@ impl ObjectCache {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         entries
             .get(&object_key(kind, namespace, name))
-            .map(|e| e.json.clone())
+            .map(Entry::json)
     }
 
     /// Objects of `kind` in `namespace` (all namespaces when `None`) that `selector`
@@ -140,7 +156,7 @@ impl ObjectCache {
             .range(prefix.clone()..)
             .take_while(|(key, _)| key.starts_with(&prefix))
             .filter(|(_, e)| selector.matches(&e.object))
-            .map(|(_, e)| e.json.clone())
+            .map(|(_, e)| e.json())
             .collect()
     }
 
@@ -197,10 +213,6 @@ impl ObjectCache {
             let namespace = meta_str(object, "namespace").unwrap_or_default();
             object_key(kind, namespace, name)
         };
-        let entry = |object: Value| Entry {
-            json: Arc::from(object.to_string()),
-            object,
-        };
         let observed = self.observer.is_some();
         // (was, is) of each change, kept only when someone observes.
         let mut changes: Vec<(Option<Value>, Option<Value>)> = Vec::new();
@@ -229,7 +241,7 @@ impl ObjectCache {
                                 changes.push((was.map(|w| w.object), Some(object.clone())));
                             }
                         }
-                        entries.insert(key, entry(object));
+                        entries.insert(key, Entry::new(object));
                     }
                     if observed {
                         changes.extend(old.into_values().map(|gone| (Some(gone.object), None)));
@@ -237,7 +249,7 @@ impl ObjectCache {
                 }
                 WatchEvent::Applied(object) => {
                     let is = observed.then(|| object.clone());
-                    let was = entries.insert(key_of(&object), entry(object));
+                    let was = entries.insert(key_of(&object), Entry::new(object));
                     if observed {
                         changes.push((was.map(|w| w.object), is));
                     }

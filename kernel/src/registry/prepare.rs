@@ -2,7 +2,7 @@
 //! client's object (and the stored one) to what gets stored: names, uid,
 //! timestamps, generation, the status/spec split, and finalizers.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::error::{ApiError, Result};
 use crate::object::ResourceType;
@@ -145,13 +145,17 @@ pub fn regenerate_name(obj: &mut Value) {
     }
 }
 
-/// Everything of an object but `metadata` and `status`: a change here is a
-/// change of intent and bumps `metadata.generation`.
-fn intent(obj: &Value) -> Map<String, Value> {
-    let mut m = obj.as_object().cloned().unwrap_or_default();
-    m.remove("metadata");
-    m.remove("status");
-    m
+/// Whether `a` and `b` are the same outside `metadata` and `status`: a change there is a
+/// change of intent and bumps `metadata.generation`. Compared in place, without copies.
+fn same_intent(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let intent = |(key, _): &(&String, &Value)| !matches!(key.as_str(), "metadata" | "status");
+    a.iter().filter(intent).count() == b.iter().filter(intent).count()
+        && a.iter()
+            .filter(intent)
+            .all(|(key, value)| b.get(key) == Some(value))
 }
 
 /// What an update of `part` stores, given the stored object and the one the
@@ -197,11 +201,8 @@ pub fn for_update(rt: &ResourceType, current: &Value, proposed: Value, part: Par
         }
     };
     // Fields a client cannot change.
-    let cur_meta = current
-        .get("metadata")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let cur_meta = current.get("metadata").and_then(Value::as_object);
+    let cur_field = |field: &str| cur_meta.and_then(|m| m.get(field));
     let m = meta_mut(&mut next);
     for field in [
         "name",
@@ -212,21 +213,17 @@ pub fn for_update(rt: &ResourceType, current: &Value, proposed: Value, part: Par
         "deletionGracePeriodSeconds",
         "generation",
     ] {
-        match cur_meta.get(field) {
+        match cur_field(field) {
             Some(v) => m.insert(field.into(), v.clone()),
             None => m.remove(field),
         };
     }
     m.remove("resourceVersion");
-    if part != Part::Status && intent(current) != intent(&next) {
-        let generation = cur_meta
-            .get("generation")
-            .and_then(Value::as_i64)
-            .unwrap_or(0)
-            + 1;
+    if part != Part::Status && !same_intent(current, &next) {
+        let generation = cur_field("generation").and_then(Value::as_i64).unwrap_or(0) + 1;
         meta_mut(&mut next).insert("generation".into(), Value::from(generation));
     }
-    if cur_meta.contains_key("deletionTimestamp") {
+    if cur_field("deletionTimestamp").is_some() {
         let old = finalizers(current);
         let new = finalizers(&next);
         if new.iter().any(|f| !old.contains(f)) {
@@ -341,6 +338,26 @@ mod tests {
             pod.get("status").is_none(),
             "status is written through the subresource"
         );
+    }
+
+    #[test]
+    fn intent_is_everything_but_metadata_and_status() {
+        let a = json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "data": {"k": "v"}, "status": {"s": 1}});
+        let mut b = a.clone();
+        b["metadata"]["labels"] = json!({"l": "1"});
+        b["status"] = json!({"s": 2});
+        assert!(same_intent(&a, &b), "metadata and status are not intent");
+        let mut added = a.clone();
+        added["extra"] = json!(true);
+        assert!(!same_intent(&a, &added) && !same_intent(&added, &a));
+        let mut renamed = a.clone();
+        renamed.as_object_mut().map(|m| m.remove("data"));
+        renamed["other"] = json!({"k": "v"});
+        assert!(!same_intent(&a, &renamed), "same count, another key");
+        let mut changed = a.clone();
+        changed["data"]["k"] = json!("w");
+        assert!(!same_intent(&a, &changed));
+        assert!(same_intent(&json!([1]), &json!([1])) && !same_intent(&json!(1), &json!({})));
     }
 
     #[test]

@@ -84,13 +84,13 @@ mod tests {
                 object: r#"{"data":{"k":"\"quoted\""}}"#.into(),
             }])),
         };
-        let stored = encode_entry(&entry).unwrap();
+        let stored = encode_entry(&entry).expect("an entry encodes");
         assert_eq!(stored[0], ENTRY_POSTCARD);
-        assert_eq!(decode_entry(&stored).unwrap(), entry);
-        let json = serde_json::to_vec(&entry).unwrap();
-        assert_eq!(decode_entry(&json).unwrap(), entry);
+        assert_eq!(decode_entry(&stored), Ok(entry.clone()));
+        let json = serde_json::to_vec(&entry).expect("an entry encodes as JSON");
+        assert_eq!(decode_entry(&json), Ok(entry));
         assert!(decode_entry(&[]).is_err());
-        assert!(decode_entry(&[9, 1, 2]).unwrap_err().contains("format 9"));
+        assert!(decode_entry(&[9, 1, 2]).is_err_and(|e| e.contains("format 9")));
         assert!(decode_entry(&stored[..stored.len() - 3]).is_err());
     }
 
