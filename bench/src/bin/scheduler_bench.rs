@@ -4,8 +4,9 @@
 //! last binding seen), p50/p99 scheduling latency (create sent to binding seen), where
 //! the time goes (cycle and bind times, plugin calls, when the creates were answered, CPU
 //! by thread), and the same run with the default plugins compiled natively: the
-//! WASM/native ratio. Each kind runs `--rounds` times and the median run is shown. Anchor: kube-scheduler's scheduler_perf SchedulingBasic
-//! 5000Nodes_10000Pods threshold, 680 pods/s.
+//! WASM/native ratio. Each kind runs `--rounds` times and the median run is shown.
+//! Anchor: kube-scheduler's scheduler_perf SchedulingBasic 5000Nodes_10000Pods
+//! threshold, 680 pods/s.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
