@@ -38,9 +38,8 @@ impl Sample {
         }
     }
 
-    /// CPU seconds used since `earlier`, by thread name, busiest first; and the wall
-    /// seconds between the two samples.
-    pub fn since(&self, earlier: &Sample) -> (Vec<(String, f64)>, f64) {
+    /// The CPU time used since `earlier`.
+    pub fn since(&self, earlier: &Sample) -> Usage {
         let mut by_name = BTreeMap::<String, u64>::new();
         for (tid, (name, now)) in &self.ticks {
             let before = earlier.ticks.get(tid).map_or(0, |(_, t)| *t);
@@ -52,7 +51,31 @@ impl Sample {
             .map(|(name, t)| (name, t as f64 / TICKS_PER_SECOND))
             .collect();
         used.sort_by(|a, b| b.1.total_cmp(&a.1));
-        (used, self.at.duration_since(earlier.at).as_secs_f64())
+        Usage {
+            by_thread: used,
+            wall_seconds: self.at.duration_since(earlier.at).as_secs_f64(),
+        }
+    }
+}
+
+/// CPU time used between two samples.
+#[derive(Debug, Default)]
+pub struct Usage {
+    /// CPU seconds by thread name, busiest first.
+    pub by_thread: Vec<(String, f64)>,
+    /// Wall seconds between the samples.
+    pub wall_seconds: f64,
+}
+
+impl Usage {
+    /// CPU seconds of all threads together.
+    pub fn total(&self) -> f64 {
+        self.by_thread.iter().map(|(_, s)| s).sum()
+    }
+
+    /// The share of `cores` kept busy, in percent.
+    pub fn busy_percent(&self, cores: usize) -> f64 {
+        100.0 * self.total() / (self.wall_seconds * cores as f64).max(f64::EPSILON)
     }
 }
 
@@ -91,8 +114,9 @@ mod tests {
         while start.elapsed().as_millis() < 60 {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
         }
-        let (used, wall) = Sample::now().since(&before);
-        assert!(wall >= 0.06);
-        assert!(used.iter().map(|(_, s)| s).sum::<f64>() > 0.0, "{used:?}");
+        let used = Sample::now().since(&before);
+        assert!(used.wall_seconds >= 0.06);
+        assert!(used.total() > 0.0, "{used:?}");
+        assert!(used.busy_percent(1) > 0.0);
     }
 }

@@ -115,8 +115,8 @@ struct Figures {
     /// From the first create sent to the last create answered, and to the last binding seen.
     creates_seconds: f64,
     last_bound_seconds: f64,
-    /// CPU seconds by thread name while pods were created and bound, and the wall time.
-    cpu: (Vec<(String, f64)>, f64),
+    /// CPU time while pods were created and bound.
+    cpu: keel_bench::cpu::Usage,
 }
 
 fn main() -> Result<()> {
@@ -200,17 +200,19 @@ fn print(label: &str, f: &Figures) {
         f.creates_seconds,
         f.last_bound_seconds
     );
-    let (threads, wall) = &f.cpu;
-    let total: f64 = threads.iter().map(|(_, s)| s).sum();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let busiest: Vec<String> = threads
+    let busiest: Vec<String> = f
+        .cpu
+        .by_thread
         .iter()
         .take(6)
         .map(|(name, s)| format!("{name} {s:.2}"))
         .collect();
     println!(
-        "        cpu: {total:.2} s in {wall:.2} s ({:.0}% of {cores} cores), by thread: {}",
-        100.0 * total / (wall * cores as f64).max(f64::EPSILON),
+        "        cpu: {:.2} s in {:.2} s ({:.0}% of {cores} cores), by thread: {}",
+        f.cpu.total(),
+        f.cpu.wall_seconds,
+        f.cpu.busy_percent(cores),
         busiest.join(", ")
     );
 }
