@@ -492,7 +492,8 @@ impl Webhook {
     }
 }
 
-/// The webhook's handler: an `AdmissionReview` in, one out.
+/// The webhook's handler: an `AdmissionReview` in, one out. It reads only what the check
+/// needs, as the plugin does.
 async fn review(
     request: Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
@@ -500,29 +501,44 @@ async fn review(
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
     };
-    let review: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let uid = review
-        .pointer("/request/uid")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let kind = review
-        .pointer("/request/kind/kind")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let allowed_prefixes = [ALLOWED.to_string()];
-    let denial = review
-        .pointer("/request/object")
-        .and_then(|object| keel_plugin_image_policy::pod_spec(kind, object))
-        .and_then(|spec| keel_plugin_image_policy::check_pod_spec(spec, &allowed_prefixes));
-    let response = match denial {
-        None => json!({"uid": uid, "allowed": true}),
-        Some(message) => {
-            json!({"uid": uid, "allowed": false, "status": {"code": 403, "message": message}})
+    let response = match serde_json::from_slice::<Review>(&body) {
+        Ok(Review { request }) => {
+            let allowed_prefixes = [ALLOWED.to_string()];
+            let denial = request
+                .object
+                .and_then(|object| object.denial(&request.kind.kind, &allowed_prefixes));
+            match denial {
+                None => json!({"uid": request.uid, "allowed": true}),
+                Some(message) => json!({"uid": request.uid, "allowed": false,
+                    "status": {"code": 403, "message": message}}),
+            }
         }
+        Err(e) => json!({"uid": "", "allowed": false,
+            "status": {"code": 400, "message": format!("bad AdmissionReview: {e}")}}),
     };
     let answer = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response});
     let bytes = serde_json::to_vec(&answer).unwrap_or_default();
     Ok(hyper::Response::new(Full::new(Bytes::from(bytes))))
+}
+
+/// The parts of an `AdmissionReview` the webhook reads.
+#[derive(serde::Deserialize)]
+struct Review<'a> {
+    #[serde(borrow)]
+    request: ReviewRequest<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct ReviewRequest<'a> {
+    uid: &'a str,
+    kind: ReviewKind<'a>,
+    #[serde(borrow, default)]
+    object: Option<keel_plugin_image_policy::Object<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ReviewKind<'a> {
+    kind: &'a str,
 }
 
 /// Calls the webhook, as an API server does, on a kept-alive connection.

@@ -12,10 +12,10 @@
 //! image is under none of the prefixes, naming the container and the image. `mutate`
 //! changes nothing.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use keel_sdk::admission::{Admission, Mutation, PluginError, Request, Verdict, config};
-use keel_sdk::json::At;
 use serde::Deserialize;
 
 /// The plugin's configuration.
@@ -40,47 +40,107 @@ impl Config {
     }
 }
 
-/// The pod spec inside an object of `kind`: a Pod's `spec`, or a workload's pod template.
-pub fn pod_spec<'a>(kind: &str, object: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
-    match kind {
-        "Pod" => object.get("spec"),
-        "Deployment"
-        | "ReplicaSet"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "Job"
-        | "ReplicationController" => object.at("/spec/template/spec"),
-        "CronJob" => object.at("/spec/jobTemplate/spec/template/spec"),
-        _ => None,
+/// What the policy reads of an object: the containers of a Pod's spec or of a workload's
+/// pod template. Only these fields are parsed; the rest of the object is skipped unread.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Object<'a> {
+    #[serde(borrow, default)]
+    spec: Option<Spec<'a>>,
+}
+
+/// A Pod's spec, a workload's spec (`template`) or a CronJob's (`jobTemplate`): one type
+/// for all three, since an object has only the fields of its own kind.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Spec<'a> {
+    #[serde(borrow, default)]
+    init_containers: Vec<Container<'a>>,
+    #[serde(borrow, default)]
+    containers: Vec<Container<'a>>,
+    #[serde(borrow, default)]
+    ephemeral_containers: Vec<Container<'a>>,
+    #[serde(borrow, default)]
+    template: Option<Box<Template<'a>>>,
+    #[serde(borrow, default)]
+    job_template: Option<Box<Template<'a>>>,
+}
+
+/// A pod template, or a CronJob's job template (whose `spec` holds the pod template).
+#[derive(Default, Deserialize)]
+struct Template<'a> {
+    #[serde(borrow, default)]
+    spec: Option<Spec<'a>>,
+}
+
+#[derive(Default, Deserialize)]
+struct Container<'a> {
+    #[serde(borrow, default)]
+    name: Cow<'a, str>,
+    #[serde(borrow, default)]
+    image: Cow<'a, str>,
+}
+
+impl<'a> Object<'a> {
+    /// The policy's decision on this object of `kind`: the denial message for the first
+    /// container whose image is under none of `allowed`, if any. Kinds with no pod spec are
+    /// allowed.
+    pub fn denial(&self, kind: &str, allowed: &[String]) -> Option<String> {
+        self.pod_spec(kind).and_then(|spec| spec.check(allowed))
+    }
+
+    /// The pod spec of an object of `kind`: a Pod's `spec`, or a workload's pod template.
+    fn pod_spec(&self, kind: &str) -> Option<&Spec<'a>> {
+        let spec = self.spec.as_ref()?;
+        match kind {
+            "Pod" => Some(spec),
+            "Deployment"
+            | "ReplicaSet"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "Job"
+            | "ReplicationController" => spec.template(),
+            "CronJob" => spec.job_template.as_ref()?.spec.as_ref()?.template(),
+            _ => None,
+        }
     }
 }
 
-/// The first container in `spec` (a pod spec) whose image is under none of `allowed`, as a
-/// denial message.
-pub fn check_pod_spec(spec: &serde_json::Value, allowed: &[String]) -> Option<String> {
-    ["initContainers", "containers", "ephemeralContainers"]
-        .iter()
-        .filter_map(|field| spec.get(field)?.as_array())
-        .flatten()
-        .find_map(|container| {
-            let image = container.get("image")?.as_str()?;
-            if allowed
-                .iter()
-                .any(|prefix| image.starts_with(prefix.as_str()))
-            {
-                return None;
-            }
-            let name = container.get("name").and_then(|n| n.as_str()).unwrap_or("");
-            Some(format!(
-                "container {name:?} uses image {image:?}: not under an allowed prefix ({})",
-                allowed.join(", ")
-            ))
-        })
+impl<'a> Spec<'a> {
+    /// The spec of this workload's pod template.
+    fn template(&self) -> Option<&Spec<'a>> {
+        self.template.as_ref()?.spec.as_ref()
+    }
+
+    /// The first container whose image is under none of `allowed`, as a denial message.
+    fn check(&self, allowed: &[String]) -> Option<String> {
+        let containers = self
+            .init_containers
+            .iter()
+            .chain(&self.containers)
+            .chain(&self.ephemeral_containers);
+        containers
+            .filter(|c| {
+                !allowed
+                    .iter()
+                    .any(|prefix| c.image.starts_with(prefix.as_str()))
+            })
+            .map(|c| {
+                format!(
+                    "container {:?} uses image {:?}: not under an allowed prefix ({})",
+                    c.name,
+                    c.image,
+                    allowed.join(", ")
+                )
+            })
+            .next()
+    }
 }
 
-/// [`check_pod_spec`] on a Pod object.
-pub fn check_pod(pod: &serde_json::Value, allowed: &[String]) -> Option<String> {
-    check_pod_spec(pod.get("spec")?, allowed)
+/// [`Object::denial`] on `object`, JSON text.
+pub fn check(kind: &str, object: &str, allowed: &[String]) -> serde_json::Result<Option<String>> {
+    let object: Object = serde_json::from_str(object)?;
+    Ok(object.denial(kind, allowed))
 }
 
 struct ImagePolicy;
@@ -99,11 +159,7 @@ impl Admission for ImagePolicy {
         let Some(object) = request.object.as_deref() else {
             return Ok(Verdict::allow());
         };
-        let object: serde_json::Value = serde_json::from_str(object)?;
-        let Some(spec) = pod_spec(&request.kind, &object) else {
-            return Ok(Verdict::allow());
-        };
-        Ok(match check_pod_spec(spec, allowed) {
+        Ok(match check(&request.kind, object, allowed)? {
             Some(message) => Verdict::forbidden(message),
             None => Verdict::allow(),
         })
@@ -137,21 +193,49 @@ mod tests {
 
     #[test]
     fn workload_templates_are_checked_like_pods() {
-        let deployment = json!({"spec": {"template": {"spec": {"containers": [
-            {"name": "web", "image": "evil.example/web"}
-        ]}}}});
         let allowed = ["docker.io/library/".to_string()];
-        let spec = pod_spec("Deployment", &deployment);
-        let message = spec.and_then(|s| check_pod_spec(s, &allowed));
+        let denial = |kind: &str, object: serde_json::Value| {
+            check(kind, &object.to_string(), &allowed).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let evil = json!([{"name": "web", "image": "evil.example/web"}]);
+        let deployment = json!({"spec": {"template": {"spec": {"containers": evil}}}});
+        let message = denial("Deployment", deployment);
         assert!(
             message
                 .as_deref()
-                .is_some_and(|m| m.contains("evil.example/web")),
+                .is_some_and(|m| m.contains("evil.example/web") && m.contains("\"web\"")),
             "{message:?}"
         );
+        let cron_job = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+            "initContainers": evil}}}}}});
+        assert!(denial("CronJob", cron_job).is_some());
+        // A Pod's own containers, init and ephemeral ones included.
+        let pod = |field: &str| json!({"spec": {field: evil}});
+        for field in ["containers", "initContainers", "ephemeralContainers"] {
+            assert!(denial("Pod", pod(field)).is_some(), "{field}");
+        }
         let fine =
             json!({"spec": {"containers": [{"name": "c", "image": "docker.io/library/nginx"}]}});
-        assert_eq!(check_pod(&fine, &allowed), None);
-        assert_eq!(pod_spec("ConfigMap", &fine), None);
+        assert_eq!(denial("Pod", fine), None);
+        // A kind with no pod spec, and a Pod-shaped object under another kind.
+        assert_eq!(denial("ConfigMap", pod("containers")), None);
+        assert_eq!(denial("Deployment", pod("containers")), None);
+        // Escaped strings are read as well as plain ones.
+        let escaped =
+            r#"{"spec": {"containers": [{"name": "c", "image": "evil\u002eexample/x"}]}}"#;
+        let message = check("Pod", escaped, &allowed).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            message
+                .as_deref()
+                .is_some_and(|m| m.contains("evil.example/x")),
+            "{message:?}"
+        );
+    }
+
+    #[test]
+    fn an_object_that_is_not_json_is_an_error() {
+        let allowed = ["docker.io/library/".to_string()];
+        assert!(check("Pod", "{", &allowed).is_err());
+        assert!(check("Pod", r#"{"spec": {"containers": 3}}"#, &allowed).is_err());
     }
 }
