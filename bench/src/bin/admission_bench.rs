@@ -506,7 +506,7 @@ async fn review(
             let allowed_prefixes = [ALLOWED.to_string()];
             let denial = request
                 .object
-                .and_then(|object| object.denial(&request.kind.kind, &allowed_prefixes));
+                .and_then(|object| object.denial(request.kind.kind, &allowed_prefixes));
             match denial {
                 None => json!({"uid": request.uid, "allowed": true}),
                 Some(message) => json!({"uid": request.uid, "allowed": false,

@@ -76,9 +76,10 @@ struct Template<'a> {
 #[derive(Default, Deserialize)]
 struct Container<'a> {
     #[serde(borrow, default)]
-    name: Cow<'a, str>,
+    name: Option<Cow<'a, str>>,
+    /// None when missing or null: a container with no image is the schema's to refuse.
     #[serde(borrow, default)]
-    image: Cow<'a, str>,
+    image: Option<Cow<'a, str>>,
 }
 
 impl<'a> Object<'a> {
@@ -120,20 +121,18 @@ impl<'a> Spec<'a> {
             .chain(&self.containers)
             .chain(&self.ephemeral_containers);
         containers
-            .filter(|c| {
+            .filter_map(|c| Some((c.name.as_deref().unwrap_or(""), c.image.as_deref()?)))
+            .find(|(_, image)| {
                 !allowed
                     .iter()
-                    .any(|prefix| c.image.starts_with(prefix.as_str()))
+                    .any(|prefix| image.starts_with(prefix.as_str()))
             })
-            .map(|c| {
+            .map(|(name, image)| {
                 format!(
-                    "container {:?} uses image {:?}: not under an allowed prefix ({})",
-                    c.name,
-                    c.image,
+                    "container {name:?} uses image {image:?}: not under an allowed prefix ({})",
                     allowed.join(", ")
                 )
             })
-            .next()
     }
 }
 
@@ -220,6 +219,10 @@ mod tests {
         // A kind with no pod spec, and a Pod-shaped object under another kind.
         assert_eq!(denial("ConfigMap", pod("containers")), None);
         assert_eq!(denial("Deployment", pod("containers")), None);
+        // A container with no image (missing or null) is left to the schema plugin.
+        let no_image =
+            json!({"spec": {"containers": [{"name": "a"}, {"name": "b", "image": null}]}});
+        assert_eq!(denial("Pod", no_image), None);
         // Escaped strings are read as well as plain ones.
         let escaped =
             r#"{"spec": {"containers": [{"name": "c", "image": "evil\u002eexample/x"}]}}"#;
