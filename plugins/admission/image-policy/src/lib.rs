@@ -42,24 +42,24 @@ impl Config {
 
 /// What the policy reads of an object: the containers of a Pod's spec or of a workload's
 /// pod template. Only these fields are parsed; the rest of the object is skipped unread.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize)]
 pub struct Object<'a> {
     #[serde(borrow, default)]
     spec: Option<Spec<'a>>,
 }
 
 /// A Pod's spec, a workload's spec (`template`) or a CronJob's (`jobTemplate`): one type
-/// for all three, since an object has only the fields of its own kind.
-#[derive(Default, Deserialize)]
+/// for all three, since an object has only the fields of its own kind. Every field may be
+/// missing or `null`, as clients write them.
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Spec<'a> {
     #[serde(borrow, default)]
-    init_containers: Vec<Container<'a>>,
+    init_containers: Option<Vec<Container<'a>>>,
     #[serde(borrow, default)]
-    containers: Vec<Container<'a>>,
+    containers: Option<Vec<Container<'a>>>,
     #[serde(borrow, default)]
-    ephemeral_containers: Vec<Container<'a>>,
+    ephemeral_containers: Option<Vec<Container<'a>>>,
     #[serde(borrow, default)]
     template: Option<Box<Template<'a>>>,
     #[serde(borrow, default)]
@@ -67,13 +67,13 @@ struct Spec<'a> {
 }
 
 /// A pod template, or a CronJob's job template (whose `spec` holds the pod template).
-#[derive(Default, Deserialize)]
+#[derive(Deserialize)]
 struct Template<'a> {
     #[serde(borrow, default)]
     spec: Option<Spec<'a>>,
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Deserialize)]
 struct Container<'a> {
     #[serde(borrow, default)]
     name: Option<Cow<'a, str>>,
@@ -115,11 +115,14 @@ impl<'a> Spec<'a> {
 
     /// The first container whose image is under none of `allowed`, as a denial message.
     fn check(&self, allowed: &[String]) -> Option<String> {
-        let containers = self
-            .init_containers
-            .iter()
-            .chain(&self.containers)
-            .chain(&self.ephemeral_containers);
+        let containers = [
+            &self.init_containers,
+            &self.containers,
+            &self.ephemeral_containers,
+        ]
+        .into_iter()
+        .flatten()
+        .flatten();
         containers
             .filter_map(|c| Some((c.name.as_deref().unwrap_or(""), c.image.as_deref()?)))
             .find(|(_, image)| {
@@ -219,6 +222,12 @@ mod tests {
         // A kind with no pod spec, and a Pod-shaped object under another kind.
         assert_eq!(denial("ConfigMap", pod("containers")), None);
         assert_eq!(denial("Deployment", pod("containers")), None);
+        // Lists written as null are empty lists.
+        let nulls = json!({"spec": {"initContainers": null, "containers": [{"name": "c",
+            "image": "docker.io/library/nginx"}], "ephemeralContainers": null}});
+        assert_eq!(denial("Pod", nulls), None);
+        let template = json!({"spec": {"template": null}});
+        assert_eq!(denial("Deployment", template), None);
         // A container with no image (missing or null) is left to the schema plugin.
         let no_image =
             json!({"spec": {"containers": [{"name": "a"}, {"name": "b", "image": null}]}});
