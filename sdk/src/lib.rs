@@ -39,6 +39,7 @@ pub mod controller;
 pub mod json;
 pub mod labels;
 pub mod network;
+pub mod pods;
 pub mod scheduler;
 
 /// Kubernetes resource quantities (`100m`, `1.5Gi`).

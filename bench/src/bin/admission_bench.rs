@@ -504,9 +504,9 @@ async fn review(
     let response = match serde_json::from_slice::<Review>(&body) {
         Ok(Review { request }) => {
             let allowed_prefixes = [ALLOWED.to_string()];
-            let denial = request
-                .object
-                .and_then(|object| object.denial(request.kind.kind, &allowed_prefixes));
+            let denial = request.object.and_then(|object| {
+                object.denial(request.kind.group, request.kind.kind, &allowed_prefixes)
+            });
             match denial {
                 None => json!({"uid": request.uid, "allowed": true}),
                 Some(message) => json!({"uid": request.uid, "allowed": false,
@@ -538,6 +538,8 @@ struct ReviewRequest<'a> {
 
 #[derive(serde::Deserialize)]
 struct ReviewKind<'a> {
+    #[serde(default)]
+    group: &'a str,
     kind: &'a str,
 }
 

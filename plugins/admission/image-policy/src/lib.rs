@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use keel_sdk::admission::{Admission, Mutation, PluginError, Request, Verdict, config};
+use keel_sdk::pods::PodAt;
 use serde::Deserialize;
 
 /// The plugin's configuration.
@@ -83,26 +84,23 @@ struct Container<'a> {
 }
 
 impl<'a> Object<'a> {
-    /// The policy's decision on this object of `kind`: the denial message for the first
-    /// container whose image is under none of `allowed`, if any. Kinds with no pod spec are
-    /// allowed.
-    pub fn denial(&self, kind: &str, allowed: &[String]) -> Option<String> {
-        self.pod_spec(kind).and_then(|spec| spec.check(allowed))
+    /// The policy's decision on this object of `kind` in API `group`: the denial message for
+    /// the first container whose image is under none of `allowed`, if any. Kinds with no pod
+    /// spec are allowed.
+    pub fn denial(&self, group: &str, kind: &str, allowed: &[String]) -> Option<String> {
+        self.pod_spec(group, kind)
+            .and_then(|spec| spec.check(allowed))
     }
 
-    /// The pod spec of an object of `kind`: a Pod's `spec`, or a workload's pod template.
-    fn pod_spec(&self, kind: &str) -> Option<&Spec<'a>> {
+    /// The pod spec of an object of `group`/`kind`: a Pod's `spec`, or a workload's pod
+    /// template. PodTemplates are not checked: nothing runs them as they are.
+    fn pod_spec(&self, group: &str, kind: &str) -> Option<&Spec<'a>> {
         let spec = self.spec.as_ref()?;
-        match kind {
-            "Pod" => Some(spec),
-            "Deployment"
-            | "ReplicaSet"
-            | "StatefulSet"
-            | "DaemonSet"
-            | "Job"
-            | "ReplicationController" => spec.template(),
-            "CronJob" => spec.job_template.as_ref()?.spec.as_ref()?.template(),
-            _ => None,
+        match PodAt::of(group, kind)? {
+            PodAt::Pod => Some(spec),
+            PodAt::Template => spec.template(),
+            PodAt::JobTemplate => spec.job_template.as_ref()?.spec.as_ref()?.template(),
+            PodAt::PodTemplate => None,
         }
     }
 }
@@ -140,9 +138,14 @@ impl<'a> Spec<'a> {
 }
 
 /// [`Object::denial`] on `object`, JSON text.
-pub fn check(kind: &str, object: &str, allowed: &[String]) -> serde_json::Result<Option<String>> {
+pub fn check(
+    group: &str,
+    kind: &str,
+    object: &str,
+    allowed: &[String],
+) -> serde_json::Result<Option<String>> {
     let object: Object = serde_json::from_str(object)?;
-    Ok(object.denial(kind, allowed))
+    Ok(object.denial(group, kind, allowed))
 }
 
 struct ImagePolicy;
@@ -161,10 +164,12 @@ impl Admission for ImagePolicy {
         let Some(object) = request.object.as_deref() else {
             return Ok(Verdict::allow());
         };
-        Ok(match check(&request.kind, object, allowed)? {
-            Some(message) => Verdict::forbidden(message),
-            None => Verdict::allow(),
-        })
+        Ok(
+            match check(&request.group, &request.kind, object, allowed)? {
+                Some(message) => Verdict::forbidden(message),
+                None => Verdict::allow(),
+            },
+        )
     }
 }
 
@@ -197,7 +202,12 @@ mod tests {
     fn workload_templates_are_checked_like_pods() {
         let allowed = ["docker.io/library/".to_string()];
         let denial = |kind: &str, object: serde_json::Value| {
-            check(kind, &object.to_string(), &allowed).unwrap_or_else(|e| panic!("{e}"))
+            let group = match kind {
+                "Deployment" => "apps",
+                "CronJob" => "batch",
+                _ => "",
+            };
+            check(group, kind, &object.to_string(), &allowed).unwrap_or_else(|e| panic!("{e}"))
         };
         let evil = json!([{"name": "web", "image": "evil.example/web"}]);
         let deployment = json!({"spec": {"template": {"spec": {"containers": evil}}}});
@@ -222,6 +232,15 @@ mod tests {
         // A kind with no pod spec, and a Pod-shaped object under another kind.
         assert_eq!(denial("ConfigMap", pod("containers")), None);
         assert_eq!(denial("Deployment", pod("containers")), None);
+        // A kind of the same name in another group is not a workload.
+        let deployment = json!({"spec": {"template": {"spec": {"containers": evil}}}});
+        let other = check(
+            "example.com",
+            "Deployment",
+            &deployment.to_string(),
+            &allowed,
+        );
+        assert!(matches!(other, Ok(None)), "{other:?}");
         // Lists written as null are empty lists.
         let nulls = json!({"spec": {"initContainers": null, "containers": [{"name": "c",
             "image": "docker.io/library/nginx"}], "ephemeralContainers": null}});
@@ -235,7 +254,7 @@ mod tests {
         // Escaped strings are read as well as plain ones.
         let escaped =
             r#"{"spec": {"containers": [{"name": "c", "image": "evil\u002eexample/x"}]}}"#;
-        let message = check("Pod", escaped, &allowed).unwrap_or_else(|e| panic!("{e}"));
+        let message = check("", "Pod", escaped, &allowed).unwrap_or_else(|e| panic!("{e}"));
         assert!(
             message
                 .as_deref()
@@ -247,7 +266,7 @@ mod tests {
     #[test]
     fn an_object_that_is_not_json_is_an_error() {
         let allowed = ["docker.io/library/".to_string()];
-        assert!(check("Pod", "{", &allowed).is_err());
-        assert!(check("Pod", r#"{"spec": {"containers": 3}}"#, &allowed).is_err());
+        assert!(check("", "Pod", "{", &allowed).is_err());
+        assert!(check("", "Pod", r#"{"spec": {"containers": 3}}"#, &allowed).is_err());
     }
 }

@@ -8,6 +8,7 @@ use keel_sdk::json::At;
 use serde_json::{Map, Value};
 
 use keel_sdk::admission::Operation;
+use keel_sdk::pods::PodAt;
 
 use crate::checks::{Pod, describe, evaluate};
 use crate::config::Config;
@@ -72,15 +73,11 @@ pub enum Target {
 
 /// The target an object of `kind` in API `group` is.
 pub fn target(group: &str, kind: &str) -> Target {
-    match (group, kind) {
-        ("", "Pod") => Target::Pod,
-        ("", "Namespace") => Target::Namespace,
-        ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet")
-        | ("batch", "Job")
-        | ("", "ReplicationController") => Target::Workload("/spec/template"),
-        ("batch", "CronJob") => Target::Workload("/spec/jobTemplate/spec/template"),
-        ("", "PodTemplate") => Target::Workload("/template"),
-        _ => Target::Other,
+    match (group, kind, PodAt::of(group, kind)) {
+        ("", "Namespace", _) => Target::Namespace,
+        (_, _, Some(PodAt::Pod)) => Target::Pod,
+        (_, _, Some(at)) => Target::Workload(at.template_pointer()),
+        (_, _, None) => Target::Other,
     }
 }
 
