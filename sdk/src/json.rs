@@ -1,10 +1,17 @@
-//! JSON lookups for plugins.
+//! JSON for plugins: pointer lookups, and parsing only the fields a plugin reads.
 //!
 //! [`At::at`] follows an RFC 6901 pointer (`/spec/containers/0/image`) as
 //! `serde_json::Value::pointer` does, without its cost: `pointer` allocates two strings per
 //! token to unescape `~0` and `~1`, which in a plugin's hot path (every admission call walks
 //! a pod with dozens of pointers) costs more than the walk itself. `at` unescapes only a token
 //! that holds a `~`.
+//!
+//! [`parse_only`] parses a document keeping only the members a [`Fields`] tree names (see
+//! [`only`]).
+
+pub mod only;
+
+pub use only::{Fields, parse_only};
 
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 //! and a namespace lookup, so native tests cover every path.
 
 use keel_sdk::admission::{Operation, Request, Verdict};
-use keel_sdk::json::At;
+use keel_sdk::json::{At, Fields};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -24,6 +24,16 @@ impl Default for Config {
         }
     }
 }
+
+/// What [`is_terminating`] reads of a Namespace, so the cache's copy is parsed into only
+/// that ([`keel_sdk::json::parse_only`]).
+pub static NAMESPACE_READ: Fields = Fields::Only(&[
+    (
+        "metadata",
+        Fields::Only(&[("deletionTimestamp", Fields::All)]),
+    ),
+    ("status", Fields::Only(&[("phase", Fields::All)])),
+]);
 
 /// Whether a Namespace object is being terminated: marked for deletion, or in phase
 /// `Terminating`.
@@ -268,5 +278,21 @@ mod tests {
             &json!({"metadata": {"deletionTimestamp": "2024-01-01T00:00:00Z"}})
         ));
         assert!(is_terminating(&json!({"status": {"phase": "Terminating"}})));
+    }
+
+    #[test]
+    fn what_is_read_of_a_namespace_decides_as_the_whole_does() {
+        for namespace in [
+            active("a"),
+            json!({"metadata": {"name": "a", "labels": {"x": "y"}, "deletionTimestamp": null},
+                   "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}),
+            json!({"metadata": {"name": "a", "deletionTimestamp": "2024-01-01T00:00:00Z"}}),
+            json!({"metadata": {"name": "a"}, "status": {"phase": "Terminating"}}),
+        ] {
+            let read = keel_sdk::json::parse_only(&namespace.to_string(), &NAMESPACE_READ)
+                .map(|read| is_terminating(&read))
+                .map_err(|e| e.to_string());
+            assert_eq!(read, Ok(is_terminating(&namespace)), "{namespace}");
+        }
     }
 }

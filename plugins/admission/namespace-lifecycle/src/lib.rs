@@ -26,6 +26,7 @@ pub mod decide;
 use keel_sdk::admission::{
     Admission, Level, Mutation, ObjectRef, PluginError, Request, Verdict, cache, config, host,
 };
+use keel_sdk::json::parse_only;
 
 pub use decide::Config;
 
@@ -46,7 +47,7 @@ impl Admission for NamespaceLifecycle {
                 namespace: String::new(),
                 name: name.into(),
             })?;
-            match serde_json::from_str(&text) {
+            match parse_only(&text, &decide::NAMESPACE_READ) {
                 Ok(namespace) => Some(namespace),
                 Err(e) => {
                     host::log(

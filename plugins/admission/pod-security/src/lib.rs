@@ -21,12 +21,13 @@
 //! exempt runtime classes are not checked.
 //!
 //! Modules: [`level`] (levels and labels), [`mod@config`], [`checks`] (the standard's checks),
-//! [`admission`] (Pods and workloads), [`namespace`] (Namespace writes). `mutate` changes
-//! nothing.
+//! [`admission`] (Pods and workloads), [`namespace`] (Namespace writes), [`fields`] (the parts
+//! of an object it parses). `mutate` changes nothing.
 
 pub mod admission;
 pub mod checks;
 pub mod config;
+pub mod fields;
 pub mod level;
 pub mod namespace;
 
@@ -34,7 +35,8 @@ use keel_sdk::admission::{
     Admission, Level as LogLevel, Mutation, ObjectRef, PluginError, Request, Verdict, cache,
     config, host,
 };
-use keel_sdk::json::At;
+use keel_sdk::json::{Fields, parse_only};
+use keel_sdk::pods::PodAt;
 use serde_json::{Map, Value};
 
 use admission::{Decision, Denial, Target};
@@ -48,20 +50,24 @@ fn namespace_labels(name: &str) -> Option<Map<String, Value>> {
         namespace: String::new(),
         name: name.into(),
     })?;
-    let namespace: Value = serde_json::from_str(&text).ok()?;
-    namespace.at("/metadata/labels")?.as_object().cloned()
+    let mut namespace = parse_only(&text, &fields::NAMESPACE).ok()?;
+    match namespace.get_mut("metadata")?.get_mut("labels")?.take() {
+        Value::Object(labels) => Some(labels),
+        _ => None,
+    }
 }
 
 /// The pods of namespace `name`, from the host's cache.
 fn namespace_pods(name: &str) -> Vec<Value> {
     cache::list("", "Pod", name, "")
         .iter()
-        .filter_map(|text| serde_json::from_str(text).ok())
+        .filter_map(|text| parse_only(text, fields::pod(PodAt::Pod)).ok())
         .collect()
 }
 
-fn parse(text: Option<&str>) -> Result<Option<Value>, PluginError> {
-    text.map(serde_json::from_str)
+/// The parts of `text` (an object, if any) that `fields` names.
+fn parse(text: Option<&str>, fields: &Fields) -> Result<Option<Value>, PluginError> {
+    text.map(|text| parse_only(text, fields))
         .transpose()
         .map_err(PluginError::from)
 }
@@ -92,8 +98,10 @@ impl Admission for PodSecurity {
         }
         let config: Option<Config> = config()?;
         let config = config.unwrap_or_default();
-        let object = parse(request.object.as_deref())?;
-        let old_object = parse(request.old_object.as_deref())?;
+        // A target other than `Other` holds a pod or is a Namespace.
+        let read = PodAt::of(&request.group, &request.kind).map_or(&fields::NAMESPACE, fields::pod);
+        let object = parse(request.object.as_deref(), read)?;
+        let old_object = parse(request.old_object.as_deref(), read)?;
         let review = admission::Request {
             operation: request.operation,
             subresource: request.subresource.as_deref(),
@@ -163,8 +171,10 @@ mod tests {
 
     #[test]
     fn bad_json_is_a_plugin_error() {
-        assert!(parse(Some("{")).is_err());
-        assert!(matches!(parse(None), Ok(None)));
-        assert!(matches!(parse(Some("{}")), Ok(Some(_))));
+        let pod = fields::pod(PodAt::Pod);
+        assert!(parse(Some("{"), pod).is_err());
+        assert!(parse(Some(r#"{"status": {"phase": }}"#), pod).is_err());
+        assert!(matches!(parse(None, pod), Ok(None)));
+        assert!(matches!(parse(Some("{}"), pod), Ok(Some(_))));
     }
 }

@@ -10,7 +10,9 @@
 //! | Service | type, ports, node ports, external name | [`service`] |
 //! | ResourceQuota, LimitRange | resource names and quantities | [`quota`] |
 //!
-//! There is no configuration. `mutate` changes nothing.
+//! Every check reads the object's `spec`, and a Service's also its `metadata.name`, so a
+//! request's object is parsed into those alone ([`READ`]). There is no configuration.
+//! `mutate` changes nothing.
 
 pub mod field;
 pub mod names;
@@ -23,9 +25,17 @@ pub mod service;
 pub mod workload;
 
 use keel_sdk::admission::{Admission, Mutation, Operation, PluginError, Request, Verdict};
+use keel_sdk::json::{Fields, parse_only};
 use serde_json::Value;
 
 use field::FieldError;
+
+/// The parts of an object the checks read: its `spec` and its name. A check that reads
+/// another field adds it here.
+pub static READ: Fields = Fields::Only(&[
+    ("metadata", Fields::Only(&[("name", Fields::All)])),
+    ("spec", Fields::All),
+]);
 
 /// The field errors of `object`, an object of `kind` in API `group`; `None` for kinds this
 /// plugin does not validate.
@@ -72,7 +82,7 @@ impl Admission for Schema {
         let Some(text) = request.object.as_deref() else {
             return Ok(Verdict::allow());
         };
-        let object: Value = serde_json::from_str(text)?;
+        let object = parse_only(text, &READ)?;
         Ok(match check(&request.group, &request.kind, &object) {
             Some(message) => Verdict::invalid(message),
             None => Verdict::allow(),
@@ -137,6 +147,60 @@ mod tests {
         assert!(check("apps", "DaemonSet", &json!({})).is_some());
         assert!(check("apps", "ReplicaSet", &json!({})).is_some());
         assert!(check("", "ReplicationController", &json!({})).is_some());
+    }
+
+    #[test]
+    fn what_is_read_decides_as_the_whole_object_does() {
+        let objects = [
+            (
+                "",
+                "Pod",
+                json!({"metadata": {"name": "web", "labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "web", "ports": [{"containerPort": 70000}]}]},
+                "status": {"phase": "Pending"}}),
+            ),
+            (
+                "",
+                "Pod",
+                json!({"kind": "Pod", "metadata": {"name": "web"},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]}}),
+            ),
+            (
+                "",
+                "Service",
+                json!({"metadata": {"name": "1web"}, "spec": {"ports": [{"port": 80}]}}),
+            ),
+            (
+                "apps",
+                "Deployment",
+                json!({"metadata": {"name": "web", "labels": {"app": "x"}},
+                "spec": {"selector": {"matchLabels": {"app": "web"}},
+                         "template": {"metadata": {"labels": {"app": "other"}},
+                                      "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
+            ),
+            (
+                "apps",
+                "StatefulSet",
+                json!({"metadata": {"name": "db"},
+                "spec": {"selector": {"matchLabels": {"app": "db"}},
+                         "volumeClaimTemplates": [{"metadata": {"name": "data"}}],
+                         "template": {"metadata": {"labels": {"app": "db"}},
+                                      "spec": {"containers": [{"name": "c", "image": "i",
+                                          "volumeMounts": [{"name": "data", "mountPath": "/d"}]}]}}}}),
+            ),
+            (
+                "",
+                "ResourceQuota",
+                json!({"metadata": {"name": "q"}, "spec": {"hard": {"cpu": "x"}}}),
+            ),
+        ];
+        for (group, kind, object) in objects {
+            let whole = check(group, kind, &object);
+            let read = parse_only(&object.to_string(), &READ)
+                .map(|read| check(group, kind, &read))
+                .map_err(|e| e.to_string());
+            assert_eq!(read, Ok(whole), "{kind} {object}");
+        }
     }
 
     #[test]

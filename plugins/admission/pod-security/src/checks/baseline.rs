@@ -236,24 +236,27 @@ pub fn host_ports(pod: &Pod) -> Option<Violation> {
 
 /// "Host Probes / Lifecycle Hooks": probes and lifecycle handlers may not name a host.
 pub fn host_probes_and_lifecycle(pod: &Pod) -> Option<Violation> {
-    const HANDLERS: &[&str] = &[
-        "/livenessProbe",
-        "/readinessProbe",
-        "/startupProbe",
-        "/lifecycle/postStart",
-        "/lifecycle/preStop",
+    /// Each handler's `httpGet` and `tcpSocket` host, in the order Kubernetes visits them.
+    const HOSTS: &[&str] = &[
+        "/livenessProbe/httpGet/host",
+        "/livenessProbe/tcpSocket/host",
+        "/readinessProbe/httpGet/host",
+        "/readinessProbe/tcpSocket/host",
+        "/startupProbe/httpGet/host",
+        "/startupProbe/tcpSocket/host",
+        "/lifecycle/postStart/httpGet/host",
+        "/lifecycle/postStart/tcpSocket/host",
+        "/lifecycle/preStop/httpGet/host",
+        "/lifecycle/preStop/tcpSocket/host",
     ];
     let mut bad = BTreeSet::new();
     let mut hosts = BTreeSet::new();
     for c in pod.containers() {
-        for handler in HANDLERS {
-            for action in ["httpGet", "tcpSocket"] {
-                let pointer = format!("{handler}/{action}/host");
-                let host = c.at(&pointer).and_then(Value::as_str).unwrap_or_default();
-                if !host.is_empty() {
-                    bad.insert(name(c));
-                    hosts.insert(host.to_string());
-                }
+        for pointer in HOSTS {
+            let host = c.at(pointer).and_then(Value::as_str).unwrap_or_default();
+            if !host.is_empty() {
+                bad.insert(name(c));
+                hosts.insert(host.to_string());
             }
         }
     }
