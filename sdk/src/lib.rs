@@ -87,8 +87,13 @@ macro_rules! world {
         /// The plugin's configuration (`spec.config` of its `Plugin` object), parsed into `T`.
         /// An unset configuration parses as JSON `null`, so `Option<_>` or a
         /// `#[serde(default)]` struct accepts it.
+        ///
+        /// The text is asked of the host once per instance and kept: an instance serves one
+        /// configuration all its life (a changed configuration is a new plugin version, with
+        /// new instances), and the host call costs more than parsing a small configuration.
         pub fn config<T: serde::de::DeserializeOwned>() -> Result<T, PluginError> {
-            parse_config(&host::config())
+            static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            parse_config(TEXT.get_or_init(host::config))
         }
 
         /// Configuration text (what `host::config()` answers, or what a stateful plugin's
