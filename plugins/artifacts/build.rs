@@ -69,6 +69,10 @@ fn main() -> Result<(), Box<dyn Error>> {
             "profile.release.debug=false",
             "--config",
             "profile.release.strip=true",
+            "--config",
+            "profile.release.lto=true",
+            "--config",
+            "profile.release.codegen-units=1",
         ])
         .arg("--target-dir")
         .arg(&target_dir);
