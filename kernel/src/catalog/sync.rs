@@ -90,7 +90,7 @@ impl CatalogSync {
     async fn on_plugin_event(&mut self, event: WatchEvent) {
         match event {
             WatchEvent::Restarted(objects) => {
-                let names: Vec<&str> = objects.iter().filter_map(name).collect();
+                let names: Vec<&str> = objects.iter().filter_map(|o| name(o)).collect();
                 for gone in self
                     .catalog
                     .names()

@@ -27,15 +27,19 @@ use crate::registry::Objects;
 pub type Observer =
     Arc<dyn Fn(&'static ResourceType, Option<&Value>, Option<&Value>) + Send + Sync>;
 
-/// One cached object: the object, and its JSON text as plugins read it, written the first
-/// time a plugin reads it (most cached objects change before any plugin asks for them).
+/// An object as it was and as it is (none: absent), for the observer.
+type Change = (Option<Arc<Value>>, Option<Arc<Value>>);
+
+/// One cached object: the object (the watch history's, shared), and its JSON text as plugins
+/// read it, written the first time a plugin reads it (most cached objects change before any
+/// plugin asks for them).
 struct Entry {
-    object: Value,
+    object: Arc<Value>,
     json: OnceLock<Arc<str>>,
 }
 
 impl Entry {
-    fn new(object: Value) -> Entry {
+    fn new(object: Arc<Value>) -> Entry {
         Entry {
             object,
             json: OnceLock::new(),
@@ -182,7 +186,7 @@ impl ObjectCache {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         entries
             .get(&object_key(kind, namespace, name))
-            .map(|e| e.object.clone())
+            .map(|e| Value::clone(&e.object))
     }
 
     /// Whether a cached object exists and `selector` matches its labels.
@@ -215,7 +219,7 @@ impl ObjectCache {
         };
         let observed = self.observer.is_some();
         // (was, is) of each change, kept only when someone observes.
-        let mut changes: Vec<(Option<Value>, Option<Value>)> = Vec::new();
+        let mut changes: Vec<Change> = Vec::new();
         {
             let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
             match event {
@@ -265,7 +269,7 @@ impl ObjectCache {
         }
         if let Some(observer) = &self.observer {
             for (was, is) in &changes {
-                observer(kind, was.as_ref(), is.as_ref());
+                observer(kind, was.as_deref(), is.as_deref());
             }
         }
     }

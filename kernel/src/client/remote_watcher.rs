@@ -51,7 +51,7 @@ impl RemoteWatcher {
                 State::Listing => match self.list().await {
                     Ok((revision, items)) => {
                         self.state = State::Following(revision);
-                        return WatchEvent::Restarted(items);
+                        return WatchEvent::Restarted(items.into_iter().map(Arc::new).collect());
                     }
                     Err(error) => {
                         tracing::warn!(path = %self.path, "cannot list: {error}; retrying");
@@ -142,8 +142,8 @@ impl RemoteWatcher {
             self.state = State::Following(revision.clone());
         }
         match kind {
-            "ADDED" | "MODIFIED" => Some(WatchEvent::Applied(object)),
-            "DELETED" => Some(WatchEvent::Deleted(object)),
+            "ADDED" | "MODIFIED" => Some(WatchEvent::Applied(Arc::new(object))),
+            "DELETED" => Some(WatchEvent::Deleted(Arc::new(object))),
             "BOOKMARK" => Some(WatchEvent::Bookmark(
                 revision.and_then(|r| r.parse().ok()).unwrap_or(0),
             )),

@@ -6,8 +6,12 @@
 //! history (the 410 a remote client would get) sends the watcher back to `Listing`.
 //! [`Watcher::revision`] says how far the events returned so far reach, so a cache built on
 //! a watcher knows which store revision it reflects.
+//!
+//! Objects come as `Arc<Value>`: the watch history's own, shared with every watcher and
+//! the cache, never copied per reader.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::sync::watch;
@@ -23,11 +27,11 @@ const BATCH: usize = 512;
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchEvent {
     /// The whole current set of objects (after a start or a relist): anything not in it is gone.
-    Restarted(Vec<Value>),
+    Restarted(Vec<Arc<Value>>),
     /// An object was created or changed.
-    Applied(Value),
+    Applied(Arc<Value>),
     /// An object was deleted (its last state).
-    Deleted(Value),
+    Deleted(Arc<Value>),
     /// Nothing of this kind changed up to this revision (other kinds did), as Kubernetes'
     /// BOOKMARK events say.
     Bookmark(u64),
@@ -86,7 +90,9 @@ impl Watcher {
                     Ok(list) => {
                         self.state = State::Following(list.revision);
                         self.returned = list.revision;
-                        return WatchEvent::Restarted(list.items);
+                        return WatchEvent::Restarted(
+                            list.items.into_iter().map(Arc::new).collect(),
+                        );
                     }
                     Err(error) => {
                         tracing::warn!(
@@ -126,7 +132,7 @@ impl Watcher {
             return;
         };
         for event in events.iter().filter(|e| e.key.starts_with(&self.prefix)) {
-            let object = (*event.object).clone();
+            let object = event.object.clone();
             self.pending.push_back((
                 event.revision,
                 match event.kind {

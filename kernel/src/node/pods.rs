@@ -28,6 +28,7 @@ pub async fn follow(node: Arc<Node>) {
             WatchEvent::Restarted(pods) => {
                 let present: HashMap<String, Value> = pods
                     .into_iter()
+                    .map(Arc::unwrap_or_clone)
                     .filter_map(|pod| Some((uid(&pod)?.to_string(), pod)))
                     .collect();
                 let uids = present.keys().cloned().collect();
@@ -43,7 +44,7 @@ pub async fn follow(node: Arc<Node>) {
                     applied(&node, &mut workers, pod);
                 }
             }
-            WatchEvent::Applied(pod) => applied(&node, &mut workers, pod),
+            WatchEvent::Applied(pod) => applied(&node, &mut workers, Arc::unwrap_or_clone(pod)),
             WatchEvent::Deleted(pod) => {
                 if let Some(worker) = uid(&pod).and_then(|uid| workers.remove(uid)) {
                     worker.deleted();

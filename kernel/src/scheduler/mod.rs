@@ -260,7 +260,7 @@ impl Host {
             Event::Pods(WatchEvent::Restarted(pods)) => {
                 let present: HashSet<PodKey> = pods
                     .iter()
-                    .filter_map(PodInfo::from_object)
+                    .filter_map(|pod| PodInfo::from_object(pod))
                     .map(|p| p.key)
                     .collect();
                 for key in self.snapshot.placed_keys() {
