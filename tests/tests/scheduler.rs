@@ -13,6 +13,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use keel_plugin_artifacts as artifacts;
 use keel_tests::Server;
+use keel_tests::agent::eventually;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use serde_json::{Value, json};
 
@@ -258,14 +259,22 @@ async fn pods_land_where_the_rules_say_and_unschedulable_pods_say_why() -> Resul
         message,
         "0/4 nodes are available: 1 Insufficient cpu, 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {dedicated: gpu}, 1 node(s) were unschedulable."
     );
-    let events = Api::<Event>::namespaced(client.clone(), "default")
-        .list(&ListParams::default())
-        .await?;
-    let failed = events
-        .items
-        .iter()
-        .find(|e| e.involved_object.name.as_deref() == Some("too-big"))
-        .ok_or_else(|| anyhow::anyhow!("no event for too-big"))?;
+    // The scheduler writes the condition, then the Event: the Event may land just after.
+    let events = Api::<Event>::namespaced(client.clone(), "default");
+    let failed = eventually(
+        Duration::from_secs(30),
+        "a FailedScheduling Event for too-big",
+        || async {
+            let listed = events.list(&ListParams::default()).await?;
+            Ok(listed
+                .items
+                .into_iter()
+                .find(|e| e.involved_object.name.as_deref() == Some("too-big")))
+        },
+        Option::is_some,
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("no event for too-big"))?;
     assert_eq!(failed.reason.as_deref(), Some("FailedScheduling"));
     assert_eq!(failed.type_.as_deref(), Some("Warning"));
     assert_eq!(failed.message.as_deref(), Some(message.as_str()));
