@@ -139,7 +139,8 @@ struct Job {
     cache: Arc<ObjectCache>,
     kind: &'static ResourceType,
     request: AdmissionRequest,
-    /// The object as it stands after the mutations so far.
+    /// The object as the last patch left it; none until a plugin patches it (the request's
+    /// text stands for it until then, so a chain that patches nothing copies nothing).
     object: Option<Value>,
     mutated: bool,
     warnings: Vec<String>,
@@ -179,7 +180,7 @@ impl Job {
             cache,
             kind,
             request,
-            object: attempt.object.cloned(),
+            object: None,
             mutated: false,
             warnings: Vec::new(),
         })
@@ -209,10 +210,20 @@ impl Job {
             let Some(patch) = mutation.patch else {
                 continue;
             };
-            let Some(current) = &self.object else {
-                continue;
+            let current = match self.object.take() {
+                Some(object) => object,
+                None => match self.request.object.as_deref().map(serde_json::from_str) {
+                    Some(Ok(object)) => object,
+                    Some(Err(e)) => {
+                        return Err(ApiError::Internal(format!(
+                            "admission: the object as sent to plugins is not JSON: {e}"
+                        )));
+                    }
+                    None => continue,
+                },
             };
-            let patched = answer::patched(plugin, current, &patch);
+            let patched = answer::patched(plugin, &current, &patch);
+            self.object = Some(current);
             let Some(patched) = answer::apply_policy(plugin, patched)? else {
                 continue;
             };
