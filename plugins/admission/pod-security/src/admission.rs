@@ -63,8 +63,8 @@ impl Decision {
 pub enum Target {
     /// A Pod: enforced and warned.
     Pod,
-    /// A workload whose pod template is at this JSON pointer: warned only.
-    Workload(&'static str),
+    /// A workload, holding its pod template where this says: warned only.
+    Workload(PodAt),
     /// A Namespace: its labels are validated.
     Namespace,
     /// Anything else.
@@ -76,7 +76,7 @@ pub fn target(group: &str, kind: &str) -> Target {
     match (group, kind, PodAt::of(group, kind)) {
         ("", "Namespace", _) => Target::Namespace,
         (_, _, Some(PodAt::Pod)) => Target::Pod,
-        (_, _, Some(at)) => Target::Workload(at.template_pointer()),
+        (_, _, Some(at)) => Target::Workload(at),
         (_, _, None) => Target::Other,
     }
 }
@@ -492,12 +492,17 @@ mod tests {
     fn cron_job_templates_are_found() {
         assert_eq!(
             target("batch", "CronJob"),
-            Target::Workload("/spec/jobTemplate/spec/template")
+            Target::Workload(PodAt::JobTemplate)
+        );
+        assert_eq!(
+            PodAt::JobTemplate.template_pointer(),
+            "/spec/jobTemplate/spec/template"
         );
         assert_eq!(
             target("apps", "Deployment"),
-            Target::Workload("/spec/template")
+            Target::Workload(PodAt::Template)
         );
+        assert_eq!(PodAt::Template.template_pointer(), "/spec/template");
         assert_eq!(target("", "Pod"), Target::Pod);
         assert_eq!(target("", "Namespace"), Target::Namespace);
         assert_eq!(target("", "ConfigMap"), Target::Other);

@@ -7,6 +7,8 @@
 use keel_sdk::json::Fields::{self, All, Only};
 use keel_sdk::pods::PodAt;
 
+use crate::admission::Target;
+
 /// What the checks read of a container (init, regular or ephemeral).
 const CONTAINER: Fields = Only(&[
     ("name", All),
@@ -67,6 +69,17 @@ pub fn pod(at: PodAt) -> &'static Fields {
 
 /// What Pod Security reads of a Namespace: its labels.
 pub static NAMESPACE: Fields = Only(&[("metadata", Only(&[("labels", All)]))]);
+
+/// What Pod Security reads of an object it reviews as `target`; none for objects it does
+/// not review.
+pub fn of(target: Target) -> Option<&'static Fields> {
+    match target {
+        Target::Pod => Some(pod(PodAt::Pod)),
+        Target::Workload(at) => Some(pod(at)),
+        Target::Namespace => Some(&NAMESPACE),
+        Target::Other => None,
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -148,6 +161,21 @@ mod tests {
             assert_eq!(read.at(pointer), Some(&whole), "{at:?}");
             assert_eq!(read.at("/kind"), None, "{at:?}");
         }
+    }
+
+    #[test]
+    fn each_reviewed_target_has_its_fields_and_others_none() {
+        use crate::admission::target;
+        let same = |a: Option<&Fields>, b: &Fields| a.is_some_and(|a| std::ptr::eq(a, b));
+        assert!(same(of(target("", "Pod")), pod(PodAt::Pod)));
+        assert!(same(
+            of(target("batch", "CronJob")),
+            pod(PodAt::JobTemplate)
+        ));
+        assert!(same(of(target("apps", "Deployment")), pod(PodAt::Template)));
+        assert!(same(of(target("", "Namespace")), &NAMESPACE));
+        assert!(of(target("", "ConfigMap")).is_none());
+        assert!(of(target("example.com", "Deployment")).is_none());
     }
 
     #[test]

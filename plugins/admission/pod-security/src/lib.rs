@@ -93,13 +93,11 @@ impl Admission for PodSecurity {
 
     fn validate(request: Request) -> Result<Verdict, PluginError> {
         let target = admission::target(&request.group, &request.kind);
-        if target == Target::Other {
+        let Some(read) = fields::of(target) else {
             return Ok(Verdict::allow());
-        }
+        };
         let config: Option<Config> = config()?;
         let config = config.unwrap_or_default();
-        // A target other than `Other` holds a pod or is a Namespace.
-        let read = PodAt::of(&request.group, &request.kind).map_or(&fields::NAMESPACE, fields::pod);
         let object = parse(request.object.as_deref(), read)?;
         let old_object = parse(request.old_object.as_deref(), read)?;
         let review = admission::Request {
@@ -114,8 +112,10 @@ impl Admission for PodSecurity {
         let ns = request.namespace.as_str();
         let decision = match target {
             Target::Pod => admission::review_pod(&review, &config, || namespace_labels(ns)),
-            Target::Workload(pointer) => {
-                admission::review_workload(&review, pointer, &config, || namespace_labels(ns))
+            Target::Workload(at) => {
+                admission::review_workload(&review, at.template_pointer(), &config, || {
+                    namespace_labels(ns)
+                })
             }
             Target::Namespace => {
                 namespace::review_namespace(&review, &config, || namespace_pods(&request.name))
