@@ -1,8 +1,10 @@
 //! `admission-bench`: what admission adds to the API's create latency, in one run.
 //!
-//! Four in-process servers take the same sequential Pod creates over one keep-alive HTTP/1
-//! connection, each first as `dryRun=All` (admission and everything else but the store
-//! write: the admission cost without fsync noise), then stored:
+//! Four in-process servers take the same sequential Pod creates, each over one keep-alive
+//! HTTP/1 connection, first as `dryRun=All` (admission and everything else but the store
+//! write: the admission cost without fsync noise), then stored. The servers take turns in
+//! blocks, so a drift in the machine's speed during the run falls on every row alike and
+//! the differences between rows are the configurations' own:
 //!
 //! - `none`: no admission plugin;
 //! - `chain`: the default chain of WASM plugins (schema, namespace-lifecycle, limit-ranger,
@@ -56,11 +58,13 @@ struct Args {
 async fn main() -> Result<()> {
     let args = Args::parse();
     println!(
-        "admission-bench: {} sequential Pod creates per row, one keep-alive HTTP/1 connection",
-        args.creates
+        "admission-bench: {} sequential Pod creates per row, one keep-alive HTTP/1 connection per \
+         server, the rows interleaved in blocks of {}",
+        args.creates,
+        block(args.creates)
     );
     let webhook = Webhook::start().await?;
-    let configs: Vec<(&str, Setup)> = vec![
+    let configs: Vec<(&'static str, Setup)> = vec![
         ("none", Setup::Plugins(vec![])),
         ("chain", Setup::Plugins(default_chain())),
         (
@@ -69,15 +73,44 @@ async fn main() -> Result<()> {
         ),
         ("image-policy (webhook)", Setup::Custom(webhook.clone())),
     ];
-    let mut rows = Vec::new();
+    let mut servers = Vec::new();
     for (name, setup) in configs {
-        let row = run(name, setup, args.creates)
+        let server = Server::start(name, setup)
+            .await
+            .with_context(|| format!("configuration {name}"))?;
+        servers.push(server);
+    }
+    let ports: Vec<u16> = servers
+        .iter()
+        .map(|s| s.server.running.addr.port())
+        .collect();
+    let creates = args.creates;
+    let timed = tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(creates_timed(&ports, creates))
+    })
+    .await??;
+    let mut rows = Vec::new();
+    for (server, (dry, stored)) in servers.into_iter().zip(timed) {
+        let name = server.name;
+        let row = server
+            .finish(dry, stored)
             .await
             .with_context(|| format!("configuration {name}"))?;
         rows.push(row);
     }
     report(&rows);
     Ok(())
+}
+
+/// How many creates each row takes in a turn: a twentieth of them, so every row sees the
+/// machine in every state a run goes through (its speed drifts by tens of percent between
+/// seconds on a shared VM), while each row's server stays as warm as a server taking
+/// only its own writes.
+fn block(creates: u64) -> u64 {
+    (creates / 20).max(1)
 }
 
 enum Setup {
@@ -116,115 +149,157 @@ struct Row {
     plugin_us: i64,
 }
 
-async fn run(name: &'static str, setup: Setup, creates: u64) -> Result<Row> {
-    let dir = tempfile::tempdir()?;
-    let mut config = ServerConfig::new(dir.path().to_path_buf(), ([127, 0, 0, 1], 0).into());
-    let image_policy = match setup {
-        Setup::Plugins(seeds) => {
-            let configure = seeds.iter().any(|s| s.name == "image-policy");
-            config.plugins = seeds;
-            configure
-        }
-        Setup::Custom(client) => {
-            config.admission = Some(CustomAdmission(client));
-            false
-        }
-    };
-    let server = InProcess::start(config).await?;
-    if image_policy {
-        configure_image_policy(&server).await?;
-    }
-    let port = server.running.addr.port();
-    let (dry, stored) = tokio::task::spawn_blocking(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(creates_timed(port, creates))
-    })
-    .await??;
-    let chain = server.running.catalog.of_type(PluginType::Admission);
-    // Every plugin is called twice per write (mutate and validate).
-    let plugin_us: i64 = chain
-        .iter()
-        .map(|p| 2 * p.stats().snapshot().mean_micros as i64)
-        .sum();
-    let breakdown: Vec<String> = chain
-        .iter()
-        .map(|p| {
-            let stats = p.stats().snapshot();
-            format!("{} {}us x{}", p.name(), stats.mean_micros, stats.calls)
-        })
-        .collect();
-    let alone = alone(&chain)?;
-    let direct = if chain.is_empty() {
-        None
-    } else {
-        Some((in_a_row(&chain)?, admitted_directly(&server).await?))
-    };
-    server.stop().await?;
-    if !alone.is_empty() {
-        println!(
-            "  {name:<24} each plugin called alone, p50 (mutate / validate): {}",
-            alone.join(", ")
-        );
-    }
-    if let Some((in_a_row, admitted)) = direct {
-        println!(
-            "  {name:<24} called directly, p50: the plugins in a row {:.1} us, the whole admission step (no HTTP) {:.1} us",
-            in_a_row / 1e3,
-            admitted / 1e3
-        );
-    }
-    if !breakdown.is_empty() {
-        println!(
-            "  {name:<24} mean per plugin call (mutate and validate): {}",
-            breakdown.join(", ")
-        );
-    }
-    println!(
-        "  {name:<24} measured: dry-run p50 {} us, stored p50 {} us",
-        dry.value_at_quantile(0.5),
-        stored.value_at_quantile(0.5)
-    );
-    Ok(Row {
-        name,
-        dry,
-        stored,
-        plugin_us,
-    })
+/// One configuration's server.
+struct Server {
+    name: &'static str,
+    server: InProcess,
+    /// The server's data, removed when the row is done.
+    _dir: tempfile::TempDir,
 }
 
-/// The bench's creates against the server on `port`, dry-run then stored: their latency
-/// histograms. It runs on a thread of its own, as a client in another process would, not
-/// on the server's workers (where a request could be answered on the client's own worker
-/// and skip a wake-up no real client skips).
-async fn creates_timed(port: u16, creates: u64) -> Result<(Histogram<u64>, Histogram<u64>)> {
-    let mut sender = connect(port).await?;
-    // A namespace as `keel up` users have: Pod Security at baseline.
-    post(&mut sender, "/api/v1/namespaces", &namespace()).await?;
+impl Server {
+    async fn start(name: &'static str, setup: Setup) -> Result<Server> {
+        let dir = tempfile::tempdir()?;
+        let mut config = ServerConfig::new(dir.path().to_path_buf(), ([127, 0, 0, 1], 0).into());
+        let image_policy = match setup {
+            Setup::Plugins(seeds) => {
+                let configure = seeds.iter().any(|s| s.name == "image-policy");
+                config.plugins = seeds;
+                configure
+            }
+            Setup::Custom(client) => {
+                config.admission = Some(CustomAdmission(client));
+                false
+            }
+        };
+        let server = InProcess::start(config).await?;
+        if image_policy {
+            configure_image_policy(&server).await?;
+        }
+        Ok(Server {
+            name,
+            server,
+            _dir: dir,
+        })
+    }
 
-    let mut dry = Histogram::<u64>::new(3)?;
-    let mut stored = Histogram::<u64>::new(3)?;
-    for (mode, histogram, query) in [
+    /// The row of this server's timed creates, with where its plugins' time went.
+    async fn finish(self, dry: Histogram<u64>, stored: Histogram<u64>) -> Result<Row> {
+        let Server { name, server, _dir } = self;
+        let chain = server.running.catalog.of_type(PluginType::Admission);
+        // Every plugin is called twice per write (mutate and validate).
+        let plugin_us: i64 = chain
+            .iter()
+            .map(|p| 2 * p.stats().snapshot().mean_micros as i64)
+            .sum();
+        let breakdown: Vec<String> = chain
+            .iter()
+            .map(|p| {
+                let stats = p.stats().snapshot();
+                format!("{} {}us x{}", p.name(), stats.mean_micros, stats.calls)
+            })
+            .collect();
+        let alone = alone(&chain)?;
+        let direct = if chain.is_empty() {
+            None
+        } else {
+            Some((in_a_row(&chain)?, admitted_directly(&server).await?))
+        };
+        server.stop().await?;
+        if !alone.is_empty() {
+            println!(
+                "  {name:<24} each plugin called alone, p50 (mutate / validate): {}",
+                alone.join(", ")
+            );
+        }
+        if let Some((in_a_row, admitted)) = direct {
+            println!(
+                "  {name:<24} called directly, p50: the plugins in a row {:.1} us, the whole admission step (no HTTP) {:.1} us",
+                in_a_row / 1e3,
+                admitted / 1e3
+            );
+        }
+        if !breakdown.is_empty() {
+            println!(
+                "  {name:<24} mean per plugin call (mutate and validate): {}",
+                breakdown.join(", ")
+            );
+        }
+        println!(
+            "  {name:<24} measured: dry-run p50 {} us, stored p50 {} us",
+            dry.value_at_quantile(0.5),
+            stored.value_at_quantile(0.5)
+        );
+        Ok(Row {
+            name,
+            dry,
+            stored,
+            plugin_us,
+        })
+    }
+}
+
+/// The bench's creates against the servers on `ports`, dry-run then stored, the servers
+/// taking turns in blocks: each server's latency histograms. It runs on a thread of its
+/// own, as a client in another process would, not on the servers' workers (where a request
+/// could be answered on the client's own worker and skip a wake-up no real client skips).
+async fn creates_timed(
+    ports: &[u16],
+    creates: u64,
+) -> Result<Vec<(Histogram<u64>, Histogram<u64>)>> {
+    let mut senders = Vec::with_capacity(ports.len());
+    for &port in ports {
+        let mut sender = connect(port).await?;
+        // A namespace as `keel up` users have: Pod Security at baseline.
+        post(&mut sender, "/api/v1/namespaces", &namespace()).await?;
+        senders.push(sender);
+    }
+    let mut dry = Vec::with_capacity(ports.len());
+    let mut stored = Vec::with_capacity(ports.len());
+    for _ in ports {
+        dry.push(Histogram::<u64>::new(3)?);
+        stored.push(Histogram::<u64>::new(3)?);
+    }
+    let block = block(creates);
+    for (mode, histograms, query) in [
         ("dry", &mut dry, "?dryRun=All"),
         ("stored", &mut stored, ""),
     ] {
         let path = format!("/api/v1/namespaces/bench/pods{query}");
         let warm = (creates / 10).max(10);
-        for i in 0..warm + creates {
-            let body = pod(&format!("{mode}-{i}"));
-            let started = Instant::now();
-            let (code, answer) = post(&mut sender, &path, &body).await?;
-            let micros = started.elapsed().as_micros() as u64;
-            if code != 201 {
-                anyhow::bail!("create answered {code}: {answer}");
-            }
-            if i >= warm {
-                histogram.record(micros.max(1))?;
+        let mut next = 0u64;
+        for sender in &mut senders {
+            for _ in 0..warm {
+                create(sender, &path, &format!("{mode}-{next}")).await?;
+                next += 1;
             }
         }
+        let mut done = 0;
+        while done < creates {
+            let n = block.min(creates - done);
+            for (sender, histogram) in senders.iter_mut().zip(histograms.iter_mut()) {
+                for _ in 0..n {
+                    let micros = create(sender, &path, &format!("{mode}-{next}")).await?;
+                    next += 1;
+                    histogram.record(micros.max(1))?;
+                }
+            }
+            done += n;
+        }
     }
-    Ok((dry, stored))
+    Ok(dry.into_iter().zip(stored).collect())
+}
+
+/// One Pod create, which must succeed: its latency in microseconds.
+async fn create(sender: &mut SendRequest<Full<Bytes>>, path: &str, name: &str) -> Result<u64> {
+    let body = pod(name);
+    let started = Instant::now();
+    let (code, answer) = post(sender, path, &body).await?;
+    let micros = started.elapsed().as_micros() as u64;
+    if code != 201 {
+        anyhow::bail!("create answered {code}: {answer}");
+    }
+    Ok(micros)
 }
 
 /// The image policy's configuration, as in every row that runs it.
