@@ -9,6 +9,7 @@
 
 pub mod resources;
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// A quantity in thousandths of its unit (millicores for CPU, millibytes for memory).
@@ -90,17 +91,21 @@ impl Quantity {
         if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
             return Err(bad());
         }
-        // The digits as an integer, and the power of ten that scales them.
-        let digits = format!("{whole}{fraction}");
-        let digits = digits.trim_start_matches('0');
-        if digits.len() > 30 {
-            return Err(bad());
+        // The digits as an integer (at most 30 of them past leading zeros), and the power
+        // of ten that scales them.
+        let mut mantissa: i128 = 0;
+        let mut significant = 0;
+        for digit in whole.bytes().chain(fraction.bytes()) {
+            let digit = i128::from(digit - b'0');
+            if significant == 0 && digit == 0 {
+                continue;
+            }
+            significant += 1;
+            if significant > 30 {
+                return Err(bad());
+            }
+            mantissa = mantissa * 10 + digit;
         }
-        let mantissa: i128 = if digits.is_empty() {
-            0
-        } else {
-            digits.parse().map_err(|_| bad())?
-        };
         let mut exp10 = -(fraction.len() as i32);
         let mut multiplier: i128 = 1;
         match suffix {
@@ -181,10 +186,10 @@ impl Format {
 
 /// The text of a quantity in an object: a JSON string, or a number's JSON text (Kubernetes
 /// accepts both); `None` for anything else.
-pub fn json_text(value: &serde_json::Value) -> Option<String> {
+pub fn json_text(value: &serde_json::Value) -> Option<Cow<'_, str>> {
     match value {
-        serde_json::Value::String(s) => Some(s.trim().to_string()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::String(s) => Some(Cow::Borrowed(s.trim())),
+        serde_json::Value::Number(n) => Some(Cow::Owned(n.to_string())),
         _ => None,
     }
 }
@@ -305,6 +310,16 @@ mod tests {
         assert_eq!(milli("1n"), 1);
         assert_eq!(milli("1500u"), 2);
         assert_eq!(milli("0"), 0);
+    }
+
+    #[test]
+    fn leading_zeros_are_not_digits_that_count() {
+        assert_eq!(milli("0000000000000000000000000000000000000002"), 2000);
+        assert_eq!(milli("00.000"), 0);
+        assert_eq!(milli("0.0000000000000000000000000000000001"), 1);
+        // Thirty significant digits parse (rounded up to thousandths); thirty-one do not.
+        assert_eq!(milli("0.123456789012345678901234567890"), 124);
+        assert!(Quantity::parse("0.1234567890123456789012345678901").is_err());
     }
 
     #[test]

@@ -22,7 +22,10 @@ impl Amount {
     pub fn read(value: &Value) -> Option<Amount> {
         let text = keel_sdk::quantity::json_text(value)?;
         let quantity = Quantity::parse(&text).ok()?;
-        Some(Amount { text, quantity })
+        Some(Amount {
+            text: text.into_owned(),
+            quantity,
+        })
     }
 
     /// A computed quantity (a sum), printed canonically.

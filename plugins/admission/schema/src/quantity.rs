@@ -9,23 +9,34 @@ use serde_json::Value;
 use crate::field::{BadValue, FieldError, Path, invalid};
 
 /// A quantity read from an object.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Parsed {
     /// Its value.
     pub quantity: Quantity,
-    /// Its canonical text, as Kubernetes prints it in messages.
-    pub text: String,
+    /// The format it was written in, which its canonical text keeps.
+    pub format: Format,
+}
+
+impl Parsed {
+    /// Its canonical text, as Kubernetes prints it in messages (made only for a message).
+    pub fn text(&self) -> String {
+        self.quantity.to_kubernetes_string(self.format)
+    }
 }
 
 /// Reads the quantity at `path`: a string or a number, as Kubernetes accepts both.
 pub fn parse(value: &Value, path: &Path) -> Result<Parsed, FieldError> {
-    let text = quantity::json_text(value).unwrap_or_else(|| value.to_string());
+    let text = quantity::json_text(value).unwrap_or_else(|| value.to_string().into());
     match Quantity::parse(&text) {
         Ok(quantity) => Ok(Parsed {
             quantity,
-            text: quantity.to_kubernetes_string(Format::of(&text)),
+            format: Format::of(&text),
         }),
-        Err(e) => Err(invalid(*path, BadValue::Str(text), &e.to_string())),
+        Err(e) => Err(invalid(
+            *path,
+            BadValue::Str(text.into_owned()),
+            &e.to_string(),
+        )),
     }
 }
 
@@ -47,14 +58,14 @@ pub fn check_value(
     if parsed.quantity.milli() < 0 {
         errs.push(invalid(
             *path,
-            BadValue::Str(parsed.text.clone()),
+            BadValue::Str(parsed.text()),
             "must be greater than or equal to 0",
         ));
     }
     if is_integer_resource(resource) && parsed.quantity.milli() % 1000 != 0 {
         errs.push(invalid(
             *path,
-            BadValue::Str(parsed.text.clone()),
+            BadValue::Str(parsed.text()),
             "must be an integer",
         ));
     }
@@ -107,7 +118,7 @@ mod tests {
 
     fn text(s: &str) -> String {
         match parse(&json!(s), &Path::new("x")) {
-            Ok(p) => p.text,
+            Ok(p) => p.text(),
             Err(e) => panic!("{s}: {e}"),
         }
     }
@@ -139,7 +150,7 @@ mod tests {
             assert_eq!(text(input), printed, "{input}");
         }
         assert_eq!(
-            parse(&json!(2), &Path::new("x")).map(|p| p.text),
+            parse(&json!(2), &Path::new("x")).map(|p| p.text()),
             Ok("2".to_string())
         );
     }

@@ -78,7 +78,7 @@ fn quantities(
 }
 
 fn quoted(q: &Parsed) -> BadValue {
-    BadValue::Str(q.text.clone())
+    BadValue::Str(q.text())
 }
 
 /// Validates a LimitRange: `spec.limits`.
@@ -158,7 +158,8 @@ fn validate_limit(limit: &Value, kind: &str, p: &Path, errs: &mut Vec<FieldError
         {
             let msg = format!(
                 "min value {} is greater than max value {}",
-                mn.text, mx.text
+                mn.text(),
+                mx.text()
             );
             errs.push(invalid(min_path.key(key), quoted(mn), &msg));
         }
@@ -167,7 +168,8 @@ fn validate_limit(limit: &Value, kind: &str, p: &Path, errs: &mut Vec<FieldError
         {
             let msg = format!(
                 "min value {} is greater than default request value {}",
-                mn.text, req.text
+                mn.text(),
+                req.text()
             );
             errs.push(invalid(request_path.key(key), quoted(req), &msg));
         }
@@ -176,7 +178,8 @@ fn validate_limit(limit: &Value, kind: &str, p: &Path, errs: &mut Vec<FieldError
         {
             let msg = format!(
                 "default request value {} is greater than max value {}",
-                req.text, mx.text
+                req.text(),
+                mx.text()
             );
             errs.push(invalid(request_path.key(key), quoted(req), &msg));
         }
@@ -185,7 +188,8 @@ fn validate_limit(limit: &Value, kind: &str, p: &Path, errs: &mut Vec<FieldError
         {
             let msg = format!(
                 "default request value {} is greater than default limit value {}",
-                req.text, def.text
+                req.text(),
+                def.text()
             );
             errs.push(invalid(request_path.key(key), quoted(req), &msg));
         }
@@ -194,7 +198,8 @@ fn validate_limit(limit: &Value, kind: &str, p: &Path, errs: &mut Vec<FieldError
         {
             let msg = format!(
                 "min value {} is greater than default value {}",
-                mn.text, def.text
+                mn.text(),
+                def.text()
             );
             errs.push(invalid(default_path.key(key), quoted(mn), &msg));
         }
@@ -203,7 +208,8 @@ fn validate_limit(limit: &Value, kind: &str, p: &Path, errs: &mut Vec<FieldError
         {
             let msg = format!(
                 "default value {} is greater than max value {}",
-                def.text, mx.text
+                def.text(),
+                mx.text()
             );
             errs.push(invalid(default_path.key(key), quoted(mx), &msg));
         }
@@ -222,7 +228,7 @@ fn check_ratio(
     errs: &mut Vec<FieldError>,
 ) {
     if ratio.quantity < Quantity::from_units(1) {
-        let msg = format!("ratio {} is less than 1", ratio.text);
+        let msg = format!("ratio {} is less than 1", ratio.text());
         errs.push(invalid(*path, quoted(ratio), &msg));
     }
     if let (Some(mn), Some(mx)) = (min, max)
@@ -231,7 +237,10 @@ fn check_ratio(
         let limit = mx.quantity.milli() as f64 / mn.quantity.milli() as f64;
         let value = ratio.quantity.milli() as f64 / 1000.0;
         if value > limit {
-            let msg = format!("ratio {} is greater than max/min = {limit:.6}", ratio.text);
+            let msg = format!(
+                "ratio {} is greater than max/min = {limit:.6}",
+                ratio.text()
+            );
             errs.push(invalid(*path, quoted(ratio), &msg));
         }
     }

@@ -157,16 +157,16 @@ pub fn requirements(resources: Option<&Value>, path: &Path, errs: &mut Vec<Field
                 if request.quantity != limit.quantity && !overcommit {
                     errs.push(invalid(
                         requests_path,
-                        BadValue::Str(request.text.clone()),
-                        &format!("must be equal to {name} limit of {}", limit.text),
+                        BadValue::Str(request.text()),
+                        &format!("must be equal to {name} limit of {}", limit.text()),
                     ));
                 } else if request.quantity > limit.quantity {
                     errs.push(invalid(
                         requests_path,
-                        BadValue::Str(request.text.clone()),
+                        BadValue::Str(request.text()),
                         &format!(
                             "must be less than or equal to {name} limit of {}",
-                            limit.text
+                            limit.text()
                         ),
                     ));
                 }
