@@ -98,7 +98,7 @@ impl AdmissionChain {
         }
         let job = Job::new(&attempt, plugins, self.cache.clone())?;
         let warnings = attempt.warnings.clone();
-        let (admitted, job_warnings) = blocking(move || job.run()).await?;
+        let (admitted, job_warnings) = job.run().await;
         for warning in job_warnings {
             warnings.push(warning);
         }
@@ -121,19 +121,8 @@ fn cached_kinds(kinds: &Registry) -> Vec<&'static ResourceType> {
         .collect()
 }
 
-/// Runs plugin calls (synchronous wasm) off the async scheduler: in place on a
-/// multi-threaded runtime (no hop), on the blocking pool otherwise.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(RuntimeFlavor::MultiThread) => Ok(tokio::task::block_in_place(f)),
-        _ => tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| ApiError::Internal(format!("admission stopped: {e}"))),
-    }
-}
-
-/// One chain run, owning what it needs so it can run on any thread.
+/// One chain run. Its plugin calls run in the request's own task, each yielding at every
+/// epoch tick (`Plugin::call_async`), so no call needs a thread of its own.
 struct Job {
     plugins: Vec<Arc<Plugin>>,
     cache: Arc<ObjectCache>,
@@ -186,9 +175,12 @@ impl Job {
         })
     }
 
-    fn run(mut self) -> (Result<Admitted>, Vec<String>) {
+    async fn run(mut self) -> (Result<Admitted>, Vec<String>) {
         let plugins = std::mem::take(&mut self.plugins);
-        let result = self.mutate(&plugins).and_then(|()| self.validate(&plugins));
+        let result = match self.mutate(&plugins).await {
+            Ok(()) => self.validate(&plugins).await,
+            Err(e) => Err(e),
+        };
         (result, self.warnings)
     }
 
@@ -197,12 +189,12 @@ impl Job {
     }
 
     /// The mutating step of every plugin, in order, each seeing the last one's result.
-    fn mutate(&mut self, plugins: &[Arc<Plugin>]) -> Result<()> {
+    async fn mutate(&mut self, plugins: &[Arc<Plugin>]) -> Result<()> {
         if self.request.operation == PluginOperation::Delete {
             return Ok(());
         }
         for plugin in plugins {
-            let answer = plugin.mutate(self.view(), &self.request);
+            let answer = plugin.mutate_async(self.view(), &self.request).await;
             let Some(mutation) = answer::apply_policy(plugin, answer)? else {
                 continue;
             };
@@ -235,10 +227,10 @@ impl Job {
     }
 
     /// The validating step of every plugin; the first enforced denial ends the chain.
-    fn validate(&mut self, plugins: &[Arc<Plugin>]) -> Result<Admitted> {
+    async fn validate(&mut self, plugins: &[Arc<Plugin>]) -> Result<Admitted> {
         let mut status_updates = Vec::new();
         for plugin in plugins {
-            let answer = plugin.validate(self.view(), &self.request);
+            let answer = plugin.validate_async(self.view(), &self.request).await;
             let Some(verdict) = answer::apply_policy(plugin, answer)? else {
                 continue;
             };

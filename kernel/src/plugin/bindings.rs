@@ -19,6 +19,9 @@ pub mod admission {
     wasmtime::component::bindgen!({
         world: "admission-plugin",
         path: "../wit",
+        // Admission calls run in the request's own task: async, yielding at every epoch tick
+        // (`Plugin::call_async`).
+        exports: { default: async },
         with: {
             "keel:plugin/types": super::scheduler::keel::plugin::types,
             "keel:plugin/host": super::scheduler::keel::plugin::host,

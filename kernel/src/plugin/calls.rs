@@ -97,6 +97,10 @@ impl<R: Clone + Sync> SyncedTable<R> for FixedTable<R> {
     }
 }
 
+fn not_admission() -> wasmtime::Error {
+    wasmtime::Error::msg("instance is not an admission plugin")
+}
+
 /// Brings one of an instance's resident tables up to date through `send`.
 fn sync_table<R>(
     held: &mut Option<u64>,
@@ -118,41 +122,70 @@ fn sync_table<R>(
 }
 
 impl Plugin {
-    /// `admission.validate`, with `view` as the plugin's `cache` for the call.
+    /// `admission.validate`, with `view` as the plugin's `cache` for the call, in the
+    /// caller's task.
+    pub async fn validate_async(
+        &self,
+        view: Arc<dyn CacheView>,
+        request: &AdmissionRequest,
+    ) -> Result<Verdict, CallError> {
+        self.expect_type(PluginType::Admission)?;
+        self.call_async(Some(view), async |mut warm: Warm| {
+            let outcome = match &warm.exports {
+                Exports::Admission(plugin) => {
+                    plugin
+                        .keel_plugin_admission()
+                        .call_validate(&mut warm.store, request)
+                        .await
+                }
+                _ => Err(not_admission()),
+            };
+            (warm, outcome)
+        })
+        .await
+    }
+
+    /// `admission.mutate`, with `view` as the plugin's `cache` for the call, in the
+    /// caller's task.
+    pub async fn mutate_async(
+        &self,
+        view: Arc<dyn CacheView>,
+        request: &AdmissionRequest,
+    ) -> Result<Mutation, CallError> {
+        self.expect_type(PluginType::Admission)?;
+        self.call_async(Some(view), async |mut warm: Warm| {
+            let outcome = match &warm.exports {
+                Exports::Admission(plugin) => {
+                    plugin
+                        .keel_plugin_admission()
+                        .call_mutate(&mut warm.store, request)
+                        .await
+                }
+                _ => Err(not_admission()),
+            };
+            (warm, outcome)
+        })
+        .await
+    }
+
+    /// [`Plugin::validate_async`], waited for on this thread, which must not be an async
+    /// runtime's worker.
     pub fn validate(
         &self,
         view: Arc<dyn CacheView>,
         request: &AdmissionRequest,
     ) -> Result<Verdict, CallError> {
-        self.admission(view, |store, plugin| {
-            plugin.keel_plugin_admission().call_validate(store, request)
-        })
+        wasmtime_wasi::runtime::in_tokio(self.validate_async(view, request))
     }
 
-    /// `admission.mutate`, with `view` as the plugin's `cache` for the call.
+    /// [`Plugin::mutate_async`], waited for on this thread, which must not be an async
+    /// runtime's worker.
     pub fn mutate(
         &self,
         view: Arc<dyn CacheView>,
         request: &AdmissionRequest,
     ) -> Result<Mutation, CallError> {
-        self.admission(view, |store, plugin| {
-            plugin.keel_plugin_admission().call_mutate(store, request)
-        })
-    }
-
-    fn admission<R: super::instance::Answer>(
-        &self,
-        view: Arc<dyn CacheView>,
-        call: impl FnOnce(
-            &mut Store<HostState>,
-            &admission::AdmissionPlugin,
-        ) -> wasmtime::Result<Result<R, types::PluginError>>,
-    ) -> Result<R, CallError> {
-        self.expect_type(PluginType::Admission)?;
-        self.call(Some(view), |Warm { store, exports, .. }| match exports {
-            Exports::Admission(plugin) => call(store, plugin),
-            _ => Err(wasmtime::Error::msg("instance is not an admission plugin")),
-        })
+        wasmtime_wasi::runtime::in_tokio(self.mutate_async(view, request))
     }
 
     /// `scheduler.describe`: which calls the plugin implements and what it reads.

@@ -87,7 +87,13 @@ fn link(
 ) -> Result<Pre, LoadError> {
     let error = |e: wasmtime::Error| LoadError::Link(format!("{e:#}"));
     let mut linker = Linker::<HostState>::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(error)?;
+    // Admission plugins are called async (in the request's task), so their WASI is async
+    // too: sync WASI blocks on a runtime of its own, which panics on a runtime's worker.
+    if plugin_type == PluginType::Admission {
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(error)?;
+    } else {
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(error)?;
+    }
     macro_rules! world {
         ($world:ty, $pre:ty, $variant:ident) => {{
             <$world>::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(error)?;

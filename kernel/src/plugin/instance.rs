@@ -5,12 +5,20 @@
 //! sets its epoch deadline and log budget, runs, and gives the instance back. An instance
 //! that trapped is dropped: after a trap wasmtime refuses to enter it again, and its
 //! memory may be in any state. A failure is a [`CallError`] for that call alone.
+//!
+//! Admission plugins are called async ([`Plugin::call_async`]), in the request's own task:
+//! their instances yield at every epoch tick until the call's deadline, so even a plugin
+//! that loops holds a runtime worker for one tick at a time, and no call needs a thread of
+//! its own. Every other type is called sync, from a thread of the caller's.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 use super::bindings::{admission, controller, network, scheduler, types};
 use super::engine::EPOCH_TICK;
@@ -137,19 +145,64 @@ impl Plugin {
     }
 
     fn instantiate(&self) -> Result<Warm, CallError> {
+        let mut store = self.store();
+        let exports = match &self.pre {
+            Pre::Scheduler(pre) => pre.instantiate(&mut store).map(Exports::Scheduler),
+            Pre::Admission(pre) => {
+                wasmtime_wasi::runtime::in_tokio(pre.instantiate_async(&mut store))
+                    .map(Exports::Admission)
+            }
+            Pre::Controller(pre) => pre.instantiate(&mut store).map(Exports::Controller),
+            Pre::Network(pre) => pre.instantiate(&mut store).map(Exports::Network),
+        };
+        self.made(store, exports)
+    }
+
+    /// An admission instance, made in the caller's task.
+    async fn instantiate_async(&self) -> Result<Warm, CallError> {
+        let mut store = self.store();
+        let exports = match &self.pre {
+            Pre::Admission(pre) => pre
+                .instantiate_async(&mut store)
+                .await
+                .map(Exports::Admission),
+            _ => return Err(self.wrong_type(PluginType::Admission)),
+        };
+        self.made(store, exports)
+    }
+
+    /// A store for one new instance, armed for its instantiation.
+    fn store(&self) -> Store<HostState> {
         let limits = &self.spec.limits;
         let mut store = Store::new(
             &self.engine,
             HostState::new(self.name.clone(), self.config.clone(), limits),
         );
         store.limiter(|state| &mut state.limiter);
+        if self.is_async() {
+            // Yield at every tick until the call's deadline, then interrupt.
+            store.epoch_deadline_callback(|store| {
+                Ok(match store.data().deadline {
+                    Some(deadline) if Instant::now() < deadline => UpdateDeadline::Yield(1),
+                    _ => UpdateDeadline::Interrupt,
+                })
+            });
+        }
         self.arm(&mut store);
-        let exports = match &self.pre {
-            Pre::Scheduler(pre) => pre.instantiate(&mut store).map(Exports::Scheduler),
-            Pre::Admission(pre) => pre.instantiate(&mut store).map(Exports::Admission),
-            Pre::Controller(pre) => pre.instantiate(&mut store).map(Exports::Controller),
-            Pre::Network(pre) => pre.instantiate(&mut store).map(Exports::Network),
-        };
+        store
+    }
+
+    /// Whether this version is called async (an admission plugin).
+    fn is_async(&self) -> bool {
+        matches!(self.pre, Pre::Admission(_))
+    }
+
+    /// A new instance from `store` and what instantiating it gave.
+    fn made(
+        &self,
+        store: Store<HostState>,
+        exports: wasmtime::Result<Exports>,
+    ) -> Result<Warm, CallError> {
         let exports = exports.map_err(|e| match self.classify(&e, &store) {
             CallErrorKind::Trap(message) | CallErrorKind::BadAnswer(message) => {
                 self.error(CallErrorKind::Instantiate(message))
@@ -171,12 +224,18 @@ impl Plugin {
             // The engine meters fuel whenever the limits set a budget, so this cannot fail.
             let _ = store.set_fuel(fuel);
         }
-        let ticks = limits
-            .timeout_millis
-            .div_ceil(EPOCH_TICK.as_millis() as u64)
-            .max(1)
-            + 1;
-        store.set_epoch_deadline(ticks);
+        if self.is_async() {
+            store.data_mut().deadline =
+                Some(Instant::now() + Duration::from_millis(limits.timeout_millis));
+            store.set_epoch_deadline(1);
+        } else {
+            let ticks = limits
+                .timeout_millis
+                .div_ceil(EPOCH_TICK.as_millis() as u64)
+                .max(1)
+                + 1;
+            store.set_epoch_deadline(ticks);
+        }
         let state = store.data_mut();
         state.limiter.refused = false;
         state.log.left = limits.log_bytes;
@@ -199,11 +258,49 @@ impl Plugin {
     ) -> Result<R, CallError> {
         let start = Instant::now();
         let result = self.call_on_instance(view, call);
+        self.record(start, &result);
+        result
+    }
+
+    /// Runs one bounded call of an async (admission) plugin in the caller's task. `call`
+    /// gets the instance and gives it back with the answer, as [`Plugin::call`]'s does.
+    pub(crate) async fn call_async<R: Answer, F>(
+        &self,
+        view: Option<Arc<dyn CacheView>>,
+        call: impl FnOnce(Warm) -> F,
+    ) -> Result<R, CallError>
+    where
+        F: Future<Output = (Warm, wasmtime::Result<Result<R, types::PluginError>>)>,
+    {
+        let start = Instant::now();
+        let warm = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let result = match warm {
+            Some(warm) => Ok(warm),
+            None => self.instantiate_async().await,
+        };
+        let result = match result {
+            Ok(mut warm) => {
+                self.arm(&mut warm.store);
+                warm.store.data_mut().view = view;
+                let (warm, outcome) = OffWorkerWhenSlow::new(call(warm)).await;
+                self.finish(warm, outcome)
+            }
+            Err(e) => Err(e),
+        };
+        self.record(start, &result);
+        result
+    }
+
+    /// Counts a call that started at `start`.
+    fn record<R>(&self, start: Instant, result: &Result<R, CallError>) {
         self.stats.record(
             start.elapsed(),
             result.as_ref().err().map(CallError::reason),
         );
-        result
     }
 
     fn call_on_instance<R: Answer>(
@@ -223,6 +320,16 @@ impl Plugin {
         self.arm(&mut warm.store);
         warm.store.data_mut().view = view;
         let outcome = call(&mut warm);
+        self.finish(warm, outcome)
+    }
+
+    /// What a call on `warm` answered: the instance goes back to the pool unless it
+    /// trapped, and the answer is checked against the answer limit.
+    fn finish<R: Answer>(
+        &self,
+        mut warm: Warm,
+        outcome: wasmtime::Result<Result<R, types::PluginError>>,
+    ) -> Result<R, CallError> {
         warm.store.data_mut().view = None;
         let dropped = warm.store.data().log.dropped;
         if dropped > 0 {
@@ -281,6 +388,40 @@ impl Plugin {
                 let message = format!("{error:#}");
                 CallErrorKind::BadAnswer(message.lines().next().unwrap_or_default().to_string())
             }
+        }
+    }
+}
+
+/// An async call that runs in place for its first epoch tick and, once it has run longer,
+/// is resumed inside `block_in_place`, so the worker's other tasks (and its I/O and timers,
+/// which a worker polls only every so many tasks) move to another thread while the call
+/// runs on to its deadline. On a current-thread runtime it always runs in place, yielding.
+struct OffWorkerWhenSlow<F> {
+    call: Pin<Box<F>>,
+    started: Instant,
+}
+
+impl<F> OffWorkerWhenSlow<F> {
+    fn new(call: F) -> OffWorkerWhenSlow<F> {
+        OffWorkerWhenSlow {
+            call: Box::pin(call),
+            started: Instant::now(),
+        }
+    }
+}
+
+impl<F: Future> Future for OffWorkerWhenSlow<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let slow = self.started.elapsed() >= EPOCH_TICK
+            && Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+        if slow {
+            tokio::task::block_in_place(|| self.call.as_mut().poll(cx))
+        } else {
+            self.call.as_mut().poll(cx)
         }
     }
 }

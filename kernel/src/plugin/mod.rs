@@ -11,8 +11,11 @@
 //!   of the interfaces plugins import.
 //! - [`error`], [`stats`]: load and call errors, and call counters.
 //!
-//! Calls are synchronous and may run up to their deadline: call them from a blocking
-//! thread (`tokio::task::spawn_blocking`), never from an async task.
+//! Admission calls are async (`validate_async`, `mutate_async`): they run in the caller's
+//! task and yield at every epoch tick until their deadline. Every other call is
+//! synchronous and may run up to its deadline: call it from a blocking thread
+//! (`tokio::task::spawn_blocking`), never from an async task; so too the sync admission
+//! calls (`validate`, `mutate`), which wait for the async ones on the calling thread.
 
 mod bindings;
 pub mod calls;

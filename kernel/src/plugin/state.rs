@@ -7,7 +7,7 @@
 //! host's `now-millis` is the only clock a plugin has).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{
@@ -59,6 +59,9 @@ pub(crate) struct HostState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) log: LogBudget,
     pub(crate) view: Option<Arc<dyn CacheView>>,
+    /// For async calls: when the current call is interrupted (it yields at every epoch
+    /// tick before that).
+    pub(crate) deadline: Option<Instant>,
     plugin: Arc<str>,
     config: Arc<str>,
 }
@@ -81,6 +84,7 @@ impl HostState {
                 dropped: 0,
             },
             view: None,
+            deadline: None,
             plugin,
             config,
         }

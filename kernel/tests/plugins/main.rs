@@ -5,6 +5,7 @@ mod catalog;
 mod contract;
 mod examples;
 mod hostile;
+mod in_task;
 mod swap;
 
 use std::sync::Arc;
