@@ -1,5 +1,5 @@
 //! What the benchmark harnesses share: a kept-alive HTTP/1 connection on loopback, timing
-//! a call's p50 and p99 ([`time`]),
+//! a call's p50 and p99 ([`time`], [`time_async`]),
 //! ([`native`]) the default scheduler plugins compiled natively, ([`writes`]) the
 //! create load the store benchmarks send to Keel and etcd, and ([`cpu`]) where a run's
 //! CPU time went, by thread.
@@ -24,9 +24,25 @@ pub fn time<T>(n: u32, mut f: impl FnMut() -> Result<T>) -> Result<(f64, f64)> {
         std::hint::black_box(f()?);
         samples.push(start.elapsed().as_nanos() as f64);
     }
+    Ok(quantiles(samples))
+}
+
+/// [`time`] for an async `f`, awaited in the caller's task.
+pub async fn time_async<T>(n: u32, mut f: impl AsyncFnMut() -> Result<T>) -> Result<(f64, f64)> {
+    let mut samples = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let start = Instant::now();
+        std::hint::black_box(f().await?);
+        samples.push(start.elapsed().as_nanos() as f64);
+    }
+    Ok(quantiles(samples))
+}
+
+/// The median and p99 of `samples`.
+fn quantiles(mut samples: Vec<f64>) -> (f64, f64) {
     samples.sort_by(f64::total_cmp);
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
-    Ok((at(0.5), at(0.99)))
+    (at(0.5), at(0.99))
 }
 
 /// An HTTP/1 connection to `127.0.0.1:port` (Nagle off), its driver spawned.

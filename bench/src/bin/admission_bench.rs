@@ -38,7 +38,7 @@ use keel::plugin::calls::{AdmissionRequest, ObjectRef, Operation, UserInfo};
 use keel::plugin::{CacheView, Plugin, PluginType};
 use keel::registry::admission::{self, Admission, AdmitFuture, Admitted, Attempt, Warnings};
 use keel::registry::{ApiError, Part, WriteOptions};
-use keel_bench::connect;
+use keel_bench::{connect, time_async};
 use keel_plugin_artifacts as artifacts;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -341,9 +341,14 @@ async fn alone(chain: &[Arc<Plugin>]) -> Result<Vec<String>> {
     let request = bench_request();
     let mut alone = Vec::with_capacity(chain.len());
     for plugin in chain {
-        let mutate = p50(async || Ok(plugin.mutate_async(view.clone(), &request).await?)).await?;
-        let validate =
-            p50(async || Ok(plugin.validate_async(view.clone(), &request).await?)).await?;
+        let (mutate, _) = time_async(1000, async || {
+            Ok(plugin.mutate_async(view.clone(), &request).await?)
+        })
+        .await?;
+        let (validate, _) = time_async(1000, async || {
+            Ok(plugin.validate_async(view.clone(), &request).await?)
+        })
+        .await?;
         alone.push(format!(
             "{} {:.1} / {:.1} us",
             plugin.name(),
@@ -352,18 +357,6 @@ async fn alone(chain: &[Arc<Plugin>]) -> Result<Vec<String>> {
         ));
     }
     Ok(alone)
-}
-
-/// The median of 1,000 timed runs of `f`, in nanoseconds.
-async fn p50<T>(mut f: impl AsyncFnMut() -> Result<T>) -> Result<f64> {
-    let mut samples = Vec::with_capacity(1000);
-    for _ in 0..1000 {
-        let start = Instant::now();
-        std::hint::black_box(f().await?);
-        samples.push(start.elapsed().as_nanos() as f64);
-    }
-    samples.sort_by(f64::total_cmp);
-    Ok(samples[samples.len() / 2])
 }
 
 /// The bench's create as plugins receive it.
@@ -393,7 +386,7 @@ fn bench_request() -> AdmissionRequest {
 async fn in_a_row(chain: &[Arc<Plugin>]) -> Result<f64> {
     let view: Arc<dyn CacheView> = Arc::new(BenchNamespace(namespace().to_string()));
     let request = bench_request();
-    p50(async || {
+    let (p50, _) = time_async(1000, async || {
         for plugin in chain {
             plugin.mutate_async(view.clone(), &request).await?;
         }
@@ -402,7 +395,8 @@ async fn in_a_row(chain: &[Arc<Plugin>]) -> Result<f64> {
         }
         Ok(())
     })
-    .await
+    .await?;
+    Ok(p50)
 }
 
 /// The server's admission step for the bench's create (plugin selection, the cache, the

@@ -97,8 +97,26 @@ impl<R: Clone + Sync> SyncedTable<R> for FixedTable<R> {
     }
 }
 
-fn not_admission() -> wasmtime::Error {
-    wasmtime::Error::msg("instance is not an admission plugin")
+/// Calls the admission export `$export` of `$plugin` with `$request` through
+/// `Plugin::call_async` (a macro: the call's future borrows the instance it is given).
+macro_rules! admission_call {
+    ($plugin:expr, $view:expr, $export:ident, $request:expr) => {{
+        $plugin.expect_type(PluginType::Admission)?;
+        $plugin
+            .call_async(Some($view), async |mut warm: Warm| {
+                let outcome = match &warm.exports {
+                    Exports::Admission(plugin) => {
+                        plugin
+                            .keel_plugin_admission()
+                            .$export(&mut warm.store, $request)
+                            .await
+                    }
+                    _ => Err(wasmtime::Error::msg("instance is not an admission plugin")),
+                };
+                (warm, outcome)
+            })
+            .await
+    }};
 }
 
 /// Brings one of an instance's resident tables up to date through `send`.
@@ -129,20 +147,7 @@ impl Plugin {
         view: Arc<dyn CacheView>,
         request: &AdmissionRequest,
     ) -> Result<Verdict, CallError> {
-        self.expect_type(PluginType::Admission)?;
-        self.call_async(Some(view), async |mut warm: Warm| {
-            let outcome = match &warm.exports {
-                Exports::Admission(plugin) => {
-                    plugin
-                        .keel_plugin_admission()
-                        .call_validate(&mut warm.store, request)
-                        .await
-                }
-                _ => Err(not_admission()),
-            };
-            (warm, outcome)
-        })
-        .await
+        admission_call!(self, view, call_validate, request)
     }
 
     /// `admission.mutate`, with `view` as the plugin's `cache` for the call, in the
@@ -152,20 +157,7 @@ impl Plugin {
         view: Arc<dyn CacheView>,
         request: &AdmissionRequest,
     ) -> Result<Mutation, CallError> {
-        self.expect_type(PluginType::Admission)?;
-        self.call_async(Some(view), async |mut warm: Warm| {
-            let outcome = match &warm.exports {
-                Exports::Admission(plugin) => {
-                    plugin
-                        .keel_plugin_admission()
-                        .call_mutate(&mut warm.store, request)
-                        .await
-                }
-                _ => Err(not_admission()),
-            };
-            (warm, outcome)
-        })
-        .await
+        admission_call!(self, view, call_mutate, request)
     }
 
     /// [`Plugin::validate_async`], waited for on this thread, which must not be an async

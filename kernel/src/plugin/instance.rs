@@ -6,7 +6,7 @@
 //! that trapped is dropped: after a trap wasmtime refuses to enter it again, and its
 //! memory may be in any state. A failure is a [`CallError`] for that call alone.
 //!
-//! Admission plugins are called async ([`Plugin::call_async`]), in the request's own task:
+//! Admission plugins are called async (`Plugin::call_async`), in the request's own task:
 //! their instances yield at every epoch tick until the call's deadline, so even a plugin
 //! that loops holds a runtime worker for one tick at a time, and no call needs a thread of
 //! its own. Every other type is called sync, from a thread of the caller's.

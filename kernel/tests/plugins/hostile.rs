@@ -12,7 +12,8 @@ use serde_json::json;
 
 use super::{load, request};
 
-fn hostile(host: &PluginHost, limits: Limits) -> Plugin {
+/// The hostile test plugin with `limits`, configured with the tag `calm`.
+pub(super) fn hostile(host: &PluginHost, limits: Limits) -> Plugin {
     load(
         host,
         "hostile",

@@ -7,21 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use keel::plugin::{CallErrorKind, EmptyView, Limits, Plugin, PluginHost, PluginType};
-use keel_plugin_artifacts as artifacts;
-use serde_json::json;
-
-use super::{load, request};
+use super::request;
+use keel::plugin::{CallErrorKind, EmptyView, Limits, Plugin, PluginHost};
 
 fn hostile(host: &PluginHost, limits: Limits) -> Arc<Plugin> {
-    Arc::new(load(
-        host,
-        "hostile",
-        PluginType::Admission,
-        artifacts::HOSTILE,
-        json!({"tag": "calm"}),
-        limits,
-    ))
+    Arc::new(super::hostile::hostile(host, limits))
 }
 
 /// Validates a pod named `name` with `plugin` in a task on `runtime`'s one worker, while
