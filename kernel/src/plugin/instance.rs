@@ -179,15 +179,18 @@ impl Plugin {
             HostState::new(self.name.clone(), self.config.clone(), limits),
         );
         store.limiter(|state| &mut state.limiter);
-        if self.is_async() {
-            // Yield at every tick until the call's deadline, then interrupt.
-            store.epoch_deadline_callback(|store| {
-                Ok(match store.data().deadline {
-                    Some(deadline) if Instant::now() < deadline => UpdateDeadline::Yield(1),
-                    _ => UpdateDeadline::Interrupt,
-                })
-            });
-        }
+        // At every epoch tick until the call's deadline: go on (an async call yields to its
+        // executor first); past it, interrupt.
+        let yields = self.is_async();
+        store.epoch_deadline_callback(move |store| {
+            Ok(match store.data().deadline {
+                Some(deadline) if Instant::now() < deadline => match yields {
+                    true => UpdateDeadline::Yield(1),
+                    false => UpdateDeadline::Continue(1),
+                },
+                _ => UpdateDeadline::Interrupt,
+            })
+        });
         self.arm(&mut store);
         store
     }
@@ -224,19 +227,9 @@ impl Plugin {
             // The engine meters fuel whenever the limits set a budget, so this cannot fail.
             let _ = store.set_fuel(fuel);
         }
-        if self.is_async() {
-            store.data_mut().deadline =
-                Some(Instant::now() + Duration::from_millis(limits.timeout_millis));
-            store.set_epoch_deadline(1);
-        } else {
-            let ticks = limits
-                .timeout_millis
-                .div_ceil(EPOCH_TICK.as_millis() as u64)
-                .max(1)
-                + 1;
-            store.set_epoch_deadline(ticks);
-        }
+        store.set_epoch_deadline(1);
         let state = store.data_mut();
+        state.deadline = Some(Instant::now() + Duration::from_millis(limits.timeout_millis));
         state.limiter.refused = false;
         state.log.left = limits.log_bytes;
         state.log.dropped = 0;
@@ -273,20 +266,15 @@ impl Plugin {
         F: Future<Output = (Warm, wasmtime::Result<Result<R, types::PluginError>>)>,
     {
         let start = Instant::now();
-        let warm = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let result = match warm {
+        let warm = match self.take_idle() {
             Some(warm) => Ok(warm),
             None => self.instantiate_async().await,
         };
-        let result = match result {
+        let result = match warm {
             Ok(mut warm) => {
-                self.arm(&mut warm.store);
-                warm.store.data_mut().view = view;
-                let (warm, outcome) = OffWorkerWhenSlow::new(call(warm)).await;
+                self.lend(&mut warm, view);
+                let call = std::pin::pin!(call(warm));
+                let (warm, outcome) = OffWorkerWhenSlow::new(call).await;
                 self.finish(warm, outcome)
             }
             Err(e) => Err(e),
@@ -308,19 +296,27 @@ impl Plugin {
         view: Option<Arc<dyn CacheView>>,
         call: impl FnOnce(&mut Warm) -> wasmtime::Result<Result<R, types::PluginError>>,
     ) -> Result<R, CallError> {
-        let warm = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let mut warm = match warm {
+        let mut warm = match self.take_idle() {
             Some(warm) => warm,
             None => self.instantiate()?,
         };
-        self.arm(&mut warm.store);
-        warm.store.data_mut().view = view;
+        self.lend(&mut warm, view);
         let outcome = call(&mut warm);
         self.finish(warm, outcome)
+    }
+
+    /// A warm instance from the pool, if one is idle.
+    fn take_idle(&self) -> Option<Warm> {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+    }
+
+    /// Readies `warm` for one call that reads `view`.
+    fn lend(&self, warm: &mut Warm, view: Option<Arc<dyn CacheView>>) {
+        self.arm(&mut warm.store);
+        warm.store.data_mut().view = view;
     }
 
     /// What a call on `warm` answered: the instance goes back to the pool unless it
@@ -396,21 +392,21 @@ impl Plugin {
 /// is resumed inside `block_in_place`, so the worker's other tasks (and its I/O and timers,
 /// which a worker polls only every so many tasks) move to another thread while the call
 /// runs on to its deadline. On a current-thread runtime it always runs in place, yielding.
-struct OffWorkerWhenSlow<F> {
-    call: Pin<Box<F>>,
+struct OffWorkerWhenSlow<'a, F> {
+    call: Pin<&'a mut F>,
     started: Instant,
 }
 
-impl<F> OffWorkerWhenSlow<F> {
-    fn new(call: F) -> OffWorkerWhenSlow<F> {
+impl<'a, F> OffWorkerWhenSlow<'a, F> {
+    fn new(call: Pin<&'a mut F>) -> OffWorkerWhenSlow<'a, F> {
         OffWorkerWhenSlow {
-            call: Box::pin(call),
+            call,
             started: Instant::now(),
         }
     }
 }
 
-impl<F: Future> Future for OffWorkerWhenSlow<F> {
+impl<F: Future> Future for OffWorkerWhenSlow<'_, F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {

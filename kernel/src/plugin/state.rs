@@ -59,8 +59,7 @@ pub(crate) struct HostState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) log: LogBudget,
     pub(crate) view: Option<Arc<dyn CacheView>>,
-    /// For async calls: when the current call is interrupted (it yields at every epoch
-    /// tick before that).
+    /// When the current call is interrupted (at the first epoch tick past it).
     pub(crate) deadline: Option<Instant>,
     plugin: Arc<str>,
     config: Arc<str>,

@@ -50,6 +50,28 @@ fn still_serving(host: &PluginHost, plugin: &Plugin) {
     assert_eq!(answer, Ok(vec!["echo:good".to_string()]));
 }
 
+/// Limits with no fuel budget, so only the deadline of `timeout_millis` stops a loop.
+pub(super) fn unmetered(timeout_millis: u64) -> Limits {
+    Limits {
+        timeout_millis,
+        fuel: None,
+        ..Limits::default()
+    }
+}
+
+/// A call that took `took` was stopped at its deadline of `millis`: not before it, and
+/// within 100 ms after.
+pub(super) fn assert_stopped_at_deadline(took: Duration, millis: u64) {
+    assert!(
+        took >= Duration::from_millis(millis),
+        "stopped early: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(millis + 100),
+        "deadline {millis} ms, stopped after {took:?}"
+    );
+}
+
 fn kind_of(plugin: &Plugin, name: &str) -> CallErrorKind {
     match plugin.validate(EmptyView::shared(), &request("Pod", name, None)) {
         Ok(answer) => panic!("{name}: answered {answer:?}"),
@@ -63,26 +85,13 @@ fn kind_of(plugin: &Plugin, name: &str) -> CallErrorKind {
 #[test]
 fn an_infinite_loop_is_stopped_at_its_deadline() {
     let host = PluginHost::new(None);
-    let limits = Limits {
-        timeout_millis: 200,
-        fuel: None,
-        ..Limits::default()
-    };
-    let plugin = hostile(&host, limits);
+    let plugin = hostile(&host, unmetered(200));
     let start = Instant::now();
     assert_eq!(
         kind_of(&plugin, "loop"),
         CallErrorKind::Timeout { millis: 200 }
     );
-    let took = start.elapsed();
-    assert!(
-        took >= Duration::from_millis(200),
-        "stopped early: {took:?}"
-    );
-    assert!(
-        took < Duration::from_millis(200 + 100),
-        "deadline 200 ms, stopped after {took:?}"
-    );
+    assert_stopped_at_deadline(start.elapsed(), 200);
     still_serving(&host, &plugin);
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::hostile::{assert_stopped_at_deadline, unmetered};
 use super::request;
 use keel::plugin::{CallErrorKind, EmptyView, Limits, Plugin, PluginHost};
 
@@ -63,23 +64,11 @@ fn one_worker() -> tokio::runtime::Runtime {
 #[test]
 fn a_loop_yields_the_worker_at_every_tick_until_its_deadline() {
     let host = PluginHost::new(None);
-    let limits = Limits {
-        timeout_millis: 200,
-        fuel: None,
-        ..Limits::default()
-    };
-    let plugin = hostile(&host, limits);
+    let plugin = hostile(&host, unmetered(200));
     let runtime = one_worker();
     let (answer, took, ticks) = validate_in_task(&runtime, &plugin, "loop");
     assert_eq!(answer, Err(CallErrorKind::Timeout { millis: 200 }));
-    assert!(
-        took >= Duration::from_millis(200),
-        "stopped early: {took:?}"
-    );
-    assert!(
-        took < Duration::from_millis(200 + 100),
-        "deadline 200 ms, stopped after {took:?}"
-    );
+    assert_stopped_at_deadline(took, 200);
     // The ticker shares the only worker: it runs only when the loop yields.
     assert!(
         ticks >= 20,
