@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing Keel needs on a fresh Debian machine:
-# clang/libclang for the rocksdb crate, etcd for the side-by-side benchmark,
+# clang/libclang for the rocksdb crate, make for jemalloc's build, etcd for the side-by-side benchmark,
 # kubectl for the end-to-end tests, iproute2 and procps for the cluster tests, runc and
 # busybox-static for OCI containers, the
 # wasm32-wasip2 target for plugins, and
@@ -11,6 +11,7 @@ set -euo pipefail
 need_apt=()
 command -v clang >/dev/null 2>&1 || need_apt+=(clang)
 [ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/llvm-*/lib/libclang*.so >/dev/null 2>&1 || need_apt+=(libclang-dev)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
 command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 # The cluster tests put members in network namespaces (ip netns, veth, bridges) and stop
