@@ -89,20 +89,15 @@ fn key(rt: &ResourceType, ns: Option<&str>, name: &str) -> String {
     object_key(rt, key_namespace(rt, ns), name)
 }
 
-/// Parses stored JSON.
-fn parse(json: &[u8]) -> Result<Value> {
-    serde_json::from_slice(json)
-        .map_err(|e| ApiError::Internal(format!("stored object is not JSON: {e}")))
-}
-
 /// The message Kubernetes gives when a resourceVersion precondition fails.
 pub const MODIFIED: &str =
     "the object has been modified; please apply your changes to the latest version and try again";
 
-/// Turns a store outcome into the stored object or the matching error.
-fn outcome(rt: &ResourceType, name: &str, out: Outcome) -> Result<Value> {
+/// Turns a store outcome into the stored object (shared with the watch event that announced
+/// it) or the matching error.
+fn outcome(rt: &ResourceType, name: &str, out: Outcome) -> Result<Arc<Value>> {
     match out {
-        Outcome::Applied { object, .. } => parse(object.as_bytes()),
+        Outcome::Applied { object, .. } => Ok(object),
         Outcome::AlreadyExists => Err(ApiError::AlreadyExists {
             resource: rt.qualified_plural(),
             name: name.into(),

@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
-use super::{ApiError, Objects, Result, key, key_namespace, parse};
+use super::{ApiError, Objects, Result, key, key_namespace};
 use crate::object::selector::{FieldSelector, LabelSelector};
 use crate::object::{ResourceType, list_prefix, object_key};
 
@@ -76,7 +76,7 @@ impl Objects {
         name: &str,
     ) -> Result<(u64, Value)> {
         match self.store.get(&key(rt, ns, name))? {
-            Some(s) => Ok((s.revision, parse(&s.json)?)),
+            Some(s) => Ok((s.revision, s.object()?)),
             None => Err(ApiError::not_found(rt, name)),
         }
     }
@@ -138,7 +138,7 @@ impl Objects {
                 .get(&object_key(rt, key_namespace(rt, ns), name))?
             {
                 Some(s) => {
-                    let v = parse(&s.json)?;
+                    let v = s.object()?;
                     if opts.matches(&v) { vec![v] } else { vec![] }
                 }
                 None => vec![],
@@ -160,10 +160,10 @@ impl Objects {
         let mut more = false;
         let mut failure = None;
         let revision = self.store.scan(&prefix, start.as_deref(), |k, stored| {
-            let v = match parse(&stored.json) {
+            let v = match stored.object() {
                 Ok(v) => v,
                 Err(e) => {
-                    failure = Some(e);
+                    failure = Some(ApiError::from(e));
                     return false;
                 }
             };

@@ -1,6 +1,8 @@
 //! create, update, patch, delete and deletecollection, each admitted (see
 //! [`super::admission`]) before it is written.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::admission::{Admitted, Attempt, Operation, StatusUpdate, UserInfo, Warnings};
@@ -151,7 +153,7 @@ impl Objects {
                     prepare::regenerate_name(&mut prepared);
                 }
                 Outcome::Refused { .. } => {}
-                out => return outcome(rt, &name, out),
+                out => return outcome(rt, &name, out).map(Arc::unwrap_or_clone),
             }
         }
         Err(ApiError::conflict(
@@ -190,6 +192,7 @@ impl Objects {
         let precondition = parse_resource_version(meta_str(&body, "resourceVersion"))?;
         self.guaranteed_update(rt, ns, name, precondition, part, opts, |_| Ok(body.clone()))
             .await
+            .map(Arc::unwrap_or_clone)
     }
 
     /// Patches an object (or its status).
@@ -224,6 +227,7 @@ impl Objects {
             Ok(patched)
         })
         .await
+        .map(Arc::unwrap_or_clone)
     }
 
     /// Reads the object, lets `propose` derive the new one, and writes it
@@ -239,7 +243,7 @@ impl Objects {
         part: Part,
         opts: WriteOptions,
         propose: impl Fn(&Value) -> Result<Value>,
-    ) -> Result<Value> {
+    ) -> Result<Arc<Value>> {
         for attempt in 0..MAX_RETRIES {
             let (revision, current) = self
                 .current_for_write(rt, ns, name, attempt, |revision, _| {
@@ -295,7 +299,7 @@ impl Objects {
                 ),
             };
             if opts.dry_run {
-                return Ok(preview);
+                return Ok(Arc::new(preview));
             }
             let command = with_status_updates(command, &status_updates)?;
             match self.store.write(command).await? {
@@ -413,7 +417,7 @@ impl Objects {
                     continue;
                 }
                 Outcome::Refused { .. } => continue,
-                out => return outcome(rt, name, out),
+                out => return outcome(rt, name, out).map(Arc::unwrap_or_clone),
             }
         }
         Err(ApiError::conflict(

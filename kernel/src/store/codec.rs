@@ -1,7 +1,10 @@
 //! Byte layouts the store owns: a Raft log entry (a format byte, then postcard), an
 //! object record (revision, then JSON) and a snapshot (length-prefixed key/record pairs).
 
+use serde_json::Value;
+
 use super::types::Entry;
+use crate::object::meta;
 
 /// The first byte of a log entry in postcard. Logs written before it are JSON, which
 /// starts with `{`, and are still read.
@@ -37,6 +40,25 @@ pub fn encode_object(revision: u64, json: &[u8]) -> Vec<u8> {
 pub fn decode_object(bytes: &[u8]) -> Option<(u64, &[u8])> {
     let (head, json) = bytes.split_at_checked(8)?;
     Some((u64::from_be_bytes(head.try_into().ok()?), json))
+}
+
+/// The object a record holds, with `metadata.resourceVersion` set to the record's revision.
+/// A record keeps the JSON its write carried, as it was proposed: the resourceVersion in it,
+/// if any, is the one its writer read, and the header's revision is the object's own.
+pub fn read_object(record: &[u8]) -> Result<(u64, Value), String> {
+    let (revision, json) = decode_object(record).ok_or("object record shorter than its header")?;
+    let mut object: Value =
+        serde_json::from_slice(json).map_err(|e| format!("stored object is not JSON: {e}"))?;
+    stamp(&mut object, revision);
+    Ok((revision, object))
+}
+
+/// Sets `obj`'s `metadata.resourceVersion` to `revision`.
+pub fn stamp(obj: &mut Value, revision: u64) {
+    meta::meta_mut(obj).insert(
+        "resourceVersion".into(),
+        Value::String(revision.to_string()),
+    );
 }
 
 /// A snapshot: for each record, u32 key length, key, u32 value length, value.
@@ -99,6 +121,16 @@ mod tests {
         let rec = encode_object(42, b"{}");
         assert_eq!(decode_object(&rec), Some((42, &b"{}"[..])));
         assert_eq!(decode_object(b"short"), None);
+        let stale = encode_object(7, br#"{"metadata":{"name":"a","resourceVersion":"3"}}"#);
+        assert_eq!(
+            read_object(&stale),
+            Ok((
+                7,
+                serde_json::json!({"metadata": {"name": "a", "resourceVersion": "7"}})
+            ))
+        );
+        assert!(read_object(b"short").is_err());
+        assert!(read_object(&encode_object(1, b"{")).is_err());
         let snap = write_snapshot([(&b"a"[..], &rec[..]), (&b"bb"[..], &b""[..])].into_iter());
         let back = read_snapshot(&snap);
         assert_eq!(

@@ -112,13 +112,21 @@ impl StoreConfig {
     }
 }
 
-/// One stored object.
+/// One stored object, read as it is needed.
 #[derive(Debug, Clone)]
 pub struct Stored {
     /// The revision of its last write.
     pub revision: u64,
-    /// Its JSON.
-    pub json: Vec<u8>,
+    record: Vec<u8>,
+}
+
+impl Stored {
+    /// The object, its `resourceVersion` its revision.
+    pub fn object(&self) -> Result<serde_json::Value> {
+        codec::read_object(&self.record)
+            .map(|(_, object)| object)
+            .map_err(StoreError::Storage)
+    }
 }
 
 /// A handle on the store; clones share it.
@@ -396,10 +404,10 @@ fn raft_config(config: &StoreConfig) -> Result<Config> {
 }
 
 fn to_stored(bytes: &[u8]) -> Result<Stored> {
-    let (revision, json) = decode_object(bytes)
+    let (revision, _) = decode_object(bytes)
         .ok_or_else(|| StoreError::Storage("object record shorter than its header".into()))?;
     Ok(Stored {
         revision,
-        json: json.to_vec(),
+        record: bytes.to_vec(),
     })
 }

@@ -1,8 +1,11 @@
 //! The state machine on RocksDB: applies commands to the objects column
-//! family (checking their preconditions at apply time), stamps each object's
-//! `resourceVersion` with the next revision (a counter of applied writes kept
-//! beside the objects, so every replica assigns the same ones), publishes the events to the
-//! watch hub, and builds and installs snapshots.
+//! family (checking their preconditions at apply time), gives each write the next revision
+//! (a counter of applied writes kept beside the objects, so every replica assigns the same
+//! ones), publishes the events to the watch hub, and builds and installs snapshots.
+//!
+//! A record keeps its revision in its header and the object's JSON as its command carried
+//! it, so applying a write parses the object once (for its event) and never prints it
+//! again; the `resourceVersion` is stamped on every object read back ([`read_object`]).
 
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -13,7 +16,7 @@ use openraft::{EntryPayload, RaftSnapshotBuilder, SnapshotMeta, StorageIOError};
 use rocksdb::{DB, IteratorMode, WriteBatch};
 use serde_json::Value;
 
-use super::codec::{decode_object, encode_object, read_snapshot, write_snapshot};
+use super::codec::{encode_object, read_object, read_snapshot, stamp, write_snapshot};
 use super::db::{CF_OBJECTS, CF_SM_META, cf};
 use super::types::{
     Command, Entry, LogId, NodeId, Outcome, Proposal, StorageError, StoredMembership, TypeConfig,
@@ -87,13 +90,11 @@ impl Pending<'_> {
             .map_err(|e| StorageIOError::read_state_machine(&e).into())
     }
 
-    fn put(&mut self, key: &str, revision: u64, obj: &Value) -> Result<String, StorageError> {
-        let json =
-            serde_json::to_string(obj).map_err(|e| StorageIOError::write_state_machine(&e))?;
+    /// Stores `json` (the command's text) at `revision`.
+    fn put(&mut self, key: &str, revision: u64, json: &str) {
         let stored = encode_object(revision, json.as_bytes());
         self.batch.put_cf(cf(self.db, CF_OBJECTS), key, &stored);
         self.overlay.insert(key.to_string(), Some(stored));
-        Ok(json)
     }
 
     fn delete(&mut self, key: &str) {
@@ -110,21 +111,9 @@ fn parse_object(json: &str) -> Result<Value, String> {
     }
 }
 
-fn stamp(obj: &mut Value, revision: u64) {
-    meta::meta_mut(obj).insert(
-        "resourceVersion".into(),
-        Value::String(revision.to_string()),
-    );
-}
-
 fn stored_value(bytes: &[u8]) -> Result<(u64, Value), StorageError> {
-    let (rev, json) = decode_object(bytes).ok_or_else(|| {
-        StorageIOError::read_state_machine(&std::io::Error::other(
-            "object record shorter than its header",
-        ))
-    })?;
-    let v = serde_json::from_slice(json).map_err(|e| StorageIOError::read_state_machine(&e))?;
-    Ok((rev, v))
+    read_object(bytes)
+        .map_err(|e| StorageIOError::read_state_machine(&std::io::Error::other(e)).into())
 }
 
 /// The conflict when a write expected another revision than the current one.
@@ -137,17 +126,19 @@ fn revision_conflict(expected: Option<u64>, current: u64) -> Option<Outcome> {
         })
 }
 
-/// Stores `obj` at `revision` and records the event: ADDED when there was no previous
-/// object, MODIFIED otherwise.
+/// Stores `json` (parsed: `obj`) at `revision` and records the event: ADDED when there was
+/// no previous object, MODIFIED otherwise.
 fn store_object(
     p: &mut Pending<'_>,
     key: String,
+    json: &str,
     mut obj: Value,
     revision: u64,
     prev: Option<Value>,
-) -> Result<Outcome, StorageError> {
+) -> Outcome {
+    p.put(&key, revision, json);
     stamp(&mut obj, revision);
-    let json = p.put(&key, revision, &obj)?;
+    let object = Arc::new(obj);
     let kind = if prev.is_some() {
         EventType::Modified
     } else {
@@ -157,13 +148,10 @@ fn store_object(
         revision,
         kind,
         key,
-        object: Arc::new(obj),
+        object: object.clone(),
         prev: prev.map(Arc::new),
     });
-    Ok(Outcome::Applied {
-        revision,
-        object: json,
-    })
+    Outcome::Applied { revision, object }
 }
 
 /// What a command found when its preconditions held: the object it stores (parsed; none
@@ -245,12 +233,12 @@ fn perform(
 ) -> Result<Outcome, StorageError> {
     match (cmd, found) {
         (
-            Command::Create { key, .. } | Command::Update { key, .. },
+            Command::Create { key, object } | Command::Update { key, object, .. },
             Found {
                 new: Some(new),
                 prev,
             },
-        ) => store_object(p, key, new, revision, prev),
+        ) => Ok(store_object(p, key, &object, new, revision, prev)),
         (
             Command::Delete { key, .. },
             Found {
@@ -260,18 +248,17 @@ fn perform(
             p.delete(&key);
             let mut last = prev.clone();
             stamp(&mut last, revision);
-            let json = serde_json::to_string(&last)
-                .map_err(|e| StorageIOError::write_state_machine(&e))?;
+            let last = Arc::new(last);
             p.events.push(Event {
                 revision,
                 kind: EventType::Deleted,
                 key,
-                object: Arc::new(last),
+                object: last.clone(),
                 prev: Some(Arc::new(prev)),
             });
             Ok(Outcome::Applied {
                 revision,
-                object: json,
+                object: last,
             })
         }
         (Command::Atomic { .. }, _) => Ok(Outcome::Invalid(

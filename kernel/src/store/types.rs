@@ -4,8 +4,10 @@
 //! revision, the object's `resourceVersion`.
 
 use std::io::Cursor;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// A Raft node's id.
 pub type NodeId = u64;
@@ -102,8 +104,10 @@ pub enum Outcome {
     Applied {
         /// The revision of the write.
         revision: u64,
-        /// The object as stored, JSON.
-        object: String,
+        /// The object as stored, `resourceVersion` stamped: the very value its watch event
+        /// carries. An outcome answered to a forwarding member carries it as JSON text.
+        #[serde(with = "json_text")]
+        object: Arc<Value>,
     },
     /// A create found the key taken.
     AlreadyExists,
@@ -129,4 +133,44 @@ pub enum Outcome {
     /// An entry that is not a command (blank or membership).
     #[default]
     Nothing,
+}
+
+/// An applied object on the wire, as JSON text: postcard, the members' encoding, cannot read
+/// a `Value` back, since that needs a self-describing format.
+mod json_text {
+    use std::sync::Arc;
+
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use serde_json::Value;
+
+    pub fn serialize<S: Serializer>(object: &Arc<Value>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&**object)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Value>, D::Error> {
+        let text = String::deserialize(d)?;
+        serde_json::from_str(&text)
+            .map(Arc::new)
+            .map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_applied_object_crosses_the_wire_as_json_text() {
+        let applied = vec![Outcome::Applied {
+            revision: 9,
+            object: Arc::new(serde_json::json!({"metadata": {"name": "a\"b"}, "data": [1, 2]})),
+        }];
+        let wire = postcard::to_stdvec(&applied).unwrap_or_else(|e| panic!("{e}"));
+        let back: Vec<Outcome> = postcard::from_bytes(&wire).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, applied);
+        let mut garbled = postcard::to_stdvec(&(0u32, 9u64, "{not json")).unwrap_or_default();
+        garbled.drain(..1);
+        assert!(postcard::from_bytes::<Outcome>(&garbled).is_err());
+    }
 }
