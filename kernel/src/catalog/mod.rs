@@ -63,8 +63,7 @@ impl Catalog {
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
         let mut plugins: Vec<Arc<Plugin>> = slots
             .values()
-            .map(|s| s.current())
-            .filter(|p| p.spec().plugin_type == plugin_type)
+            .filter_map(|s| s.current_if(|p| p.spec().plugin_type == plugin_type))
             .collect();
         plugins.sort_by(|a, b| (a.spec().order, a.name()).cmp(&(b.spec().order, b.name())));
         plugins

@@ -29,6 +29,13 @@ impl PluginSlot {
         self.current.load_full()
     }
 
+    /// The version serving now if it is `wanted`; a version not wanted is looked at
+    /// without taking a reference to it.
+    pub fn current_if(&self, wanted: impl Fn(&Plugin) -> bool) -> Option<Arc<Plugin>> {
+        let current = self.current.load();
+        wanted(&current).then(|| arc_swap::Guard::into_inner(current))
+    }
+
     /// Makes `next` the version serving, and returns the one it replaces.
     pub fn swap(&self, next: Plugin) -> Arc<Plugin> {
         self.current.swap(Arc::new(next))

@@ -3,6 +3,10 @@
 //! fsyncs the write-ahead log for every append waiting, then tells openraft
 //! they are durable. Concurrent writers share one fsync; none is acknowledged
 //! before its entry is on disk.
+//!
+//! The syncer runs at a higher priority ([`SYNCER_NICE`]) where the process may raise it:
+//! every write in the cluster waits for its fsync, and at the default priority a woken
+//! syncer waited for a CPU behind busy API threads.
 
 use std::fmt::Debug;
 use std::ops::RangeBounds;
@@ -16,6 +20,12 @@ use rocksdb::{DB, Direction, IteratorMode, WriteBatch, WriteOptions};
 use super::codec::{decode_entry, encode_entry};
 use super::db::{CF_LOGS, CF_RAFT_META, cf, index_key, key_index};
 use super::types::{Entry, LogId, NodeId, StorageError, TypeConfig};
+
+/// The syncer thread's nice value. It spends its time waiting on the disk, but when an
+/// append wakes it, it must run at once. In the scheduler bench (2 vCPUs, the API's
+/// threads busy) the wake took about 260 us at nice 0, of a commit round of about 1.2 ms;
+/// at -10 the bench bound 10,270-10,300 pods/s against 9,400-9,970.
+pub const SYNCER_NICE: i32 = -10;
 
 const KEY_VOTE: &[u8] = b"vote";
 const KEY_COMMITTED: &[u8] = b"committed";
@@ -81,6 +91,11 @@ impl LogStore {
 
 /// Drains every pending append, fsyncs the WAL once, and completes them.
 fn sync_loop(db: &DB, rx: &mpsc::Receiver<LogFlushed<TypeConfig>>) {
+    // Raising a priority needs CAP_SYS_NICE (or RLIMIT_NICE); without it the syncer runs
+    // at the process's own.
+    if let Err(e) = rustix::process::setpriority_process(None, SYNCER_NICE) {
+        tracing::debug!("log syncer stays at the process's priority: {e}");
+    }
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -227,5 +242,46 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.db
             .write(batch)
             .map_err(|e| StorageIOError::write_logs(&e).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The nice value of this process's thread named `name`, from `/proc`.
+    fn nice_of(name: &str) -> Option<i32> {
+        std::fs::read_dir("/proc/self/task").ok()?.find_map(|task| {
+            let dir = task.ok()?.path();
+            let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+            if comm.trim() != name {
+                return None;
+            }
+            let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+            // Fields after the command's closing parenthesis; nice is field 19 of stat.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            rest.split(' ').nth(16)?.parse().ok()
+        })
+    }
+
+    #[test]
+    fn the_syncer_runs_at_a_higher_priority_where_it_may() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let db = super::super::db::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let _log = LogStore::new(db).unwrap_or_else(|e| panic!("{e}"));
+        // Without the right to raise it, the syncer keeps the priority of the thread that
+        // started it.
+        let want = if rustix::process::getuid().is_root() {
+            SYNCER_NICE
+        } else {
+            rustix::process::getpriority_process(None).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut seen = nice_of("keel-log-sync");
+        while seen != Some(want) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            seen = nice_of("keel-log-sync");
+        }
+        assert_eq!(seen, Some(want), "the syncer's nice value");
     }
 }
