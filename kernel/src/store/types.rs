@@ -169,8 +169,17 @@ mod tests {
         let wire = postcard::to_stdvec(&applied).unwrap_or_else(|e| panic!("{e}"));
         let back: Vec<Outcome> = postcard::from_bytes(&wire).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, applied);
-        let mut garbled = postcard::to_stdvec(&(0u32, 9u64, "{not json")).unwrap_or_default();
-        garbled.drain(..1);
-        assert!(postcard::from_bytes::<Outcome>(&garbled).is_err());
+        // `Applied` (variant 0) at revision 9, its object text not JSON.
+        let garbled = postcard::to_stdvec(&(0u32, 9u64, "{not json")).unwrap_or_default();
+        let refused = postcard::from_bytes::<Outcome>(&garbled);
+        assert!(refused.is_err(), "{refused:?}");
+        let fine = postcard::to_stdvec(&(0u32, 9u64, "{}")).unwrap_or_default();
+        assert!(
+            matches!(
+                postcard::from_bytes::<Outcome>(&fine),
+                Ok(Outcome::Applied { revision: 9, .. })
+            ),
+            "the same layout with JSON text reads"
+        );
     }
 }
