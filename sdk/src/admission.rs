@@ -1,14 +1,54 @@
 //! Admission plugins: `mutate` returns a JSON Patch for each write, `validate` allows or
-//! denies it. Objects travel as JSON text; other objects a decision needs (the namespace,
-//! LimitRanges, ResourceQuotas) are read through [`cache`].
+//! denies it, and `describe` says which of the two the plugin has ([`Steps`]): the host
+//! calls only those. Objects travel as JSON text; other objects a decision needs (the
+//! namespace, LimitRanges, ResourceQuotas) are read through [`cache`].
 
 pub use bindings::exports::keel::plugin::admission::{
-    Denial, Guest as Admission, Mutation, Operation, Request, UserInfo, Verdict,
+    Denial, Mutation, Operation, Request, Steps, UserInfo, Verdict,
 };
 pub use bindings::keel::plugin::cache;
 pub use bindings::keel::plugin::types::ObjectRef;
 
 crate::world!("admission-plugin");
+
+/// An admission plugin: the steps it has ([`Admission::STEPS`]) and their logic. A step the
+/// plugin does not have keeps its default, which the host never calls.
+pub trait Admission {
+    /// Which steps the plugin has (the contract's `describe`).
+    const STEPS: Steps;
+
+    /// A JSON Patch for the write, or none; called only when [`Steps::mutates`].
+    fn mutate(request: Request) -> Result<Mutation, PluginError> {
+        let _ = request;
+        Ok(Mutation::none())
+    }
+
+    /// Allows or denies the write; called only when [`Steps::validates`].
+    fn validate(request: Request) -> Result<Verdict, PluginError> {
+        let _ = request;
+        Ok(Verdict::allow())
+    }
+}
+
+impl Steps {
+    /// A plugin that only validates (its `mutate` is never called).
+    pub const VALIDATE: Steps = Steps {
+        mutates: false,
+        validates: true,
+    };
+
+    /// A plugin that only mutates (its `validate` is never called).
+    pub const MUTATE: Steps = Steps {
+        mutates: true,
+        validates: false,
+    };
+
+    /// A plugin that mutates and validates.
+    pub const BOTH: Steps = Steps {
+        mutates: true,
+        validates: true,
+    };
+}
 
 impl Verdict {
     /// Allows the write.
@@ -59,6 +99,30 @@ impl Mutation {
 #[macro_export]
 macro_rules! export_admission {
     ($plugin:ident) => {
-        $crate::__export_world!($plugin, admission);
+        #[cfg(target_arch = "wasm32")]
+        mod __keel_admission_export {
+            use super::$plugin;
+            use $crate::admission::{Admission, Mutation, PluginError, Request, Steps, Verdict};
+
+            struct Export;
+
+            impl $crate::admission::bindings::exports::keel::plugin::admission::Guest for Export {
+                fn describe() -> Steps {
+                    <$plugin as Admission>::STEPS
+                }
+                fn mutate(request: Request) -> Result<Mutation, PluginError> {
+                    <$plugin as Admission>::mutate(request)
+                }
+                fn validate(request: Request) -> Result<Verdict, PluginError> {
+                    <$plugin as Admission>::validate(request)
+                }
+            }
+
+            $crate::admission::bindings::export!(Export with_types_in $crate::admission::bindings);
+        }
+        // Naming the (unit) type keeps it used where nothing is exported.
+        const _: () = {
+            let _ = $plugin;
+        };
     };
 }

@@ -12,14 +12,14 @@
 //! A plugin is a `cdylib` crate built with `cargo build --target wasm32-wasip2`:
 //!
 //! ```ignore
-//! use keel_sdk::admission::{Admission, Mutation, PluginError, Request, Verdict};
+//! use keel_sdk::admission::{Admission, PluginError, Request, Steps, Verdict};
 //!
 //! struct AllowAll;
 //!
 //! impl Admission for AllowAll {
-//!     fn mutate(_: Request) -> Result<Mutation, PluginError> {
-//!         Ok(Mutation { patch: None, warnings: vec![] })
-//!     }
+//!     // The host calls only `validate`; `mutate` keeps its default.
+//!     const STEPS: Steps = Steps::VALIDATE;
+//!
 //!     fn validate(_: Request) -> Result<Verdict, PluginError> {
 //!         Ok(Verdict::allow())
 //!     }
@@ -49,7 +49,7 @@ pub use keel_quantity as quantity;
 pub use serde_json as __serde_json;
 
 /// The contract version this SDK builds plugins against.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// A plugin-type module's bindings (the `generate!` output for `$world`) and the items every
 /// such module shares, defined once.

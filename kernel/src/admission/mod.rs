@@ -1,6 +1,7 @@
 //! The admission chain: every write, before it is stored, passes the mutating step of each
 //! admission plugin that matches it (in `spec.order`, then name), each returning a JSON
 //! Patch or nothing, then the validating step of each; the first denial answers the client.
+//! A plugin is called only for the steps it said it has (`describe`, asked at load).
 //!
 //! - [`AdmissionChain`] implements the registry's [`Admission`] step over the plugin
 //!   [`Catalog`] and a watch-backed [`ObjectCache`] (the objects plugins read: namespaces,
@@ -193,7 +194,7 @@ impl Job {
         if self.request.operation == PluginOperation::Delete {
             return Ok(());
         }
-        for plugin in plugins {
+        for plugin in plugins.iter().filter(|p| p.admission_steps().mutates) {
             let answer = plugin.mutate_async(self.view(), &self.request).await;
             let Some(mutation) = answer::apply_policy(plugin, answer)? else {
                 continue;
@@ -229,7 +230,7 @@ impl Job {
     /// The validating step of every plugin; the first enforced denial ends the chain.
     async fn validate(&mut self, plugins: &[Arc<Plugin>]) -> Result<Admitted> {
         let mut status_updates = Vec::new();
-        for plugin in plugins {
+        for plugin in plugins.iter().filter(|p| p.admission_steps().validates) {
             let answer = plugin.validate_async(self.view(), &self.request).await;
             let Some(verdict) = answer::apply_policy(plugin, answer)? else {
                 continue;

@@ -12,7 +12,8 @@ use super::spec::PluginType;
 use super::state::{CacheView, HostState};
 
 pub use admission::exports::keel::plugin::admission::{
-    Denial, Mutation, Operation, Request as AdmissionRequest, UserInfo, Verdict,
+    Denial, Mutation, Operation, Request as AdmissionRequest, Steps as AdmissionSteps, UserInfo,
+    Verdict,
 };
 pub use controller::exports::keel::plugin::controller::{
     Action, Deletion, Propagation, ReconcileResult,
@@ -97,19 +98,21 @@ impl<R: Clone + Sync> SyncedTable<R> for FixedTable<R> {
     }
 }
 
-/// Calls the admission export `$export` of `$plugin` with `$request` through
-/// `Plugin::call_async` (a macro: the call's future borrows the instance it is given).
+/// Calls the admission export `$export` of `$plugin` with `$args` through
+/// `Plugin::call_async` (a macro: the call's future borrows the instance it is given). An
+/// export that cannot fail has its answer wrapped by `$wrap` (`Ok`).
 macro_rules! admission_call {
-    ($plugin:expr, $view:expr, $export:ident, $request:expr) => {{
+    ($plugin:expr, $view:expr, $export:ident($($args:expr),*) $(=> $wrap:expr)?) => {{
         $plugin.expect_type(PluginType::Admission)?;
         $plugin
-            .call_async(Some($view), async |mut warm: Warm| {
+            .call_async($view, async |mut warm: Warm| {
                 let outcome = match &warm.exports {
                     Exports::Admission(plugin) => {
                         plugin
                             .keel_plugin_admission()
-                            .$export(&mut warm.store, $request)
+                            .$export(&mut warm.store $(, $args)*)
                             .await
+                            $(.map($wrap))?
                     }
                     _ => Err(wasmtime::Error::msg("instance is not an admission plugin")),
                 };
@@ -140,6 +143,11 @@ fn sync_table<R>(
 }
 
 impl Plugin {
+    /// `admission.describe`: which steps the plugin has, in the caller's task.
+    pub async fn describe_admission_async(&self) -> Result<AdmissionSteps, CallError> {
+        admission_call!(self, None, call_describe() => Ok)
+    }
+
     /// `admission.validate`, with `view` as the plugin's `cache` for the call, in the
     /// caller's task.
     pub async fn validate_async(
@@ -147,7 +155,7 @@ impl Plugin {
         view: Arc<dyn CacheView>,
         request: &AdmissionRequest,
     ) -> Result<Verdict, CallError> {
-        admission_call!(self, view, call_validate, request)
+        admission_call!(self, Some(view), call_validate(request))
     }
 
     /// `admission.mutate`, with `view` as the plugin's `cache` for the call, in the
@@ -157,7 +165,7 @@ impl Plugin {
         view: Arc<dyn CacheView>,
         request: &AdmissionRequest,
     ) -> Result<Mutation, CallError> {
-        admission_call!(self, view, call_mutate, request)
+        admission_call!(self, Some(view), call_mutate(request))
     }
 
     /// [`Plugin::validate_async`], waited for on this thread, which must not be an async

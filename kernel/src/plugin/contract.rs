@@ -8,7 +8,7 @@ use super::error::LoadError;
 use super::spec::PluginType;
 
 /// The contract version this host implements: the package version in `wit/plugin.wit`.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 const PACKAGE: &str = "keel:plugin/";
 

@@ -42,6 +42,9 @@ pub enum LoadError {
     /// Instantiating the component failed (its start trapped or it is too large).
     #[error("module cannot be instantiated: {0}")]
     Instantiate(String),
+    /// The module could not say what it implements (its `describe` failed).
+    #[error("module cannot describe itself: {0}")]
+    Describe(String),
     /// The module's bytes are not available.
     #[error("module {digest} is not available: {reason}")]
     Missing {
@@ -63,6 +66,7 @@ impl LoadError {
             LoadError::WrongType { .. } => "WrongPluginType",
             LoadError::Link(_) => "LinkFailed",
             LoadError::Instantiate(_) => "InstantiateFailed",
+            LoadError::Describe(_) => "DescribeFailed",
             LoadError::Missing { .. } => "ModuleMissing",
         }
     }

@@ -1,6 +1,6 @@
 //! The plugin host: turns module bytes and a `Plugin` spec into a [`Plugin`] version that
 //! is compiled, contract-checked, linked with only what the host grants, and instantiated
-//! once. Anything that fails here is a [`LoadError`]; nothing replaces a running version
+//! once (an admission plugin is also asked which steps it has). Anything that fails here is a [`LoadError`]; nothing replaces a running version
 //! until this has succeeded.
 
 use std::path::PathBuf;
@@ -71,11 +71,18 @@ impl PluginHost {
         contract::check(&engine, &component, spec.plugin_type)?;
 
         let pre = link(&engine, &component, spec.plugin_type)?;
+        let plugin_type = spec.plugin_type;
         let plugin = Plugin::new(name, Arc::new(spec), engine, pre, stats);
         plugin
             .warm_up()
             .map_err(|e| LoadError::Instantiate(e.kind.to_string()))?;
-        Ok(plugin)
+        if plugin_type != PluginType::Admission {
+            return Ok(plugin);
+        }
+        // Asked once: the chain calls only the steps the module has.
+        let steps = wasmtime_wasi::runtime::in_tokio(plugin.describe_admission_async())
+            .map_err(|e| LoadError::Describe(e.kind.to_string()))?;
+        Ok(plugin.with_steps(steps))
     }
 }
 

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 use super::bindings::{admission, controller, network, scheduler, types};
+use super::calls::AdmissionSteps;
 use super::engine::EPOCH_TICK;
 use super::error::{CallError, CallErrorKind};
 use super::spec::{PluginSpec, PluginType};
@@ -73,6 +74,8 @@ pub struct Plugin {
     idle: Mutex<Vec<Warm>>,
     stats: Arc<CallStats>,
     instantiated: AtomicU64,
+    /// For an admission plugin, the steps its module said it has (asked once, at load).
+    steps: AdmissionSteps,
 }
 
 impl Plugin {
@@ -93,7 +96,21 @@ impl Plugin {
             idle: Mutex::new(Vec::new()),
             stats,
             instantiated: AtomicU64::new(0),
+            steps: AdmissionSteps {
+                mutates: true,
+                validates: true,
+            },
         }
+    }
+
+    /// This version with the admission steps its module described.
+    pub(crate) fn with_steps(self, steps: AdmissionSteps) -> Plugin {
+        Plugin { steps, ..self }
+    }
+
+    /// For an admission plugin, the steps it has: the chain calls only those.
+    pub fn admission_steps(&self) -> AdmissionSteps {
+        self.steps
     }
 
     /// The plugin's name (its `Plugin` object's name).
@@ -457,6 +474,12 @@ impl Answer for admission::exports::keel::plugin::admission::Verdict {
                 .denied
                 .as_ref()
                 .map_or(0, |d| d.reason.len() + d.message.len())
+    }
+}
+
+impl Answer for AdmissionSteps {
+    fn size(&self) -> usize {
+        2
     }
 }
 

@@ -224,3 +224,78 @@ async fn the_chain_mutates_denies_warns_and_follows_its_rules() {
         .await;
     assert!(created.is_ok(), "{created:?}");
 }
+
+/// Stores `path`'s module and creates an admission Plugin named `name` for Pod creates.
+async fn install_for_pods(objects: &Objects, name: &str, path: &str) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let module = install::store_module(objects, &bytes)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let plugin = json!({"apiVersion": "keel.dev/v1alpha1", "kind": "Plugin", "metadata": {"name": name},
+        "spec": {"type": "Admission", "module": module,
+                 "rules": [{"operations": ["CREATE"], "apiGroups": [""], "resources": ["pods"]}]}});
+    objects
+        .create(
+            kind(objects, "plugins"),
+            None,
+            plugin,
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_is_called_only_for_the_steps_it_describes() {
+    let (_dir, server) = server().await;
+    let objects = server.running.objects.clone();
+    install_for_pods(&objects, "echo", artifacts::ECHO).await;
+    install_for_pods(&objects, "image-policy", artifacts::IMAGE_POLICY).await;
+    let catalog = server.running.catalog.clone();
+    for name in ["echo", "image-policy"] {
+        assert!(
+            catalog
+                .wait_for(name, |_| true, Duration::from_secs(60))
+                .await,
+            "{name} never served"
+        );
+    }
+    let steps = |name: &str| {
+        let plugin = catalog
+            .current(name)
+            .unwrap_or_else(|| panic!("{name} is not in the catalog"));
+        let steps = plugin.admission_steps();
+        (steps.mutates, steps.validates)
+    };
+    // echo mutates (it annotates) and validates; the image policy only validates.
+    assert_eq!(steps("echo"), (true, true));
+    assert_eq!(steps("image-policy"), (false, true));
+
+    let calls = |name: &str| {
+        catalog
+            .current(name)
+            .map(|p| p.stats().snapshot().calls)
+            .unwrap_or_default()
+    };
+    // Counted from here: loading asked each plugin to describe itself.
+    let before = (calls("echo"), calls("image-policy"));
+    for i in 0..3 {
+        let (created, _) = create(&objects, "pods", pod(&format!("p{i}"))).await;
+        let created = created.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            created.pointer("/metadata/annotations/echo"),
+            Some(&json!("")),
+            "echo's mutation is applied"
+        );
+    }
+    assert_eq!(
+        calls("echo") - before.0,
+        6,
+        "echo: mutate and validate, three writes"
+    );
+    assert_eq!(
+        calls("image-policy") - before.1,
+        3,
+        "the image policy: validate only"
+    );
+}

@@ -25,13 +25,13 @@ fn another_contract_version_is_refused_naming_the_version_it_wants() {
     assert_eq!(
         error,
         LoadError::ContractVersion {
-            wants: "0.2.0".into(),
-            speaks: "0.1.0".into()
+            wants: "0.3.0".into(),
+            speaks: "0.2.0".into()
         }
     );
     assert_eq!(
         error.to_string(),
-        "module was built against keel:plugin@0.2.0; this host speaks keel:plugin@0.1.0"
+        "module was built against keel:plugin@0.3.0; this host speaks keel:plugin@0.2.0"
     );
 }
 
@@ -39,7 +39,7 @@ fn another_contract_version_is_refused_naming_the_version_it_wants() {
 fn a_module_of_another_type_is_refused() {
     let error = refusal(PluginType::Scheduler, &bytes(artifacts::IMAGE_POLICY));
     assert!(
-        matches!(&error, LoadError::WrongType { expected, exports, .. } if expected == "scheduler" && exports.contains("keel:plugin/admission@0.1.0")),
+        matches!(&error, LoadError::WrongType { expected, exports, .. } if expected == "scheduler" && exports.contains("keel:plugin/admission@0.2.0")),
         "{error}"
     );
 }

@@ -25,6 +25,12 @@ fn image_policy_allows_and_denies(path: &str) {
         config,
         Limits::default(),
     );
+    let steps = plugin.admission_steps();
+    assert_eq!(
+        (steps.mutates, steps.validates),
+        (false, true),
+        "{path}: the image policy describes itself as validating only"
+    );
 
     let allowed = plugin.validate(
         EmptyView::shared(),

@@ -9,7 +9,7 @@ import json
 
 from componentize_py_types import Err
 from wit_world import exports
-from wit_world.exports.admission import Denial, Mutation, Request, Verdict
+from wit_world.exports.admission import Denial, Mutation, Request, Steps, Verdict
 from wit_world.imports import host
 from wit_world.imports.types import PluginError
 
@@ -44,6 +44,10 @@ def check_images(request: Request) -> Denial | None:
 
 
 class Admission(exports.Admission):
+    def describe(self) -> Steps:
+        # Validate only: the host never calls `mutate`.
+        return Steps(mutates=False, validates=True)
+
     def mutate(self, request: Request) -> Mutation:
         return Mutation(patch=None, warnings=[])
 

@@ -9,13 +9,13 @@
 //! A namespace listed under `namespaces` uses its own list; others use `allowedPrefixes`;
 //! with neither every image is allowed. `validate` denies (403 Forbidden) a Pod, or a
 //! workload whose pod template, with a container, init container or ephemeral container whose
-//! image is under none of the prefixes, naming the container and the image. `mutate`
-//! changes nothing.
+//! image is under none of the prefixes, naming the container and the image. It only
+//! validates.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use keel_sdk::admission::{Admission, Mutation, PluginError, Request, Verdict, config};
+use keel_sdk::admission::{Admission, PluginError, Request, Steps, Verdict, config};
 use keel_sdk::pods::PodAt;
 use serde::Deserialize;
 
@@ -151,9 +151,7 @@ pub fn check(
 struct ImagePolicy;
 
 impl Admission for ImagePolicy {
-    fn mutate(_: Request) -> Result<Mutation, PluginError> {
-        Ok(Mutation::none())
-    }
+    const STEPS: Steps = Steps::VALIDATE;
 
     fn validate(request: Request) -> Result<Verdict, PluginError> {
         let config: Option<Config> = config()?;

@@ -37,7 +37,9 @@ pub mod patch;
 pub mod pod;
 pub mod range;
 
-use keel_sdk::admission::{Admission, Level, Mutation, PluginError, Request, Verdict, cache, host};
+use keel_sdk::admission::{
+    Admission, Level, Mutation, PluginError, Request, Steps, Verdict, cache, host,
+};
 
 use crate::range::Item;
 
@@ -61,6 +63,8 @@ fn limit_ranges(namespace: &str) -> Vec<Vec<Item>> {
 struct LimitRanger;
 
 impl Admission for LimitRanger {
+    const STEPS: Steps = Steps::BOTH;
+
     fn mutate(request: Request) -> Result<Mutation, PluginError> {
         let patch = admit::mutate(&request, || limit_ranges(&request.namespace))?;
         Ok(Mutation {

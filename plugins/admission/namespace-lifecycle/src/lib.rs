@@ -7,7 +7,7 @@
 //! ```
 //! A list given replaces the default one (an empty list protects no namespace).
 //!
-//! Behaviour, in `validate` (`mutate` changes nothing):
+//! Behaviour, in `validate` (it only validates):
 //! - **Create** of a namespaced object (`request.namespace` set, not a subresource, not a
 //!   Namespace, not a `LocalSubjectAccessReview`, which Kubernetes always lets through): the
 //!   namespace is read from the admission cache. Absent: 404 NotFound
@@ -24,7 +24,7 @@
 pub mod decide;
 
 use keel_sdk::admission::{
-    Admission, Level, Mutation, ObjectRef, PluginError, Request, Verdict, cache, config, host,
+    Admission, Level, ObjectRef, PluginError, Request, Steps, Verdict, cache, config, host,
 };
 use keel_sdk::json::parse_only;
 
@@ -33,9 +33,7 @@ pub use decide::Config;
 struct NamespaceLifecycle;
 
 impl Admission for NamespaceLifecycle {
-    fn mutate(_: Request) -> Result<Mutation, PluginError> {
-        Ok(Mutation::none())
-    }
+    const STEPS: Steps = Steps::VALIDATE;
 
     fn validate(request: Request) -> Result<Verdict, PluginError> {
         let config: Option<Config> = config()?;

@@ -22,7 +22,7 @@
 //!
 //! Modules: [`level`] (levels and labels), [`mod@config`], [`checks`] (the standard's checks),
 //! [`admission`] (Pods and workloads), [`namespace`] (Namespace writes), [`fields`] (the parts
-//! of an object it parses). `mutate` changes nothing.
+//! of an object it parses). It only validates.
 
 pub mod admission;
 pub mod checks;
@@ -32,8 +32,8 @@ pub mod level;
 pub mod namespace;
 
 use keel_sdk::admission::{
-    Admission, Level as LogLevel, Mutation, ObjectRef, PluginError, Request, Verdict, cache,
-    config, host,
+    Admission, Level as LogLevel, ObjectRef, PluginError, Request, Steps, Verdict, cache, config,
+    host,
 };
 use keel_sdk::json::{Fields, parse_only};
 use keel_sdk::pods::PodAt;
@@ -87,9 +87,7 @@ fn verdict(decision: Decision) -> Verdict {
 struct PodSecurity;
 
 impl Admission for PodSecurity {
-    fn mutate(_: Request) -> Result<Mutation, PluginError> {
-        Ok(Mutation::none())
-    }
+    const STEPS: Steps = Steps::VALIDATE;
 
     fn validate(request: Request) -> Result<Verdict, PluginError> {
         let target = admission::target(&request.group, &request.kind);

@@ -3,7 +3,7 @@
 //!
 //! Configuration: none. Quotas and the objects they count are read from the admission cache.
 //!
-//! `validate` (`mutate` changes nothing):
+//! `validate` (it only validates):
 //! - **Create** of an object in a namespace: its usage is measured (see [`usage`]):
 //!   `count/<plural>` or `count/<plural>.<group>` for any kind; `pods`, `cpu`/`requests.cpu`,
 //!   `memory`/`requests.memory`, `limits.cpu`, `limits.memory`, `ephemeral-storage`,
@@ -50,7 +50,7 @@ pub mod resources;
 pub mod scope;
 pub mod usage;
 
-use keel_sdk::admission::{Admission, Level, Mutation, PluginError, Request, Verdict, cache, host};
+use keel_sdk::admission::{Admission, Level, PluginError, Request, Steps, Verdict, cache, host};
 use serde_json::Value;
 
 use crate::quota::Objects;
@@ -81,9 +81,7 @@ impl Objects for Cached<'_> {
 struct ResourceQuota;
 
 impl Admission for ResourceQuota {
-    fn mutate(_: Request) -> Result<Mutation, PluginError> {
-        Ok(Mutation::none())
-    }
+    const STEPS: Steps = Steps::VALIDATE;
 
     fn validate(request: Request) -> Result<Verdict, PluginError> {
         let objects = Cached {

@@ -12,7 +12,7 @@
 //!
 //! Every check reads the object's `spec`, and a Service's also its `metadata.name`, so a
 //! request's object is parsed into those alone ([`READ`]). There is no configuration.
-//! `mutate` changes nothing.
+//! It only validates.
 
 pub mod field;
 pub mod names;
@@ -24,7 +24,7 @@ pub mod selector;
 pub mod service;
 pub mod workload;
 
-use keel_sdk::admission::{Admission, Mutation, Operation, PluginError, Request, Verdict};
+use keel_sdk::admission::{Admission, Operation, PluginError, Request, Steps, Verdict};
 use keel_sdk::json::{Fields, parse_only};
 use serde_json::Value;
 
@@ -71,9 +71,7 @@ pub fn applies(operation: Operation, subresource: Option<&str>) -> bool {
 struct Schema;
 
 impl Admission for Schema {
-    fn mutate(_: Request) -> Result<Mutation, PluginError> {
-        Ok(Mutation::none())
-    }
+    const STEPS: Steps = Steps::VALIDATE;
 
     fn validate(request: Request) -> Result<Verdict, PluginError> {
         if !applies(request.operation, request.subresource.as_deref()) {

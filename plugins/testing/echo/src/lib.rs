@@ -2,7 +2,7 @@
 //! configuration's `tag`), so a caller can see which version answered. A request named
 //! `deny` is denied (403) instead, and one named `fail` returns a plugin error.
 
-use keel_sdk::admission::{Admission, Mutation, PluginError, Request, Verdict, config};
+use keel_sdk::admission::{Admission, Mutation, PluginError, Request, Steps, Verdict, config};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -14,6 +14,8 @@ struct Config {
 struct Echo;
 
 impl Admission for Echo {
+    const STEPS: Steps = Steps::BOTH;
+
     fn mutate(_: Request) -> Result<Mutation, PluginError> {
         let tag = config::<Option<Config>>()?.unwrap_or_default().tag;
         let patch = serde_json::json!([{"op": "add", "path": "/metadata/annotations", "value": {"echo": tag}}]);

@@ -1,11 +1,11 @@
-//! Test plugin built against `keel:plugin@0.2.0`, a contract version the host does not
+//! Test plugin built against `keel:plugin@0.3.0`, a contract version the host does not
 //! speak: loading it must be refused with a message naming the version it wants.
 
 #[allow(missing_docs, clippy::all)]
 mod bindings {
     wit_bindgen::generate!({
         inline: "
-            package keel:plugin@0.2.0;
+            package keel:plugin@0.3.0;
             interface admission {
                 validate: func(name: string) -> bool;
             }

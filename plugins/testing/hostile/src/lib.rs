@@ -9,9 +9,7 @@
 
 use std::hint::black_box;
 
-use keel_sdk::admission::{
-    Admission, Level, Mutation, PluginError, Request, Verdict, config, host,
-};
+use keel_sdk::admission::{Admission, Level, PluginError, Request, Steps, Verdict, config, host};
 use serde::Deserialize;
 
 #[derive(Default, Deserialize)]
@@ -62,12 +60,7 @@ fn escape(port: u16) -> Vec<String> {
 struct Hostile;
 
 impl Admission for Hostile {
-    fn mutate(_: Request) -> Result<Mutation, PluginError> {
-        Ok(Mutation {
-            patch: None,
-            warnings: vec![],
-        })
-    }
+    const STEPS: Steps = Steps::VALIDATE;
 
     fn validate(request: Request) -> Result<Verdict, PluginError> {
         let config: Config = config::<Option<Config>>()?.unwrap_or_default();
