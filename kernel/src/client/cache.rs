@@ -1,7 +1,7 @@
 //! A watch-backed cache of some kinds, in the manner of kube-runtime's reflector: one
-//! [`Watcher`] per kind keeps a copy of its objects, and the cache knows the store revision
-//! it reflects, so a reader can wait until it holds every write applied before some point
-//! ([`ObjectCache::wait_for`]) instead of reading the store.
+//! [`Watcher`] per kind keeps a copy of its objects (one task drives them all), and the cache
+//! knows the store revision it reflects, so a reader can wait until it holds every write
+//! applied before some point ([`ObjectCache::wait_for`]) instead of reading the store.
 //!
 //! Readers get objects as JSON text: what plugins receive through the contract's `cache`
 //! interface, which [`ObjectCache`] implements as a [`CacheView`].
@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use super::watcher::LIST_RETRY;
 use super::{WatchEvent, Watcher};
 use crate::object::meta::meta_str;
 use crate::object::selector::LabelSelector;
@@ -96,10 +97,13 @@ impl ObjectCache {
             progress: watch::Sender::new(0),
             observer,
         });
-        for (slot, kind) in cache.kinds.iter().enumerate() {
-            let watcher = Watcher::new(objects.clone(), kind);
-            tokio::spawn(follow(Arc::downgrade(&cache), slot, kind, watcher));
-        }
+        let watchers = cache
+            .kinds
+            .iter()
+            .map(|kind| Watcher::new(objects.clone(), kind))
+            .collect();
+        let changes = objects.store().hub().subscribe();
+        tokio::spawn(follow(Arc::downgrade(&cache), watchers, changes));
         cache
     }
 
@@ -297,20 +301,38 @@ impl ObjectCache {
     }
 }
 
-/// Keeps one kind of the cache up to date until the cache is dropped.
+/// Keeps every kind of the cache up to date until the cache is dropped: one task for all
+/// the kinds, woken once per store change (a task per kind would wake each of them for
+/// every write). `watchers` are the kinds' watchers, by slot; `changes` the store's
+/// revision signal.
 async fn follow(
     cache: std::sync::Weak<ObjectCache>,
-    slot: usize,
-    kind: &'static ResourceType,
-    mut watcher: Watcher,
+    mut watchers: Vec<Watcher>,
+    mut changes: watch::Receiver<u64>,
 ) {
     loop {
-        let event = watcher.next().await;
-        let Some(cache) = cache.upgrade() else {
+        // Seen before reading: a write during the round wakes the next one.
+        changes.borrow_and_update();
+        let mut unlisted = false;
+        {
+            let Some(cache) = cache.upgrade() else {
+                return;
+            };
+            for (slot, (watcher, &kind)) in watchers.iter_mut().zip(&cache.kinds).enumerate() {
+                while let Some(event) = watcher.try_next() {
+                    cache.apply(kind, event);
+                }
+                unlisted |= !watcher.listed();
+                cache.advance(slot, watcher.revision());
+            }
+        }
+        if unlisted {
+            // A kind could not be listed: try again after a pause, or at the next write.
+            let _ = tokio::time::timeout(LIST_RETRY, changes.changed()).await;
+        } else if changes.changed().await.is_err() {
+            // The store is gone.
             return;
-        };
-        cache.apply(kind, event);
-        cache.advance(slot, watcher.revision());
+        }
     }
 }
 

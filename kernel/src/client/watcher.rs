@@ -23,6 +23,9 @@ use crate::watch::EventType;
 /// Events read at once from the history.
 const BATCH: usize = 512;
 
+/// How long a watcher that could not list waits before listing again.
+pub const LIST_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// What a watcher reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchEvent {
@@ -76,38 +79,79 @@ impl Watcher {
         self.returned
     }
 
+    /// Whether the watcher has listed its kind (and now follows it): false before the first
+    /// list and after the history expired under it, until a list succeeds.
+    pub fn listed(&self) -> bool {
+        matches!(self.state, State::Following(_))
+    }
+
     /// The next event. A failure to read the store is retried after a pause: the watcher
     /// never ends while the store is open.
     pub async fn next(&mut self) -> WatchEvent {
         loop {
-            if let Some((revision, event)) = self.pending.pop_front() {
-                self.returned = revision;
+            if let Some(event) = self.try_next() {
                 return event;
             }
             match self.state {
-                State::Listing => match self.objects.list(self.kind, None, &ListOptions::default())
-                {
-                    Ok(list) => {
-                        self.state = State::Following(list.revision);
-                        self.returned = list.revision;
-                        return WatchEvent::Restarted(
-                            list.items.into_iter().map(Arc::new).collect(),
-                        );
-                    }
-                    Err(error) => {
-                        tracing::warn!(
-                            kind = self.kind.kind,
-                            "watcher cannot list: {error}; retrying"
-                        );
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    }
-                },
-                State::Following(revision) => self.follow(revision).await,
+                State::Listing => tokio::time::sleep(LIST_RETRY).await,
+                State::Following(revision) => self.wait_past(revision).await,
             }
         }
     }
 
-    async fn follow(&mut self, revision: u64) {
+    /// The next event if there is one now, without waiting: `None` when nothing of the
+    /// kind (and no other kind) changed since the last event, or when the kind could not be
+    /// listed (the next call tries again; [`Watcher::listed`] tells the two apart).
+    pub fn try_next(&mut self) -> Option<WatchEvent> {
+        loop {
+            if let Some((revision, event)) = self.pending.pop_front() {
+                self.returned = revision;
+                return Some(event);
+            }
+            match self.state {
+                State::Listing => return self.list(),
+                State::Following(revision) => {
+                    if !self.read_after(revision) {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lists the kind: `Restarted` with every object, or `None` (logged) when the store
+    /// cannot be read.
+    fn list(&mut self) -> Option<WatchEvent> {
+        match self.objects.list(self.kind, None, &ListOptions::default()) {
+            Ok(list) => {
+                self.state = State::Following(list.revision);
+                self.returned = list.revision;
+                Some(WatchEvent::Restarted(
+                    list.items.into_iter().map(Arc::new).collect(),
+                ))
+            }
+            Err(error) => {
+                tracing::warn!(
+                    kind = self.kind.kind,
+                    "watcher cannot list: {error}; retrying"
+                );
+                None
+            }
+        }
+    }
+
+    /// Waits until the store's revision moves past `revision`.
+    async fn wait_past(&mut self, revision: u64) {
+        while *self.notify.borrow_and_update() <= revision {
+            if self.notify.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Reads the history after `revision` into `pending`: false when there is nothing new.
+    /// A revision the history no longer holds sends the watcher back to listing.
+    fn read_after(&mut self, revision: u64) -> bool {
         let hub = self.objects.store().hub().clone();
         let events = match hub.events_after(revision, BATCH) {
             Ok(events) => events,
@@ -119,17 +163,11 @@ impl Watcher {
                     "watch history expired; relisting"
                 );
                 self.state = State::Listing;
-                return;
+                return true;
             }
         };
         let Some(last) = events.last().map(|e| e.revision) else {
-            // Nothing new: wait for the store's revision to move past ours.
-            while *self.notify.borrow_and_update() <= revision {
-                if self.notify.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-            return;
+            return false;
         };
         for event in events.iter().filter(|e| e.key.starts_with(&self.prefix)) {
             let object = event.object.clone();
@@ -147,5 +185,6 @@ impl Watcher {
             None => self.pending.push_back((last, WatchEvent::Bookmark(last))),
         }
         self.state = State::Following(last);
+        true
     }
 }
