@@ -326,10 +326,14 @@ async fn follow(
                 cache.advance(slot, watcher.revision());
             }
         }
-        if unlisted {
-            // A kind could not be listed: try again after a pause, or at the next write.
-            let _ = tokio::time::timeout(LIST_RETRY, changes.changed()).await;
-        } else if changes.changed().await.is_err() {
+        // A kind that could not be listed is tried again after a pause, or at the next write.
+        let changed = match unlisted {
+            true => tokio::time::timeout(LIST_RETRY, changes.changed())
+                .await
+                .unwrap_or(Ok(())),
+            false => changes.changed().await,
+        };
+        if changed.is_err() {
             // The store is gone.
             return;
         }

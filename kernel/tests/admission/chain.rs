@@ -80,22 +80,7 @@ async fn respec(
 async fn the_chain_mutates_denies_warns_and_follows_its_rules() {
     let (_dir, server) = server().await;
     let objects = server.running.objects.clone();
-    let bytes = std::fs::read(artifacts::ECHO).unwrap_or_else(|e| panic!("{e}"));
-    let module = install::store_module(&objects, &bytes)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let plugin = json!({"apiVersion": "keel.dev/v1alpha1", "kind": "Plugin", "metadata": {"name": "echo"},
-        "spec": {"type": "Admission", "module": module, "config": {"tag": "a"},
-                 "rules": [{"operations": ["CREATE"], "apiGroups": [""], "resources": ["pods"]}]}});
-    objects
-        .create(
-            kind(&objects, "plugins"),
-            None,
-            plugin,
-            WriteOptions::default(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    install_for_pods(&objects, "echo", artifacts::ECHO, json!({"tag": "a"})).await;
     let catalog = server.running.catalog.clone();
     assert!(
         catalog
@@ -225,14 +210,15 @@ async fn the_chain_mutates_denies_warns_and_follows_its_rules() {
     assert!(created.is_ok(), "{created:?}");
 }
 
-/// Stores `path`'s module and creates an admission Plugin named `name` for Pod creates.
-async fn install_for_pods(objects: &Objects, name: &str, path: &str) {
+/// Stores `path`'s module and creates an admission Plugin named `name`, configured with
+/// `config`, for Pod creates.
+async fn install_for_pods(objects: &Objects, name: &str, path: &str, config: Value) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let module = install::store_module(objects, &bytes)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let plugin = json!({"apiVersion": "keel.dev/v1alpha1", "kind": "Plugin", "metadata": {"name": name},
-        "spec": {"type": "Admission", "module": module,
+        "spec": {"type": "Admission", "module": module, "config": config,
                  "rules": [{"operations": ["CREATE"], "apiGroups": [""], "resources": ["pods"]}]}});
     objects
         .create(
@@ -249,8 +235,14 @@ async fn install_for_pods(objects: &Objects, name: &str, path: &str) {
 async fn a_plugin_is_called_only_for_the_steps_it_describes() {
     let (_dir, server) = server().await;
     let objects = server.running.objects.clone();
-    install_for_pods(&objects, "echo", artifacts::ECHO).await;
-    install_for_pods(&objects, "image-policy", artifacts::IMAGE_POLICY).await;
+    install_for_pods(&objects, "echo", artifacts::ECHO, Value::Null).await;
+    install_for_pods(
+        &objects,
+        "image-policy",
+        artifacts::IMAGE_POLICY,
+        Value::Null,
+    )
+    .await;
     let catalog = server.running.catalog.clone();
     for name in ["echo", "image-policy"] {
         assert!(
