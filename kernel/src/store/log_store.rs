@@ -35,7 +35,41 @@ const KEY_LAST_PURGED: &[u8] = b"last_purged";
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
-    syncer: mpsc::Sender<LogFlushed<TypeConfig>>,
+    syncer: Arc<Syncer>,
+}
+
+/// The syncer thread and the way to it. When the last log store handle goes, the thread is
+/// told to end and waited for, so the database handle it holds is gone before that drop
+/// returns (a process that exits right after must not close RocksDB under a live thread).
+struct Syncer {
+    appends: Option<mpsc::Sender<LogFlushed<TypeConfig>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Syncer {
+    /// Hands an append's callback to the thread, which calls it once the WAL is synced.
+    fn submit(&self, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError> {
+        let stopped = || {
+            StorageIOError::write_logs(&std::io::Error::other("log syncer thread has stopped"))
+                .into()
+        };
+        let Some(appends) = &self.appends else {
+            return Err(stopped());
+        };
+        appends.send(callback).map_err(|_| stopped())
+    }
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop after the batch it is syncing.
+        drop(self.appends.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::warn!("the log syncer thread panicked");
+        }
+    }
 }
 
 impl LogStore {
@@ -43,10 +77,14 @@ impl LogStore {
     pub fn new(db: Arc<DB>) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel::<LogFlushed<TypeConfig>>();
         let sync_db = db.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("keel-log-sync".into())
             .spawn(move || sync_loop(&sync_db, &rx))?;
-        Ok(Self { db, syncer: tx })
+        let syncer = Arc::new(Syncer {
+            appends: Some(tx),
+            thread: Some(thread),
+        });
+        Ok(Self { db, syncer })
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(
@@ -209,10 +247,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.db
             .write(batch)
             .map_err(|e| StorageIOError::write_logs(&e))?;
-        self.syncer.send(callback).map_err(|_| {
-            StorageIOError::write_logs(&std::io::Error::other("log syncer thread has stopped"))
-        })?;
-        Ok(())
+        self.syncer.submit(callback)
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
