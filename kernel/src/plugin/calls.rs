@@ -143,8 +143,9 @@ fn sync_table<R>(
 }
 
 impl Plugin {
-    /// `admission.describe`: which steps the plugin has, in the caller's task.
-    pub async fn describe_admission_async(&self) -> Result<AdmissionSteps, CallError> {
+    /// `admission.describe`: which steps the plugin has, in the caller's task (asked once
+    /// at load; [`Plugin::admission_steps`] keeps the answer).
+    pub(crate) async fn describe_admission_async(&self) -> Result<AdmissionSteps, CallError> {
         admission_call!(self, None, call_describe() => Ok)
     }
 
@@ -188,8 +189,9 @@ impl Plugin {
         wasmtime_wasi::runtime::in_tokio(self.mutate_async(view, request))
     }
 
-    /// `scheduler.describe`: which calls the plugin implements and what it reads.
-    pub fn capabilities(&self) -> Result<Capabilities, CallError> {
+    /// `scheduler.describe`: which calls the plugin implements and what it reads (asked
+    /// once at load; [`Plugin::capabilities`] keeps the answer).
+    pub(crate) fn describe_scheduler(&self) -> Result<Capabilities, CallError> {
         self.expect_type(PluginType::Scheduler)?;
         self.call(None, |Warm { store, exports, .. }| match exports {
             Exports::Scheduler(plugin) => {

@@ -1,7 +1,7 @@
 //! The plugin host: turns module bytes and a `Plugin` spec into a [`Plugin`] version that
-//! is compiled, contract-checked, linked with only what the host grants, and instantiated
-//! once (an admission plugin is also asked which steps it has). Anything that fails here is a [`LoadError`]; nothing replaces a running version
-//! until this has succeeded.
+//! is compiled, contract-checked, linked with only what the host grants, instantiated once,
+//! and asked what it implements (its type's `describe`). Anything that fails here is a
+//! [`LoadError`]; nothing replaces a running version until this has succeeded.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use super::compile::{CompileCache, digest};
 use super::contract;
 use super::engine::{EngineKey, Engines};
 use super::error::LoadError;
-use super::instance::{Plugin, Pre};
+use super::instance::{Described, Plugin, Pre};
 use super::limits::Limits;
 use super::spec::{PluginSpec, PluginType};
 use super::state::HostState;
@@ -76,13 +76,17 @@ impl PluginHost {
         plugin
             .warm_up()
             .map_err(|e| LoadError::Instantiate(e.kind.to_string()))?;
-        if plugin_type != PluginType::Admission {
-            return Ok(plugin);
+        // Asked once: callers skip what the module does not implement.
+        let described = match plugin_type {
+            PluginType::Scheduler => plugin.describe_scheduler().map(Described::Scheduler),
+            PluginType::Admission => {
+                wasmtime_wasi::runtime::in_tokio(plugin.describe_admission_async())
+                    .map(Described::Admission)
+            }
+            PluginType::Controller | PluginType::Network => Ok(Described::Nothing),
         }
-        // Asked once: the chain calls only the steps the module has.
-        let steps = wasmtime_wasi::runtime::in_tokio(plugin.describe_admission_async())
-            .map_err(|e| LoadError::Describe(e.kind.to_string()))?;
-        Ok(plugin.with_steps(steps))
+        .map_err(|e| LoadError::Describe(e.kind.to_string()))?;
+        Ok(plugin.with_described(described))
     }
 }
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 use super::bindings::{admission, controller, network, scheduler, types};
-use super::calls::AdmissionSteps;
+use super::calls::{AdmissionSteps, Capabilities};
 use super::engine::EPOCH_TICK;
 use super::error::{CallError, CallErrorKind};
 use super::spec::{PluginSpec, PluginType};
@@ -74,8 +74,20 @@ pub struct Plugin {
     idle: Mutex<Vec<Warm>>,
     stats: Arc<CallStats>,
     instantiated: AtomicU64,
-    /// For an admission plugin, the steps its module said it has (asked once, at load).
-    steps: AdmissionSteps,
+    /// What the module said it implements, asked once at load.
+    described: Described,
+}
+
+/// What a module said it implements (its type's `describe`), asked once when a version
+/// loads, so callers skip what it does not implement without asking again.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Described {
+    /// A scheduler plugin's calls and the tables it reads.
+    Scheduler(Capabilities),
+    /// An admission plugin's steps.
+    Admission(AdmissionSteps),
+    /// The type has no `describe`, or it was not asked yet.
+    Nothing,
 }
 
 impl Plugin {
@@ -96,21 +108,41 @@ impl Plugin {
             idle: Mutex::new(Vec::new()),
             stats,
             instantiated: AtomicU64::new(0),
-            steps: AdmissionSteps {
+            described: Described::Nothing,
+        }
+    }
+
+    /// This version with what its module described.
+    pub(crate) fn with_described(self, described: Described) -> Plugin {
+        Plugin { described, ..self }
+    }
+
+    /// For an admission plugin, the steps it has: the chain calls only those. A version not
+    /// described (none is, once loaded) has both.
+    pub fn admission_steps(&self) -> AdmissionSteps {
+        match self.described {
+            Described::Admission(steps) => steps,
+            _ => AdmissionSteps {
                 mutates: true,
                 validates: true,
             },
         }
     }
 
-    /// This version with the admission steps its module described.
-    pub(crate) fn with_steps(self, steps: AdmissionSteps) -> Plugin {
-        Plugin { steps, ..self }
-    }
-
-    /// For an admission plugin, the steps it has: the chain calls only those.
-    pub fn admission_steps(&self) -> AdmissionSteps {
-        self.steps
+    /// For a scheduler plugin, the calls it implements and the tables it reads. A version
+    /// not described (none is, once loaded) filters, so any error of its is seen.
+    pub fn capabilities(&self) -> Capabilities {
+        match self.described {
+            Described::Scheduler(capabilities) => capabilities,
+            _ => Capabilities {
+                filters: true,
+                scores: false,
+                reads_usage: false,
+                reads_pods: false,
+                filter_needs: None,
+                score_needs: None,
+            },
+        }
     }
 
     /// The plugin's name (its `Plugin` object's name).

@@ -1,8 +1,8 @@
 //! The plugins a scheduling cycle runs: [`SchedulingPlugin`] is one filter and/or scorer
 //! as a cycle sees it, and [`PluginSet`] says which run now, in order.
 //!
-//! [`CatalogPlugins`] is the live set: the catalog's scheduler plugins by `spec.order`,
-//! each asked once per loaded version what it implements (`describe`), so a Plugin object
+//! [`CatalogPlugins`] is the live set: the catalog's scheduler plugins by `spec.order`
+//! (each said what it implements, `describe`, when its version loaded), so a Plugin object
 //! changed, added or removed takes effect at the next cycle. Embedders (the benchmark's
 //! native run) give a set of their own.
 
@@ -47,44 +47,21 @@ pub trait PluginSet: Send + Sync {
     fn current(&self) -> Plugins;
 }
 
-/// A WebAssembly scheduler plugin version, with what it said it implements.
-pub struct WasmPlugin {
-    plugin: Arc<Plugin>,
-    capabilities: Result<Capabilities, CallError>,
-}
-
-impl WasmPlugin {
-    /// Asks `plugin` what it implements. A plugin that cannot answer is kept: its calls
-    /// fail with that error, under its failure policy.
-    pub fn new(plugin: Arc<Plugin>) -> WasmPlugin {
-        let capabilities = plugin.capabilities();
-        WasmPlugin {
-            plugin,
-            capabilities,
-        }
-    }
-}
+/// A WebAssembly scheduler plugin version (which said what it implements when it loaded).
+pub struct WasmPlugin(pub Arc<Plugin>);
 
 impl SchedulingPlugin for WasmPlugin {
     fn name(&self) -> &str {
-        self.plugin.name()
+        self.0.name()
     }
     fn weight(&self) -> u32 {
-        self.plugin.spec().weight
+        self.0.spec().weight
     }
     fn failure_policy(&self) -> FailurePolicy {
-        self.plugin.spec().failure_policy
+        self.0.spec().failure_policy
     }
     fn capabilities(&self) -> Capabilities {
-        // A plugin that could not describe itself filters, so its error is seen.
-        self.capabilities.clone().unwrap_or(Capabilities {
-            filters: true,
-            scores: false,
-            reads_usage: false,
-            reads_pods: false,
-            filter_needs: None,
-            score_needs: None,
-        })
+        self.0.capabilities()
     }
     fn filter(
         &self,
@@ -92,10 +69,7 @@ impl SchedulingPlugin for WasmPlugin {
         pod: &Pod,
         candidates: &Candidates,
     ) -> Result<FilterResult, CallError> {
-        if let Err(error) = &self.capabilities {
-            return Err(error.clone());
-        }
-        self.plugin.filter(tables, pod, candidates)
+        self.0.filter(tables, pod, candidates)
     }
     fn score(
         &self,
@@ -103,7 +77,7 @@ impl SchedulingPlugin for WasmPlugin {
         pod: &Pod,
         candidates: &Candidates,
     ) -> Result<Vec<u32>, CallError> {
-        self.plugin.score(tables, pod, candidates)
+        self.0.score(tables, pod, candidates)
     }
 }
 
@@ -133,14 +107,7 @@ impl PluginSet for CatalogPlugins {
         if !same {
             let set: Vec<Arc<dyn SchedulingPlugin>> = versions
                 .iter()
-                .map(|v| {
-                    // A version already described keeps its answer.
-                    let known = last.0.iter().position(|old| Arc::ptr_eq(old, v));
-                    match known {
-                        Some(i) => last.1[i].clone(),
-                        None => Arc::new(WasmPlugin::new(v.clone())) as Arc<dyn SchedulingPlugin>,
-                    }
-                })
+                .map(|v| Arc::new(WasmPlugin(v.clone())) as Arc<dyn SchedulingPlugin>)
                 .collect();
             *last = (versions, Arc::from(set));
         }
