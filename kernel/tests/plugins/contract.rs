@@ -1,7 +1,9 @@
 //! What is refused at load: another contract version, the wrong plugin type, bytes that
-//! are not a component, bytes that do not match their digest. And the compile cache.
+//! are not a component, bytes that do not match their digest, a module that cannot say what
+//! it implements. And the compile cache.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use keel::plugin::EmptyView;
 use keel::plugin::{CallStats, Limits, LoadError, PluginHost, PluginType};
@@ -11,8 +13,17 @@ use serde_json::json;
 use super::{bytes, request, spec};
 
 fn refusal(plugin_type: PluginType, bytes: &[u8]) -> LoadError {
+    configured_refusal(plugin_type, bytes, json!(null), Limits::default())
+}
+
+fn configured_refusal(
+    plugin_type: PluginType,
+    bytes: &[u8],
+    config: serde_json::Value,
+    limits: Limits,
+) -> LoadError {
     let host = PluginHost::new(None);
-    let spec = spec(plugin_type, bytes, json!(null), Limits::default());
+    let spec = spec(plugin_type, bytes, config, limits);
     match host.load("refused", spec, bytes, Arc::new(CallStats::default())) {
         Ok(_) => panic!("loaded"),
         Err(error) => error,
@@ -42,6 +53,50 @@ fn a_module_of_another_type_is_refused() {
         matches!(&error, LoadError::WrongType { expected, exports, .. } if expected == "scheduler" && exports.contains("keel:plugin/admission@0.2.0")),
         "{error}"
     );
+}
+
+#[test]
+fn a_module_whose_describe_traps_or_never_answers_is_refused_at_load() {
+    let hostile = bytes(artifacts::HOSTILE);
+    let limits = Limits {
+        timeout_millis: 100,
+        fuel: None,
+        ..Limits::default()
+    };
+    let started = Instant::now();
+    let error = configured_refusal(
+        PluginType::Admission,
+        &hostile,
+        json!({"describe": "panic"}),
+        limits.clone(),
+    );
+    assert!(
+        matches!(&error, LoadError::Describe(m) if m.contains("trapped")),
+        "{error}"
+    );
+    assert_eq!(error.reason(), "DescribeFailed");
+    let error = configured_refusal(
+        PluginType::Admission,
+        &hostile,
+        json!({"describe": "loop"}),
+        limits,
+    );
+    assert!(
+        matches!(&error, LoadError::Describe(m) if m.contains("deadline of 100 ms")),
+        "{error}"
+    );
+    // The loop was stopped by its deadline: loading did not hang.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Described normally, the same module loads.
+    let host = PluginHost::new(None);
+    let spec = spec(
+        PluginType::Admission,
+        &hostile,
+        json!({"describe": "no"}),
+        Limits::default(),
+    );
+    let loaded = host.load("hostile", spec, &hostile, Arc::new(CallStats::default()));
+    assert!(loaded.is_ok(), "{:?}", loaded.err());
 }
 
 #[test]
