@@ -1,10 +1,11 @@
 //! What the benchmark harnesses share: a kept-alive HTTP/1 connection on loopback, timing
 //! a call's p50 and p99 ([`time`], [`time_async`]),
 //! ([`native`]) the default scheduler plugins compiled natively, ([`writes`]) the
-//! create load the store benchmarks send to Keel and etcd, and ([`cpu`]) where a run's
-//! CPU time went, by thread.
+//! create load the store benchmarks send to Keel and etcd, ([`cpu`]) where a run's
+//! CPU time went, by thread, and ([`memory`]) a process's resident memory.
 
 pub mod cpu;
+pub mod memory;
 pub mod native;
 pub mod writes;
 

@@ -16,6 +16,7 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 use keel::client::http::ApiClient;
 use keel::client::{RemoteWatcher, WatchEvent};
+use keel_bench::memory::resident_bytes;
 use keel_bench::writes::{Proc, free_port, keel_binary};
 use keel_plugin_artifacts as artifacts;
 use serde_json::{Value, json};
@@ -38,15 +39,7 @@ const IMAGE: &str = "keel.test/workload:v1";
 
 /// The resident memory of process `pid`, in MiB.
 fn rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
+    resident_bytes(Some(pid)).map(|b| b as f64 / (1024.0 * 1024.0))
 }
 
 async fn wait_for(

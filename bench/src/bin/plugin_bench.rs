@@ -14,6 +14,7 @@ use keel::object::patch::PatchType;
 use keel::plugin::calls::{Candidates, FixedNodes, FixedTable, Node, NodeUsage, Pod, Resources};
 use keel::plugin::{CallStats, Limits, Plugin, PluginHost, PluginSpec, PluginType, Tables, digest};
 use keel::registry::{Objects, Part, WriteOptions};
+use keel_bench::memory::resident_bytes;
 use keel_bench::time;
 use keel_plugin_artifacts as artifacts;
 use keel_sdk::scheduler as sdk;
@@ -359,20 +360,11 @@ fn instantiation(plugin: &Plugin, n: u32) -> Result<()> {
     Ok(())
 }
 
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
-
 fn idle_memory(host: &PluginHost, instances: usize) -> Result<()> {
     let bytes = std::fs::read(artifacts::ECHO)?;
     // Each version keeps up to 4 idle instances: versions of 4 make `instances` in all.
-    let before = rss_bytes();
+    let resident = || resident_bytes(None).context("cannot read this process's memory");
+    let before = resident()?;
     let mut versions = Vec::new();
     for v in 0..instances.div_ceil(4) {
         let spec = PluginSpec {
@@ -386,7 +378,7 @@ fn idle_memory(host: &PluginHost, instances: usize) -> Result<()> {
         versions.push(plugin);
     }
     let made: u64 = versions.iter().map(Plugin::instances_made).sum();
-    let per = (rss_bytes().saturating_sub(before)) as f64 / made as f64;
+    let per = resident()?.saturating_sub(before) as f64 / made as f64;
     println!("memory per idle instance (echo plugin, resident set growth over {made} instances)");
     println!("  keel      {:.0} KiB", per / 1024.0);
     println!(
