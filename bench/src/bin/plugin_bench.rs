@@ -47,6 +47,8 @@ fn main() -> Result<()> {
         args.nodes, args.iterations
     );
 
+    // The default limits leave calls unmetered (deadline only); the same plugin with a fuel
+    // budget shows what metering costs.
     let scheduler = load(
         &host,
         "node-resources",
@@ -54,21 +56,21 @@ fn main() -> Result<()> {
         artifacts::NODE_RESOURCES,
         json!(null),
     )?;
-    let unmetered = load_with(
+    let metered = load_with(
         &host,
         "node-resources",
         PluginType::Scheduler,
         artifacts::NODE_RESOURCES,
         json!(null),
         Limits {
-            fuel: None,
+            fuel: Some(2_000_000_000),
             ..Limits::default()
         },
     )?;
     let call_cost = empty_call(&scheduler, args.iterations)?;
     batch(
+        &metered,
         &scheduler,
-        &unmetered,
         args.nodes,
         args.iterations / 10,
         call_cost,
@@ -307,8 +309,8 @@ fn batch(
         "filter", "score", "both", "wasm/native"
     );
     for (label, row) in [
-        ("wasm, fuel metered (default)", fueled),
-        ("wasm, deadline only", deadline_only),
+        ("wasm, fuel metered", fueled),
+        ("wasm, deadline only (default)", deadline_only),
         ("native", native),
     ] {
         let ratio = if label == "native" {

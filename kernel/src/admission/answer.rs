@@ -27,15 +27,14 @@ pub fn apply_policy<T>(
         .map_err(|error| failed(&error))
 }
 
-/// A failed call under `failurePolicy: Fail`: 504 for a timeout, 500 otherwise, with the
-/// failure's own reason (`PluginTimeout`, `PluginTrap`, ...).
+/// A failed call under `failurePolicy: Fail`: a 500 with the failure's own reason
+/// (`PluginTimeout`, `PluginTrap`, ...). Kubernetes answers a webhook that failed, timeouts
+/// included, with a 500 too. A timeout must not be a 504: clients take a 504 as the server
+/// being busy and send the write again (kube-rs, by default, up to 15 times with growing
+/// back-off), so one plugin past its deadline held each create for minutes.
 pub fn failed(error: &CallError) -> ApiError {
-    let code = match error.kind {
-        CallErrorKind::Timeout { .. } => 504,
-        _ => 500,
-    };
     ApiError::Admission {
-        code,
+        code: 500,
         reason: error.reason().to_string(),
         message: format!(
             "admission plugin \"{}\" failed and its failurePolicy is Fail: {}",

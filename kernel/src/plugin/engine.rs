@@ -1,9 +1,9 @@
 //! The wasmtime engines and the ticker that drives their deadlines.
 //!
 //! Every engine has the component model, the pooling allocator and epoch interruption (the
-//! wall-clock deadline); fuel metering (the deterministic budget) is on unless a plugin
-//! turns it off. The wasm stack limit and fuel metering are engine settings, so there is one
-//! engine per combination in use; most plugins share the default one. One thread advances
+//! wall-clock deadline); fuel metering (the deterministic budget) is on for plugins that
+//! declare a budget. The wasm stack limit and fuel metering are engine settings, so there is
+//! one engine per combination in use; most plugins share the default one. One thread advances
 //! every engine's epoch each [`EPOCH_TICK`].
 
 use std::collections::BTreeMap;

@@ -1,10 +1,10 @@
 //! One loaded plugin version: its pre-linked component, a pool of warm instances, and the
 //! bounded call every typed call goes through.
 //!
-//! A call takes a warm instance (or makes one from the `InstancePre`), refills its fuel,
-//! sets its epoch deadline and log budget, runs, and gives the instance back. An instance
-//! that trapped is dropped: after a trap wasmtime refuses to enter it again, and its
-//! memory may be in any state. A failure is a [`CallError`] for that call alone.
+//! A call takes a warm instance (or makes one from the `InstancePre`), refills its fuel if
+//! it has a budget, sets its epoch deadline and log budget, runs, and gives the instance
+//! back. An instance that trapped is dropped: after a trap wasmtime refuses to enter it
+//! again, and its memory may be in any state. A failure is a [`CallError`] for that call alone.
 //!
 //! Admission plugins are called async (`Plugin::call_async`), in the request's own task:
 //! their instances yield at every epoch tick until the call's deadline, so even a plugin
