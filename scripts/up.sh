@@ -20,7 +20,8 @@ cargo build --release --locked --target wasm32-wasip2 \
 wasm="$CARGO_TARGET_DIR/wasm32-wasip2/release"
 # Plugins run in the order given here: the scheduler's filters in kube-scheduler's order,
 # with its score weights (TYPE/WEIGHT); the admission chain with ResourceQuota last.
-# Controllers take their kinds and grants from deploy/plugins/NAME.yaml (--plugin-spec).
+# Controllers take their kinds and grants, and some admission plugins the namespaces they act
+# in, from deploy/plugins/NAME.yaml (--plugin-spec).
 exec "$CARGO_TARGET_DIR/release/keel" up \
   --plugin "node-unschedulable=scheduler:$wasm/keel_plugin_node_unschedulable.wasm" \
   --plugin "node-name=scheduler:$wasm/keel_plugin_node_name.wasm" \
@@ -34,9 +35,11 @@ exec "$CARGO_TARGET_DIR/release/keel" up \
   --plugin "schema=admission:$wasm/keel_plugin_schema.wasm" \
   --plugin "namespace-lifecycle=admission:$wasm/keel_plugin_namespace_lifecycle.wasm" \
   --plugin "limit-ranger=admission:$wasm/keel_plugin_limit_ranger.wasm" \
+  --plugin-spec "limit-ranger=deploy/plugins/limit-ranger.yaml" \
   --plugin "pod-security=admission:$wasm/keel_plugin_pod_security.wasm" \
   --plugin "image-policy=admission:$wasm/keel_plugin_image_policy.wasm" \
   --plugin "resource-quota=admission:$wasm/keel_plugin_resource_quota.wasm" \
+  --plugin-spec "resource-quota=deploy/plugins/resource-quota.yaml" \
   --plugin "replicaset=controller:$wasm/keel_plugin_replicaset.wasm" \
   --plugin-spec "replicaset=deploy/plugins/replicaset.yaml" \
   --plugin "deployment=controller:$wasm/keel_plugin_deployment.wasm" \

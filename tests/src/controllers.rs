@@ -1,16 +1,9 @@
 //! The default controller plugins as `keel server` flags, for tests that need
 //! ReplicaSets and Deployments to act.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use keel_plugin_artifacts as artifacts;
-
-/// The repository's default controller specs (`deploy/plugins/`).
-pub fn spec_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../deploy/plugins")
-        .join(format!("{name}.yaml"))
-}
 
 /// `--plugin` and `--plugin-spec` flags for the default controllers; `overrides` replaces
 /// a controller's spec file.
@@ -27,7 +20,7 @@ pub fn controller_flags(overrides: &[(&str, PathBuf)]) -> Vec<String> {
         let spec = overrides
             .iter()
             .find(|(n, _)| n == name)
-            .map_or_else(|| spec_file(name), |(_, p)| p.clone());
+            .map_or_else(|| artifacts::deploy_spec(name), |(_, p)| p.clone());
         [
             "--plugin".to_string(),
             format!("{name}=controller:{path}"),

@@ -54,7 +54,7 @@ impl ClusterCidr {
 
     /// A node IPAM controller spec file under `dir` that hands out blocks of this CIDR.
     pub fn node_ipam_spec(&self, dir: &Path) -> Result<PathBuf> {
-        let default = std::fs::read_to_string(crate::controllers::spec_file("node-ipam"))?;
+        let default = std::fs::read_to_string(keel_plugin_artifacts::deploy_spec("node-ipam"))?;
         let spec = default.replace("10.244.0.0/16", &self.cidr());
         if spec == default {
             bail!("deploy/plugins/node-ipam.yaml no longer names 10.244.0.0/16");

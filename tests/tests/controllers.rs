@@ -21,7 +21,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::{Timestamp, Unit};
 use keel_plugin_artifacts as artifacts;
-use keel_tests::controllers::{controller_flags, spec_file};
+use keel_tests::controllers::controller_flags;
 use keel_tests::{Server, stdout_ok};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use serde_json::json;
@@ -510,7 +510,7 @@ async fn a_controller_swapped_live_loses_no_key_and_handles_none_twice() -> Resu
 async fn a_node_that_stops_its_heartbeat_has_its_pods_replaced_elsewhere() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let lifecycle = dir.path().join("node-lifecycle.yaml");
-    let spec = std::fs::read_to_string(spec_file("node-lifecycle"))?
+    let spec = std::fs::read_to_string(artifacts::deploy_spec("node-lifecycle"))?
         .replace(
             "nodeMonitorGracePeriodSeconds: 40",
             "nodeMonitorGracePeriodSeconds: 3",

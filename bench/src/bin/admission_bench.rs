@@ -66,7 +66,7 @@ async fn main() -> Result<()> {
     let webhook = Webhook::start().await?;
     let configs: Vec<(&'static str, Setup)> = vec![
         ("none", Setup::Plugins(vec![])),
-        ("chain", Setup::Plugins(default_chain())),
+        ("chain", Setup::Plugins(default_chain()?)),
         (
             "image-policy (wasm)",
             Setup::Plugins(vec![seed("image-policy", artifacts::IMAGE_POLICY)]),
@@ -138,15 +138,21 @@ fn seed(name: &str, path: &str) -> PluginSeed {
     }
 }
 
-fn default_chain() -> Vec<PluginSeed> {
-    vec![
+/// The default chain, with the spec files `keel up` gives it.
+fn default_chain() -> Result<Vec<PluginSeed>> {
+    let mut seeds = vec![
         seed("schema", artifacts::SCHEMA),
         seed("namespace-lifecycle", artifacts::NAMESPACE_LIFECYCLE),
         seed("limit-ranger", artifacts::LIMIT_RANGER),
         seed("pod-security", artifacts::POD_SECURITY),
         seed("image-policy", artifacts::IMAGE_POLICY),
         seed("resource-quota", artifacts::RESOURCE_QUOTA),
-    ]
+    ];
+    for name in ["limit-ranger", "resource-quota"] {
+        let spec = format!("{name}={}", artifacts::deploy_spec(name).display());
+        PluginSeed::add_spec(&mut seeds, &spec).map_err(anyhow::Error::msg)?;
+    }
+    Ok(seeds)
 }
 
 /// One configuration's figures, in microseconds.

@@ -1,13 +1,14 @@
 //! Which admission plugins a write meets: a plugin's `rules` (operations, API groups,
-//! resources and subresources; none means every write), its `namespaces` list, and its
-//! `namespaceSelector`, matched against the namespace's labels in the admission cache.
+//! resources and subresources; none means every write), its `namespaces` list, its
+//! `namespaceSelector`, matched against the namespace's labels in the admission cache, and
+//! its `namespaceHolds`, the kinds of which the namespace must hold an object in that cache.
 
 use std::sync::Arc;
 
 use crate::client::cache::ObjectCache;
 use crate::object::ResourceType;
 use crate::object::selector::LabelSelector;
-use crate::plugin::Plugin;
+use crate::plugin::{Plugin, PluginSpec};
 use crate::registry::admission::Attempt;
 
 /// The plugins of `plugins` (in chain order) that `attempt` meets.
@@ -57,7 +58,7 @@ fn meets(
     if namespace.is_empty() {
         return true;
     }
-    if !spec.applies_to(namespace) {
+    if !spec.applies_to(namespace) || !holds_what_it_acts_on(spec, cache, namespace) {
         return false;
     }
     let Some(selector) = &spec.namespace_selector else {
@@ -78,4 +79,15 @@ fn meets(
         return selector.matches(object);
     }
     namespaces.is_some_and(|kind| cache.matches(kind, "", namespace, &selector))
+}
+
+/// Whether `namespace` holds an object of a kind the plugin's `namespaceHolds` names (a kind
+/// the cache does not hold counts as held), or it names none.
+fn holds_what_it_acts_on(spec: &PluginSpec, cache: &ObjectCache, namespace: &str) -> bool {
+    spec.namespace_holds.is_empty()
+        || spec.namespace_holds.iter().any(|wanted| {
+            cache
+                .kind(&wanted.group, &wanted.kind)
+                .is_none_or(|kind| cache.holds(kind, namespace))
+        })
 }

@@ -184,6 +184,16 @@ impl ObjectCache {
             .collect()
     }
 
+    /// Whether the cache holds any object of `kind` in `namespace`.
+    pub fn holds(&self, kind: &ResourceType, namespace: &str) -> bool {
+        let prefix = list_prefix(kind, Some(namespace));
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|(key, _)| key.starts_with(&prefix))
+    }
+
     /// One object of `kind`, parsed.
     pub fn object(&self, kind: &ResourceType, namespace: &str, name: &str) -> Option<Value> {
         let namespace = if kind.namespaced { namespace } else { "" };
@@ -208,7 +218,8 @@ impl ObjectCache {
             .is_some_and(|e| selector.matches(&e.object))
     }
 
-    fn kind(&self, group: &str, kind: &str) -> Option<&'static ResourceType> {
+    /// The kind of that group and name, if the cache holds it.
+    pub fn kind(&self, group: &str, kind: &str) -> Option<&'static ResourceType> {
         self.kinds
             .iter()
             .copied()

@@ -92,6 +92,12 @@ pub struct PluginSpec {
     /// matches (cluster-scoped objects always match); unset means all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace_selector: Option<serde_json::Value>,
+    /// Admission: only writes in a namespace holding at least one object of one of these
+    /// kinds, in the admission cache (LimitRanger needs a LimitRange to do anything); empty
+    /// means every write. A kind the cache does not hold cannot be judged, so it counts as
+    /// held and the plugin is called.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespace_holds: Vec<KindRef>,
     /// Admission: what a denial does: `Deny` (answer the client with it) or `Warn` (allow,
     /// return it as a `Warning` header, and count it), as a ValidatingAdmissionPolicyBinding's
     /// `validationActions`. Empty means `[Deny]`.
@@ -235,6 +241,7 @@ impl PluginSpec {
             namespaces: Vec::new(),
             rules: Vec::new(),
             namespace_selector: None,
+            namespace_holds: Vec::new(),
             validation_actions: Vec::new(),
             controller: None,
         }

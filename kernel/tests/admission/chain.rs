@@ -184,10 +184,31 @@ async fn the_chain_mutates_denies_warns_and_follows_its_rules() {
     let (touched, _) = create(&objects, "pods", pod("z")).await;
     assert!(touched.is_ok_and(|p| p.pointer("/metadata/annotations/echo").is_some()));
 
+    // A plugin that acts only where its namespace holds a LimitRange is not called where
+    // none is...
+    respec(
+        &server,
+        json!({"namespaceSelector": null, "namespaceHolds": [{"kind": "LimitRange"}]}),
+        |p| !p.spec().namespace_holds.is_empty() && p.spec().namespace_selector.is_none(),
+    )
+    .await;
+    let (untouched, _) = create(&objects, "pods", pod("no-range")).await;
+    assert!(untouched.is_ok_and(|p| p.pointer("/metadata/annotations").is_none()));
+    // ... and is from the first write after one is created.
+    let (range, _) = create(
+        &objects,
+        "limitranges",
+        json!({"metadata": {"name": "range"}, "spec": {"limits": []}}),
+    )
+    .await;
+    assert!(range.is_ok(), "{range:?}");
+    let (touched, _) = create(&objects, "pods", pod("ranged")).await;
+    assert!(touched.is_ok_and(|p| p.pointer("/metadata/annotations/echo").is_some()));
+
     // Plugin objects are never admitted, so no plugin can lock the catalog out.
     respec(
         &server,
-        json!({"validationActions": null, "namespaceSelector": null,
+        json!({"validationActions": null, "namespaceSelector": null, "namespaceHolds": null,
                "rules": [{"operations": ["*"], "apiGroups": ["*"], "resources": ["*"]}]}),
         |p| {
             p.spec()

@@ -4,6 +4,14 @@
 
 include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
 
+/// The repository's spec fields for plugin `name`, as `keel up` gives them
+/// (`deploy/plugins/NAME.yaml`, for `--plugin-spec`).
+pub fn deploy_spec(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy/plugins")
+        .join(format!("{name}.yaml"))
+}
+
 /// Every component, by constant name, for tests that walk them all.
 pub fn all() -> [(&'static str, &'static str); 23] {
     [
