@@ -17,27 +17,20 @@ use serde_json::{Value, json};
 
 /// The default chain, in order, with the spec files `keel up` gives it.
 fn chain_flags() -> Vec<String> {
-    [
-        ("schema", artifacts::SCHEMA, false),
-        ("namespace-lifecycle", artifacts::NAMESPACE_LIFECYCLE, false),
-        ("limit-ranger", artifacts::LIMIT_RANGER, true),
-        ("pod-security", artifacts::POD_SECURITY, false),
-        ("image-policy", artifacts::IMAGE_POLICY, false),
-        ("resource-quota", artifacts::RESOURCE_QUOTA, true),
-    ]
-    .iter()
-    .flat_map(|&(name, path, has_spec)| {
-        let mut flags = vec!["--plugin".to_string(), format!("{name}=admission:{path}")];
-        if has_spec {
-            let spec = artifacts::deploy_spec(name);
-            flags.extend([
-                "--plugin-spec".to_string(),
-                format!("{name}={}", spec.display()),
-            ]);
-        }
-        flags
-    })
-    .collect()
+    artifacts::ADMISSION_CHAIN
+        .iter()
+        .flat_map(|&(name, path, has_spec)| {
+            let mut flags = vec!["--plugin".to_string(), format!("{name}=admission:{path}")];
+            if has_spec {
+                let spec = artifacts::deploy_spec(name);
+                flags.extend([
+                    "--plugin-spec".to_string(),
+                    format!("{name}={}", spec.display()),
+                ]);
+            }
+            flags
+        })
+        .collect()
 }
 
 async fn start() -> Result<(tempfile::TempDir, Server, kube::Client)> {

@@ -140,15 +140,11 @@ fn seed(name: &str, path: &str) -> PluginSeed {
 
 /// The default chain, with the spec files `keel up` gives it.
 fn default_chain() -> Result<Vec<PluginSeed>> {
-    let mut seeds = vec![
-        seed("schema", artifacts::SCHEMA),
-        seed("namespace-lifecycle", artifacts::NAMESPACE_LIFECYCLE),
-        seed("limit-ranger", artifacts::LIMIT_RANGER),
-        seed("pod-security", artifacts::POD_SECURITY),
-        seed("image-policy", artifacts::IMAGE_POLICY),
-        seed("resource-quota", artifacts::RESOURCE_QUOTA),
-    ];
-    for name in ["limit-ranger", "resource-quota"] {
+    let mut seeds: Vec<PluginSeed> = artifacts::ADMISSION_CHAIN
+        .iter()
+        .map(|&(name, path, _)| seed(name, path))
+        .collect();
+    for (name, _, _) in artifacts::ADMISSION_CHAIN.iter().filter(|p| p.2) {
         let spec = format!("{name}={}", artifacts::deploy_spec(name).display());
         PluginSeed::add_spec(&mut seeds, &spec).map_err(anyhow::Error::msg)?;
     }

@@ -12,6 +12,17 @@ pub fn deploy_spec(name: &str) -> std::path::PathBuf {
         .join(format!("{name}.yaml"))
 }
 
+/// The default admission chain in `keel up`'s order (`scripts/up.sh`): each plugin's name,
+/// its component, and whether `deploy/plugins/` has spec fields for it ([`deploy_spec`]).
+pub const ADMISSION_CHAIN: [(&str, &str, bool); 6] = [
+    ("schema", SCHEMA, false),
+    ("namespace-lifecycle", NAMESPACE_LIFECYCLE, false),
+    ("limit-ranger", LIMIT_RANGER, true),
+    ("pod-security", POD_SECURITY, false),
+    ("image-policy", IMAGE_POLICY, false),
+    ("resource-quota", RESOURCE_QUOTA, true),
+];
+
 /// Every component, by constant name, for tests that walk them all.
 pub fn all() -> [(&'static str, &'static str); 23] {
     [
