@@ -2,9 +2,11 @@
 //! a call's p50 and p99 ([`time`], [`time_async`]),
 //! ([`native`]) the default scheduler plugins compiled natively, ([`writes`]) the
 //! create load the store benchmarks send to Keel and etcd, ([`cpu`]) where a run's
-//! CPU time went, by thread, and ([`memory`]) a process's resident memory.
+//! CPU time went, by thread, ([`memory`]) a process's resident memory, and ([`idle`])
+//! whether the cores may sleep during a run.
 
 pub mod cpu;
+pub mod idle;
 pub mod memory;
 pub mod native;
 pub mod writes;

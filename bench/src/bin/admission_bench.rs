@@ -15,6 +15,11 @@
 //!   Kubewarden are called (over plain HTTP and a kept-alive connection, which favours the
 //!   webhook: Kubernetes requires TLS for webhooks).
 //!
+//! The whole run is made twice (`--idle` chooses one): with the cores idling as the machine
+//! is configured, and with them held awake ([`keel_bench::idle`]). On a VM that halts when
+//! idle, a sequential run wakes a halted core for every request, and the work after each
+//! wake-up runs on cold caches; held awake, the figures are the configurations' own work.
+//!
 //! It prints p50 and p99 for each, what each adds over `none`, and the goals: the whole
 //! chain adds under 50 µs at p50, and is at least 20x cheaper than the webhook. To show where
 //! the chain's time goes it also calls, without HTTP, each plugin alone, all plugins in a
@@ -38,6 +43,7 @@ use keel::plugin::calls::{AdmissionRequest, ObjectRef, Operation, UserInfo};
 use keel::plugin::{CacheView, Plugin, PluginType};
 use keel::registry::admission::{self, Admission, AdmitFuture, Admitted, Attempt, Warnings};
 use keel::registry::{ApiError, Part, WriteOptions};
+use keel_bench::idle::{self, Idle};
 use keel_bench::{connect, time_async};
 use keel_plugin_artifacts as artifacts;
 use serde_json::{Value, json};
@@ -52,6 +58,10 @@ struct Args {
     /// Creates per configuration and mode (after a warm-up of a tenth as many).
     #[arg(long, default_value_t = 2000)]
     creates: u64,
+    /// How the cores idle during the run: as the machine is configured, held awake, or a
+    /// whole run of each (the default).
+    #[arg(long, value_enum)]
+    idle: Option<Idle>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -59,11 +69,33 @@ async fn main() -> Result<()> {
     let args = Args::parse();
     println!(
         "admission-bench: {} sequential Pod creates per row, one keep-alive HTTP/1 connection per \
-         server, the rows interleaved in blocks of {}",
+         server, the rows interleaved in blocks of {}; cpuidle {}",
         args.creates,
-        block(args.creates)
+        block(args.creates),
+        idle::idle_states().unwrap_or_else(|| "unknown".into())
     );
+    let conditions = match args.idle {
+        Some(idle) => vec![idle],
+        None => vec![Idle::Sleep, Idle::Awake],
+    };
     let webhook = Webhook::start().await?;
+    for idle in conditions {
+        println!();
+        println!("== {}", idle.describe());
+        let _held = match idle.hold() {
+            Ok(held) => held,
+            Err(why) => {
+                println!("skipped: {why}");
+                continue;
+            }
+        };
+        run(args.creates, &webhook).await?;
+    }
+    Ok(())
+}
+
+/// One whole run: the servers, their timed creates, and the report.
+async fn run(creates: u64, webhook: &Arc<WebhookClient>) -> Result<()> {
     let configs: Vec<(&'static str, Setup)> = vec![
         ("none", Setup::Plugins(vec![])),
         ("chain", Setup::Plugins(default_chain()?)),
@@ -80,23 +112,25 @@ async fn main() -> Result<()> {
             .with_context(|| format!("configuration {name}"))?;
         servers.push(server);
     }
-    let ports: Vec<u16> = servers
+    let targets: Vec<Target> = servers
         .iter()
-        .map(|s| s.server.running.addr.port())
+        .map(|s| Target {
+            port: s.server.running.addr.port(),
+            plugins: s.server.running.catalog.of_type(PluginType::Admission),
+        })
         .collect();
-    let creates = args.creates;
     let timed = tokio::task::spawn_blocking(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
-            .block_on(creates_timed(&ports, creates))
+            .block_on(creates_timed(&targets, creates))
     })
     .await??;
     let mut rows = Vec::new();
-    for (server, (dry, stored)) in servers.into_iter().zip(timed) {
+    for (server, timed) in servers.into_iter().zip(timed) {
         let name = server.name;
         let row = server
-            .finish(dry, stored, writes(creates))
+            .finish(timed, creates)
             .await
             .with_context(|| format!("configuration {name}"))?;
         rows.push(row);
@@ -108,11 +142,6 @@ async fn main() -> Result<()> {
 /// Untimed creates per configuration and mode before the timed ones.
 fn warm_up(creates: u64) -> u64 {
     (creates / 10).max(10)
-}
-
-/// The writes each server takes: its namespace, then warm-up and timed creates in both modes.
-fn writes(creates: u64) -> u64 {
-    1 + 2 * (warm_up(creates) + creates)
 }
 
 /// How many creates each row takes in a turn: a twentieth of them, so every row sees the
@@ -156,10 +185,32 @@ struct Row {
     name: &'static str,
     dry: Histogram<u64>,
     stored: Histogram<u64>,
-    /// Time inside the plugins per write, from their call counters (mean per call times
-    /// calls, over the writes the server took): what the chain costs, free of the noise
-    /// between servers.
+    /// Mean time inside the plugins per timed dry-run create, from their call counters:
+    /// what the chain costs, free of the noise between servers.
     plugin_us: i64,
+}
+
+/// A server the timed creates go to: its port, and the admission plugins whose time they
+/// measure.
+struct Target {
+    port: u16,
+    plugins: Vec<Arc<Plugin>>,
+}
+
+impl Target {
+    /// The time its plugins have spent in calls so far.
+    fn plugin_time(&self) -> Duration {
+        self.plugins.iter().map(|p| p.stats().busy()).sum()
+    }
+}
+
+/// One server's timed creates: latencies by mode, and the time inside its plugins during
+/// each mode's timed creates (warm-ups left out).
+struct Timed {
+    dry: Histogram<u64>,
+    stored: Histogram<u64>,
+    dry_plugins: Duration,
+    stored_plugins: Duration,
 }
 
 /// One configuration's server.
@@ -196,19 +247,18 @@ impl Server {
         })
     }
 
-    /// The row of this server's timed creates, with where its plugins' time went.
-    /// `writes` is how many writes the server took.
-    async fn finish(self, dry: Histogram<u64>, stored: Histogram<u64>, writes: u64) -> Result<Row> {
+    /// The row of this server's `creates` timed creates, with where its plugins' time went.
+    async fn finish(self, timed: Timed, creates: u64) -> Result<Row> {
         let Server { name, server, _dir } = self;
+        let Timed {
+            dry,
+            stored,
+            dry_plugins,
+            stored_plugins,
+        } = timed;
+        let per_write = |time: Duration| (time.as_micros() / u128::from(creates.max(1))) as i64;
+        let plugin_us = per_write(dry_plugins);
         let chain = server.running.catalog.of_type(PluginType::Admission);
-        let plugin_us = (chain
-            .iter()
-            .map(|p| {
-                let stats = p.stats().snapshot();
-                stats.mean_micros * stats.calls
-            })
-            .sum::<u64>()
-            / writes.max(1)) as i64;
         let breakdown: Vec<String> = chain
             .iter()
             .map(|p| {
@@ -247,6 +297,12 @@ impl Server {
             dry.value_at_quantile(0.5),
             stored.value_at_quantile(0.5)
         );
+        if !chain.is_empty() {
+            println!(
+                "  {name:<24} mean time inside the plugins per create: dry-run {plugin_us} us, stored {} us",
+                per_write(stored_plugins)
+            );
+        }
         Ok(Row {
             name,
             dry,
@@ -260,27 +316,26 @@ impl Server {
 /// taking turns in blocks: each server's latency histograms. It runs on a thread of its
 /// own, as a client in another process would, not on the servers' workers (where a request
 /// could be answered on the client's own worker and skip a wake-up no real client skips).
-async fn creates_timed(
-    ports: &[u16],
-    creates: u64,
-) -> Result<Vec<(Histogram<u64>, Histogram<u64>)>> {
-    let mut senders = Vec::with_capacity(ports.len());
-    for &port in ports {
-        let mut sender = connect(port).await?;
+async fn creates_timed(targets: &[Target], creates: u64) -> Result<Vec<Timed>> {
+    let mut senders = Vec::with_capacity(targets.len());
+    for target in targets {
+        let mut sender = connect(target.port).await?;
         // A namespace as `keel up` users have: Pod Security at baseline.
         post(&mut sender, "/api/v1/namespaces", &namespace()).await?;
         senders.push(sender);
     }
-    let mut dry = Vec::with_capacity(ports.len());
-    let mut stored = Vec::with_capacity(ports.len());
-    for _ in ports {
+    let mut dry = Vec::with_capacity(targets.len());
+    let mut stored = Vec::with_capacity(targets.len());
+    for _ in targets {
         dry.push(Histogram::<u64>::new(3)?);
         stored.push(Histogram::<u64>::new(3)?);
     }
+    let mut dry_plugins = Vec::new();
+    let mut stored_plugins = Vec::new();
     let block = block(creates);
-    for (mode, histograms, query) in [
-        ("dry", &mut dry, "?dryRun=All"),
-        ("stored", &mut stored, ""),
+    for (mode, histograms, plugin_time, query) in [
+        ("dry", &mut dry, &mut dry_plugins, "?dryRun=All"),
+        ("stored", &mut stored, &mut stored_plugins, ""),
     ] {
         let path = format!("/api/v1/namespaces/bench/pods{query}");
         let warm = warm_up(creates);
@@ -291,6 +346,7 @@ async fn creates_timed(
                 next += 1;
             }
         }
+        let before: Vec<Duration> = targets.iter().map(Target::plugin_time).collect();
         let mut done = 0;
         while done < creates {
             let n = block.min(creates - done);
@@ -303,8 +359,24 @@ async fn creates_timed(
             }
             done += n;
         }
+        *plugin_time = targets
+            .iter()
+            .zip(before)
+            .map(|(target, before)| target.plugin_time().saturating_sub(before))
+            .collect();
     }
-    Ok(dry.into_iter().zip(stored).collect())
+    let timed = dry
+        .into_iter()
+        .zip(stored)
+        .zip(dry_plugins.into_iter().zip(stored_plugins))
+        .map(|((dry, stored), (dry_plugins, stored_plugins))| Timed {
+            dry,
+            stored,
+            dry_plugins,
+            stored_plugins,
+        })
+        .collect();
+    Ok(timed)
 }
 
 /// One Pod create, which must succeed: its latency in microseconds.

@@ -24,6 +24,7 @@ use keel::cluster::{InProcess, ServerConfig};
 use keel::plugin::PluginType;
 use keel::registry::WriteOptions;
 use keel::scheduler::{CatalogPlugins, PluginSet, Scheduler, SchedulerConfig, SchedulingPlugin};
+use keel_bench::idle::Idle;
 use keel_bench::native::{FixedSet, Native, Timed};
 use keel_plugin_artifacts as artifacts;
 use serde_json::{Value, json};
@@ -56,6 +57,10 @@ struct Args {
     /// a 2-core machine vary by up to a third, so one run says little.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Hold the cores out of their idle states for the run (`keel_bench::idle`); by default
+    /// they idle as the machine is configured.
+    #[arg(long)]
+    awake: bool,
 }
 
 /// The default plugins: name, score weight, component.
@@ -121,16 +126,19 @@ struct Figures {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    let idle = if args.awake { Idle::Awake } else { Idle::Sleep };
+    let _held = idle.hold().map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         println!(
-            "scheduler-bench: {} nodes, {} pods (cpu 100m, memory 500Mi each), {} API clients, percentageOfNodesToScore {}",
+            "scheduler-bench: {} nodes, {} pods (cpu 100m, memory 500Mi each), {} API clients, percentageOfNodesToScore {}, {}",
             args.nodes,
             args.pods,
             args.clients,
-            args.percentage.map_or("adaptive".to_string(), |p| format!("{p}%"))
+            args.percentage.map_or("adaptive".to_string(), |p| format!("{p}%")),
+            idle.describe()
         );
         let wasm = median_of(&args, true).await?;
         print("wasm", &wasm);

@@ -15,7 +15,7 @@ const BUCKETS: usize = 40;
 pub struct CallStats {
     calls: AtomicU64,
     errors: AtomicU64,
-    total_micros: AtomicU64,
+    total_nanos: AtomicU64,
     buckets: [AtomicU64; BUCKETS],
     reasons: Mutex<BTreeMap<&'static str, u64>>,
     denied: AtomicU64,
@@ -55,7 +55,7 @@ impl Default for CallStats {
         CallStats {
             calls: AtomicU64::new(0),
             errors: AtomicU64::new(0),
-            total_micros: AtomicU64::new(0),
+            total_nanos: AtomicU64::new(0),
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
             reasons: Mutex::new(BTreeMap::new()),
             denied: AtomicU64::new(0),
@@ -69,7 +69,8 @@ impl CallStats {
     pub fn record(&self, elapsed: Duration, error: Option<&'static str>) {
         let micros = elapsed.as_micros() as u64;
         self.calls.fetch_add(1, Ordering::Relaxed);
-        self.total_micros.fetch_add(micros, Ordering::Relaxed);
+        self.total_nanos
+            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
         let bucket = (64 - micros.leading_zeros() as usize).min(BUCKETS - 1);
         self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         if let Some(reason) = error {
@@ -87,6 +88,11 @@ impl CallStats {
     pub fn record_denial(&self, warned: bool) {
         let counter = if warned { &self.warned } else { &self.denied };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The time spent in calls so far, all calls together.
+    pub fn busy(&self) -> Duration {
+        Duration::from_nanos(self.total_nanos.load(Ordering::Relaxed))
     }
 
     /// The counters now.
@@ -119,10 +125,11 @@ impl CallStats {
                 .map(|(r, n)| (r.to_string(), *n))
                 .collect(),
             mean_micros: self
-                .total_micros
+                .total_nanos
                 .load(Ordering::Relaxed)
                 .checked_div(calls)
-                .unwrap_or(0),
+                .unwrap_or(0)
+                / 1000,
             p50_micros: quantile(0.5),
             p99_micros: quantile(0.99),
             denied: self.denied.load(Ordering::Relaxed),
@@ -149,5 +156,6 @@ mod tests {
         assert_eq!(s.p50_micros, 16, "10 us falls in the (8, 16] bucket");
         assert_eq!(s.p99_micros, 4096);
         assert_eq!(s.mean_micros, (98 * 10 + 6000) / 100);
+        assert_eq!(stats.busy(), Duration::from_micros(98 * 10 + 6000));
     }
 }
