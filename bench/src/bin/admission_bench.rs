@@ -1,6 +1,6 @@
 //! `admission-bench`: what admission adds to the API's create latency, in one run.
 //!
-//! Four in-process servers take the same sequential Pod creates, each over one keep-alive
+//! Five in-process servers take the same sequential Pod creates, each over one keep-alive
 //! HTTP/1 connection, first as `dryRun=All` (admission and everything else but the store
 //! write: the admission cost without fsync noise), then stored. The servers take turns in
 //! blocks, so a drift in the machine's speed during the run falls on every row alike and
@@ -11,9 +11,12 @@
 //!   pod-security, image-policy, resource-quota), configured as `keel up` runs them;
 //! - `image-policy (wasm)`: the image policy alone, as a WASM plugin;
 //! - `image-policy (webhook)`: the same check compiled natively into an HTTP webhook server
-//!   on loopback, called with an `AdmissionReview` for every write, the way Gatekeeper and
-//!   Kubewarden are called (over plain HTTP and a kept-alive connection, which favours the
-//!   webhook: Kubernetes requires TLS for webhooks).
+//!   on loopback, in a process of its own (this binary, with `--serve-webhook`), called with
+//!   an `AdmissionReview` for every write, the way Gatekeeper and Kubewarden run and are
+//!   called (over plain HTTP and a kept-alive connection, which favours the webhook:
+//!   Kubernetes requires TLS for webhooks);
+//! - `image-policy (webhook, inproc)`: the same webhook server, but run on the API server's
+//!   own runtime, with no process boundary between them (no real deployment runs so).
 //!
 //! The whole run is made twice (`--idle` chooses one): with the cores idling as the machine
 //! is configured, and with them held awake ([`keel_bench::idle`]). On a VM that halts when
@@ -21,7 +24,8 @@
 //! wake-up runs on cold caches; held awake, the figures are the configurations' own work.
 //!
 //! It prints p50 and p99 for each, what each adds over `none`, and the goals: the whole
-//! chain adds under 50 µs at p50, and is at least 20x cheaper than the webhook. To show where
+//! chain adds under 50 µs at p50, and is at least 20x cheaper than the webhook in a process
+//! of its own (and what the in-process one gives, for comparison). To show where
 //! the chain's time goes it also calls, without HTTP, each plugin alone, all plugins in a
 //! row, and the server's whole admission step.
 
@@ -52,6 +56,15 @@ use tokio::sync::Mutex;
 /// The images the policy allows, in every configuration.
 const ALLOWED: &str = "docker.io/library/";
 
+/// The row of the webhook in a process of its own, as Kubewarden and Gatekeeper run.
+const WEBHOOK: &str = "image-policy (webhook)";
+
+/// The row of the same webhook served in the API server's own process.
+const WEBHOOK_IN_PROCESS: &str = "image-policy (webhook, inproc)";
+
+/// The name column's width.
+const NAME: usize = 30;
+
 #[derive(Parser)]
 #[command(about = "Create latency with and without admission, WASM plugins against a webhook")]
 struct Args {
@@ -62,11 +75,18 @@ struct Args {
     /// whole run of each (the default).
     #[arg(long, value_enum)]
     idle: Option<Idle>,
+    /// Serve only the webhook, printing its port, until stdin closes: how the bench runs
+    /// its webhook in a process of its own.
+    #[arg(long, hide = true)]
+    serve_webhook: bool,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    if args.serve_webhook {
+        return serve_webhook().await;
+    }
     println!(
         "admission-bench: {} sequential Pod creates per row, one keep-alive HTTP/1 connection per \
          server, the rows interleaved in blocks of {}; cpuidle {}",
@@ -78,7 +98,12 @@ async fn main() -> Result<()> {
         Some(idle) => vec![idle],
         None => vec![Idle::Sleep, Idle::Awake],
     };
-    let webhook = Webhook::start().await?;
+    let process = WebhookProcess::start()?;
+    let webhooks = Webhooks {
+        own_process: WebhookClient::new(process.port),
+        in_process: WebhookClient::new(serve_in_process().await?),
+        _process: process,
+    };
     for idle in conditions {
         println!();
         println!("== {}", idle.describe());
@@ -89,13 +114,13 @@ async fn main() -> Result<()> {
                 continue;
             }
         };
-        run(args.creates, &webhook).await?;
+        run(args.creates, &webhooks).await?;
     }
     Ok(())
 }
 
 /// One whole run: the servers, their timed creates, and the report.
-async fn run(creates: u64, webhook: &Arc<WebhookClient>) -> Result<()> {
+async fn run(creates: u64, webhooks: &Webhooks) -> Result<()> {
     let configs: Vec<(&'static str, Setup)> = vec![
         ("none", Setup::Plugins(vec![])),
         ("chain", Setup::Plugins(default_chain()?)),
@@ -103,7 +128,11 @@ async fn run(creates: u64, webhook: &Arc<WebhookClient>) -> Result<()> {
             "image-policy (wasm)",
             Setup::Plugins(vec![seed("image-policy", artifacts::IMAGE_POLICY)]),
         ),
-        ("image-policy (webhook)", Setup::Custom(webhook.clone())),
+        (WEBHOOK, Setup::Custom(webhooks.own_process.clone())),
+        (
+            WEBHOOK_IN_PROCESS,
+            Setup::Custom(webhooks.in_process.clone()),
+        ),
     ];
     let mut servers = Vec::new();
     for (name, setup) in configs {
@@ -275,31 +304,31 @@ impl Server {
         server.stop().await?;
         if !alone.is_empty() {
             println!(
-                "  {name:<24} each plugin called alone, p50 (mutate / validate; -: a step it has not): {}",
+                "  {name:<NAME$} each plugin called alone, p50 (mutate / validate; -: a step it has not): {}",
                 alone.join(", ")
             );
         }
         if let Some((in_a_row, admitted)) = direct {
             println!(
-                "  {name:<24} called directly, p50: the plugins in a row {:.1} us, the whole admission step (no HTTP) {:.1} us",
+                "  {name:<NAME$} called directly, p50: the plugins in a row {:.1} us, the whole admission step (no HTTP) {:.1} us",
                 in_a_row / 1e3,
                 admitted / 1e3
             );
         }
         if !breakdown.is_empty() {
             println!(
-                "  {name:<24} mean per plugin call (mutate and validate): {}",
+                "  {name:<NAME$} mean per plugin call (mutate and validate): {}",
                 breakdown.join(", ")
             );
         }
         println!(
-            "  {name:<24} measured: dry-run p50 {} us, stored p50 {} us",
+            "  {name:<NAME$} measured: dry-run p50 {} us, stored p50 {} us",
             dry.value_at_quantile(0.5),
             stored.value_at_quantile(0.5)
         );
         if !chain.is_empty() {
             println!(
-                "  {name:<24} mean time inside the plugins per create: dry-run {plugin_us} us, stored {} us",
+                "  {name:<NAME$} mean time inside the plugins per create: dry-run {plugin_us} us, stored {} us",
                 per_write(stored_plugins)
             );
         }
@@ -584,7 +613,7 @@ fn report(rows: &[Row]) {
     };
     println!();
     println!(
-        "{:<24} {:>10} {:>10} {:>12} {:>12} {:>10} {:>10} {:>12}",
+        "{:<NAME$} {:>10} {:>10} {:>12} {:>12} {:>10} {:>10} {:>12}",
         "configuration",
         "dry p50",
         "dry p99",
@@ -596,7 +625,7 @@ fn report(rows: &[Row]) {
     );
     for row in rows {
         println!(
-            "{:<24} {:>8}us {:>8}us {:>10}us {:>10}us {:>8}us {:>8}us {:>10}us",
+            "{:<NAME$} {:>8}us {:>8}us {:>10}us {:>10}us {:>8}us {:>8}us {:>10}us",
             row.name,
             p(&row.dry, 0.5),
             p(&row.dry, 0.99),
@@ -614,10 +643,11 @@ fn report(rows: &[Row]) {
             .find(|r| r.name == name)
             .map(|r| (p(&r.dry, 0.5) - p(&none.dry, 0.5)).max(r.plugin_us).max(1))
     };
-    if let (Some(chain), Some(wasm), Some(hook)) = (
+    if let (Some(chain), Some(wasm), Some(hook), Some(inproc)) = (
         added("chain"),
         added("image-policy (wasm)"),
-        added("image-policy (webhook)"),
+        added(WEBHOOK),
+        added(WEBHOOK_IN_PROCESS),
     ) {
         println!();
         for row in rows.iter().filter(|r| r.plugin_us > 0) {
@@ -631,9 +661,13 @@ fn report(rows: &[Row]) {
             if chain < 50 { "met" } else { "NOT met" }
         );
         println!(
-            "same check: webhook adds {hook} us, WASM plugin {wasm} us: {:.1}x cheaper (goal: at least 20x): {}",
+            "same check: webhook (a process of its own) adds {hook} us, WASM plugin {wasm} us: {:.1}x cheaper (goal: at least 20x): {}",
             hook as f64 / wasm as f64,
             if hook >= 20 * wasm { "met" } else { "NOT met" }
+        );
+        println!(
+            "same check, the webhook served in the API server's own process: adds {inproc} us, {:.1}x the WASM plugin",
+            inproc as f64 / wasm as f64
         );
         println!(
             "whole default chain (6 plugins) against one webhook call doing only the image check: {:.1}x",
@@ -642,29 +676,83 @@ fn report(rows: &[Row]) {
     }
 }
 
-/// A webhook server on loopback running the image policy natively, and the client the API
-/// server calls it through for every write.
-struct Webhook;
+/// The two webhook servers' clients: the API server calls one of them for every write.
+struct Webhooks {
+    own_process: Arc<WebhookClient>,
+    in_process: Arc<WebhookClient>,
+    /// The process `own_process` calls, stopped with the bench.
+    _process: WebhookProcess,
+}
 
-impl Webhook {
-    async fn start() -> Result<Arc<WebhookClient>> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let port = listener.local_addr()?.port();
+/// Serves the webhook on loopback from this process's runtime: its port.
+async fn serve_in_process() -> Result<u16> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(accept(listener));
+    Ok(port)
+}
+
+/// `--serve-webhook`: serves the webhook, prints `port <n>`, and exits when stdin closes
+/// (when the bench that started it ends, however it ends).
+async fn serve_webhook() -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    println!("port {}", listener.local_addr()?.port());
+    tokio::spawn(accept(listener));
+    tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
+        .await??;
+    Ok(())
+}
+
+/// Takes webhook connections on `listener`, serving each with [`review`].
+async fn accept(listener: tokio::net::TcpListener) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(review);
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+            let service = hyper::service::service_fn(review);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
-        Ok(Arc::new(WebhookClient {
-            port,
-            sender: Mutex::new(None),
-        }))
+    }
+}
+
+/// The webhook server in a process of its own (this binary with `--serve-webhook`), as
+/// Kubewarden's and Gatekeeper's servers run beside the API server; stopped when dropped.
+struct WebhookProcess {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl WebhookProcess {
+    fn start() -> Result<WebhookProcess> {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("--serve-webhook")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting the webhook process")?;
+        let mut line = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            std::io::BufReader::new(stdout).read_line(&mut line)?;
+        }
+        let port = line
+            .trim()
+            .strip_prefix("port ")
+            .and_then(|p| p.parse().ok());
+        // Made before the port is checked, so a process that did not say it is stopped too.
+        let mut process = WebhookProcess { child, port: 0 };
+        process.port =
+            port.with_context(|| format!("the webhook process said {line:?}, not its port"))?;
+        Ok(process)
+    }
+}
+
+impl Drop for WebhookProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -726,6 +814,13 @@ struct WebhookClient {
 }
 
 impl WebhookClient {
+    fn new(port: u16) -> Arc<WebhookClient> {
+        Arc::new(WebhookClient {
+            port,
+            sender: Mutex::new(None),
+        })
+    }
+
     async fn call(&self, attempt: Attempt<'_>) -> Result<Admitted, ApiError> {
         let kind = attempt.kind;
         let review = json!({
