@@ -227,19 +227,19 @@ struct Target {
 }
 
 impl Target {
-    /// The time its plugins have spent in calls so far.
-    fn plugin_time(&self) -> Duration {
-        self.plugins.iter().map(|p| p.stats().busy()).sum()
+    /// The time each of its plugins has spent in calls so far.
+    fn plugin_times(&self) -> Vec<Duration> {
+        self.plugins.iter().map(|p| p.stats().busy()).collect()
     }
 }
 
-/// One server's timed creates: latencies by mode, and the time inside its plugins during
-/// each mode's timed creates (warm-ups left out).
+/// One server's timed creates: latencies by mode, and the time inside each of its plugins
+/// (in [`Target::plugins`] order) during each mode's timed creates (warm-ups left out).
 struct Timed {
     dry: Histogram<u64>,
     stored: Histogram<u64>,
-    dry_plugins: Duration,
-    stored_plugins: Duration,
+    dry_plugins: Vec<Duration>,
+    stored_plugins: Vec<Duration>,
 }
 
 /// One configuration's server.
@@ -285,14 +285,20 @@ impl Server {
             dry_plugins,
             stored_plugins,
         } = timed;
-        let per_write = |time: Duration| (time.as_micros() / u128::from(creates.max(1))) as i64;
-        let plugin_us = per_write(dry_plugins);
+        let per_write = |time: Duration| time.as_secs_f64() * 1e6 / creates.max(1) as f64;
+        let plugin_us = per_write(dry_plugins.iter().sum()) as i64;
+        let stored_us = per_write(stored_plugins.iter().sum()) as i64;
         let chain = server.running.catalog.of_type(PluginType::Admission);
         let breakdown: Vec<String> = chain
             .iter()
-            .map(|p| {
-                let stats = p.stats().snapshot();
-                format!("{} {}us x{}", p.name(), stats.mean_micros, stats.calls)
+            .zip(dry_plugins.iter().zip(&stored_plugins))
+            .map(|(p, (&dry, &stored))| {
+                format!(
+                    "{} {:.1} / {:.1} us",
+                    p.name(),
+                    per_write(dry),
+                    per_write(stored)
+                )
             })
             .collect();
         let alone = alone(&chain).await?;
@@ -315,12 +321,7 @@ impl Server {
                 admitted / 1e3
             );
         }
-        if !breakdown.is_empty() {
-            println!(
-                "  {name:<NAME$} mean per plugin call (mutate and validate): {}",
-                breakdown.join(", ")
-            );
-        }
+
         println!(
             "  {name:<NAME$} measured: dry-run p50 {} us, stored p50 {} us",
             dry.value_at_quantile(0.5),
@@ -328,8 +329,8 @@ impl Server {
         );
         if !chain.is_empty() {
             println!(
-                "  {name:<NAME$} mean time inside the plugins per create: dry-run {plugin_us} us, stored {} us",
-                per_write(stored_plugins)
+                "  {name:<NAME$} mean time inside the plugins per create: dry-run {plugin_us} us, stored {stored_us} us; each plugin, dry-run / stored: {}",
+                breakdown.join(", ")
             );
         }
         Ok(Row {
@@ -375,7 +376,7 @@ async fn creates_timed(targets: &[Target], creates: u64) -> Result<Vec<Timed>> {
                 next += 1;
             }
         }
-        let before: Vec<Duration> = targets.iter().map(Target::plugin_time).collect();
+        let before: Vec<Vec<Duration>> = targets.iter().map(Target::plugin_times).collect();
         let mut done = 0;
         while done < creates {
             let n = block.min(creates - done);
@@ -391,7 +392,14 @@ async fn creates_timed(targets: &[Target], creates: u64) -> Result<Vec<Timed>> {
         *plugin_time = targets
             .iter()
             .zip(before)
-            .map(|(target, before)| target.plugin_time().saturating_sub(before))
+            .map(|(target, before)| {
+                target
+                    .plugin_times()
+                    .into_iter()
+                    .zip(before)
+                    .map(|(now, then)| now.saturating_sub(then))
+                    .collect::<Vec<Duration>>()
+            })
             .collect();
     }
     let timed = dry
