@@ -233,13 +233,34 @@ impl Target {
     }
 }
 
-/// One server's timed creates: latencies by mode, and the time inside each of its plugins
-/// (in [`Target::plugins`] order) during each mode's timed creates (warm-ups left out).
+/// One server's timed creates in one mode (dry-run or stored): their latencies, and the
+/// time inside each of its plugins during them (warm-ups left out).
+struct Mode {
+    latency: Histogram<u64>,
+    /// By plugin name, in chain order.
+    plugins: Vec<(String, Duration)>,
+}
+
+impl Mode {
+    fn new() -> Result<Mode> {
+        Ok(Mode {
+            latency: Histogram::new(3)?,
+            plugins: Vec::new(),
+        })
+    }
+}
+
+/// One server's timed creates.
 struct Timed {
-    dry: Histogram<u64>,
-    stored: Histogram<u64>,
-    dry_plugins: Vec<Duration>,
-    stored_plugins: Vec<Duration>,
+    dry: Mode,
+    stored: Mode,
+}
+
+impl Timed {
+    /// The dry-run creates' figures, or the stored ones'.
+    fn mode(&mut self, dry: bool) -> &mut Mode {
+        if dry { &mut self.dry } else { &mut self.stored }
+    }
 }
 
 /// One configuration's server.
@@ -279,28 +300,24 @@ impl Server {
     /// The row of this server's `creates` timed creates, with where its plugins' time went.
     async fn finish(self, timed: Timed, creates: u64) -> Result<Row> {
         let Server { name, server, _dir } = self;
-        let Timed {
-            dry,
-            stored,
-            dry_plugins,
-            stored_plugins,
-        } = timed;
+        let Timed { dry, stored } = timed;
         let per_write = |time: Duration| time.as_secs_f64() * 1e6 / creates.max(1) as f64;
-        let plugin_us = per_write(dry_plugins.iter().sum()) as i64;
-        let stored_us = per_write(stored_plugins.iter().sum()) as i64;
-        let chain = server.running.catalog.of_type(PluginType::Admission);
-        let breakdown: Vec<String> = chain
+        let in_plugins = |mode: &Mode| per_write(mode.plugins.iter().map(|p| p.1).sum()) as i64;
+        let plugin_us = in_plugins(&dry);
+        let stored_us = in_plugins(&stored);
+        let breakdown: Vec<String> = dry
+            .plugins
             .iter()
-            .zip(dry_plugins.iter().zip(&stored_plugins))
-            .map(|(p, (&dry, &stored))| {
+            .zip(&stored.plugins)
+            .map(|((name, dry), (_, stored))| {
                 format!(
-                    "{} {:.1} / {:.1} us",
-                    p.name(),
-                    per_write(dry),
-                    per_write(stored)
+                    "{name} {:.1} / {:.1} us",
+                    per_write(*dry),
+                    per_write(*stored)
                 )
             })
             .collect();
+        let chain = server.running.catalog.of_type(PluginType::Admission);
         let alone = alone(&chain).await?;
         let direct = if chain.is_empty() {
             None
@@ -321,13 +338,12 @@ impl Server {
                 admitted / 1e3
             );
         }
-
         println!(
             "  {name:<NAME$} measured: dry-run p50 {} us, stored p50 {} us",
-            dry.value_at_quantile(0.5),
-            stored.value_at_quantile(0.5)
+            dry.latency.value_at_quantile(0.5),
+            stored.latency.value_at_quantile(0.5)
         );
-        if !chain.is_empty() {
+        if !breakdown.is_empty() {
             println!(
                 "  {name:<NAME$} mean time inside the plugins per create: dry-run {plugin_us} us, stored {stored_us} us; each plugin, dry-run / stored: {}",
                 breakdown.join(", ")
@@ -335,15 +351,15 @@ impl Server {
         }
         Ok(Row {
             name,
-            dry,
-            stored,
+            dry: dry.latency,
+            stored: stored.latency,
             plugin_us,
         })
     }
 }
 
-/// The bench's creates against the servers on `ports`, dry-run then stored, the servers
-/// taking turns in blocks: each server's latency histograms. It runs on a thread of its
+/// The bench's creates against the `targets`, dry-run then stored, the servers taking turns
+/// in blocks: each server's latencies and time inside its plugins, by mode. It runs on a thread of its
 /// own, as a client in another process would, not on the servers' workers (where a request
 /// could be answered on the client's own worker and skip a wake-up no real client skips).
 async fn creates_timed(targets: &[Target], creates: u64) -> Result<Vec<Timed>> {
@@ -354,19 +370,15 @@ async fn creates_timed(targets: &[Target], creates: u64) -> Result<Vec<Timed>> {
         post(&mut sender, "/api/v1/namespaces", &namespace()).await?;
         senders.push(sender);
     }
-    let mut dry = Vec::with_capacity(targets.len());
-    let mut stored = Vec::with_capacity(targets.len());
+    let mut timed = Vec::with_capacity(targets.len());
     for _ in targets {
-        dry.push(Histogram::<u64>::new(3)?);
-        stored.push(Histogram::<u64>::new(3)?);
+        timed.push(Timed {
+            dry: Mode::new()?,
+            stored: Mode::new()?,
+        });
     }
-    let mut dry_plugins = Vec::new();
-    let mut stored_plugins = Vec::new();
     let block = block(creates);
-    for (mode, histograms, plugin_time, query) in [
-        ("dry", &mut dry, &mut dry_plugins, "?dryRun=All"),
-        ("stored", &mut stored, &mut stored_plugins, ""),
-    ] {
+    for (dry, mode, query) in [(true, "dry", "?dryRun=All"), (false, "stored", "")] {
         let path = format!("/api/v1/namespaces/bench/pods{query}");
         let warm = warm_up(creates);
         let mut next = 0u64;
@@ -380,39 +392,24 @@ async fn creates_timed(targets: &[Target], creates: u64) -> Result<Vec<Timed>> {
         let mut done = 0;
         while done < creates {
             let n = block.min(creates - done);
-            for (sender, histogram) in senders.iter_mut().zip(histograms.iter_mut()) {
+            for (sender, timed) in senders.iter_mut().zip(timed.iter_mut()) {
                 for _ in 0..n {
                     let micros = create(sender, &path, &format!("{mode}-{next}")).await?;
                     next += 1;
-                    histogram.record(micros.max(1))?;
+                    timed.mode(dry).latency.record(micros.max(1))?;
                 }
             }
             done += n;
         }
-        *plugin_time = targets
-            .iter()
-            .zip(before)
-            .map(|(target, before)| {
-                target
-                    .plugin_times()
-                    .into_iter()
-                    .zip(before)
-                    .map(|(now, then)| now.saturating_sub(then))
-                    .collect::<Vec<Duration>>()
-            })
-            .collect();
+        for ((target, before), timed) in targets.iter().zip(before).zip(&mut timed) {
+            timed.mode(dry).plugins = target
+                .plugins
+                .iter()
+                .zip(target.plugin_times().into_iter().zip(before))
+                .map(|(plugin, (now, then))| (plugin.name().to_string(), now.saturating_sub(then)))
+                .collect();
+        }
     }
-    let timed = dry
-        .into_iter()
-        .zip(stored)
-        .zip(dry_plugins.into_iter().zip(stored_plugins))
-        .map(|((dry, stored), (dry_plugins, stored_plugins))| Timed {
-            dry,
-            stored,
-            dry_plugins,
-            stored_plugins,
-        })
-        .collect();
     Ok(timed)
 }
 
@@ -703,9 +700,7 @@ async fn serve_in_process() -> Result<u16> {
 /// `--serve-webhook`: serves the webhook, prints `port <n>`, and exits when stdin closes
 /// (when the bench that started it ends, however it ends).
 async fn serve_webhook() -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    println!("port {}", listener.local_addr()?.port());
-    tokio::spawn(accept(listener));
+    println!("port {}", serve_in_process().await?);
     tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
         .await??;
     Ok(())
@@ -735,24 +730,26 @@ impl WebhookProcess {
     fn start() -> Result<WebhookProcess> {
         use std::io::BufRead;
         use std::process::{Command, Stdio};
-        let mut child = Command::new(std::env::current_exe()?)
+        let child = Command::new(std::env::current_exe()?)
             .arg("--serve-webhook")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .context("starting the webhook process")?;
+        // Held from the start, so the process is stopped however the rest fails.
+        let mut process = WebhookProcess { child, port: 0 };
+        let stdout = process
+            .child
+            .stdout
+            .take()
+            .context("the webhook process has no stdout")?;
         let mut line = String::new();
-        if let Some(stdout) = child.stdout.take() {
-            std::io::BufReader::new(stdout).read_line(&mut line)?;
-        }
-        let port = line
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        process.port = line
             .trim()
             .strip_prefix("port ")
-            .and_then(|p| p.parse().ok());
-        // Made before the port is checked, so a process that did not say it is stopped too.
-        let mut process = WebhookProcess { child, port: 0 };
-        process.port =
-            port.with_context(|| format!("the webhook process said {line:?}, not its port"))?;
+            .and_then(|p| p.parse().ok())
+            .with_context(|| format!("the webhook process said {line:?}, not its port"))?;
         Ok(process)
     }
 }
